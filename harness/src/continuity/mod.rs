@@ -1,0 +1,1 @@
+//! See the crate docs; this module is being built.

@@ -1,0 +1,1 @@
+//! One import for a test file: `use harness::prelude::*;`.

@@ -1,0 +1,1 @@
+//! Root package; its tests/ hold the scenario suites.

@@ -1,0 +1,1 @@
+//! Scenario suites: one test binary, one module per suite.

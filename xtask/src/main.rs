@@ -1,0 +1,53 @@
+//! `cargo xtask …`: the project's automation, as a Rust program.
+//!
+//! This file only dispatches; each command lives in a module of its own with
+//! an `Args` and a `run`, so a change finds its room from the file names.
+
+mod bench;
+mod cluster;
+mod csi;
+mod demo;
+mod soak;
+mod upgrade;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "kube-harness automation", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the main story end to end on the embedded API server.
+    Demo(demo::Args),
+    /// Run a benchmark and write its results as a Markdown table.
+    Bench(bench::Args),
+    /// Run a suite many times in a row and report failures.
+    Soak(soak::Args),
+    /// Create, delete or inspect a kind cluster.
+    Cluster(cluster::Args),
+    /// Install, upgrade or uninstall a CSI driver.
+    Csi(csi::Args),
+    /// Deploy continuity writers and record their mount state before an upgrade.
+    SetupUpgradeTests(upgrade::SetupArgs),
+    /// Compare the mount state after an upgrade with the recorded one.
+    VerifyUpgradeTests(upgrade::VerifyArgs),
+    /// Remove everything setup-upgrade-tests created.
+    CleanupUpgradeTests(upgrade::CleanupArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Soak(args) => soak::run(args),
+        Command::Cluster(args) => cluster::run(args),
+        Command::Csi(args) => csi::run(args),
+        Command::SetupUpgradeTests(args) => upgrade::setup(args),
+        Command::VerifyUpgradeTests(args) => upgrade::verify(args),
+        Command::CleanupUpgradeTests(args) => upgrade::cleanup(args),
+    }
+}
