@@ -84,5 +84,7 @@ pub fn apply_patch(
     ctx: &PatchContext,
 ) -> Result<Value, PatchError> {
     let _ = (ty, live, body, ctx);
-    Err(PatchError::Unsupported("patch support is being built".into()))
+    Err(PatchError::Unsupported(
+        "patch support is being built".into(),
+    ))
 }
