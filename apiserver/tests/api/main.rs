@@ -8,5 +8,6 @@ mod deletion;
 mod errors;
 mod http;
 mod listing;
+mod runtime;
 mod subresources;
 mod watch;
