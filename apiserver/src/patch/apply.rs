@@ -11,7 +11,10 @@ use serde_json::{json, Map, Value};
 
 use super::fields::{item_key, lookup, remove, FieldPath, FieldSet, Section};
 use super::lists::{list_kind, ListKind};
-use super::managed::{self, Entry, APPLY};
+use super::managed::{self, Entry, APPLY, UPDATE};
+
+/// The manager upstream names for fields that predate any tracking.
+pub const BEFORE_FIRST_APPLY: &str = "before-first-apply";
 use super::{ApplyConflict, PatchContext, PatchError};
 
 pub fn apply(live: Option<&Value>, body: &[u8], ctx: &PatchContext) -> Result<Value, PatchError> {
@@ -45,6 +48,15 @@ pub fn apply(live: Option<&Value>, body: &[u8], ctx: &PatchContext) -> Result<Va
 
     let me = Entry::new(manager, APPLY, ctx);
     let mut entries = managed::read(&base);
+    if entries.is_empty() && live.is_some() {
+        // An object written without field tracking: upstream hands its
+        // current fields to a pseudo-manager, so the first apply cannot
+        // silently overwrite values it never set.
+        let mut before = Entry::new(BEFORE_FIRST_APPLY, UPDATE, ctx);
+        before.subresource = None;
+        before.fields = FieldSet::of_object(&base, shape);
+        entries.push(before);
+    }
 
     // Conflicts: fields this apply changes that someone else owns.
     let mut conflicts = Vec::new();

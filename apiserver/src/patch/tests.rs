@@ -369,3 +369,24 @@ fn status_subresource_apply_owns_only_status() {
         json!({"f:status": {"f:readyReplicas": {}}})
     );
 }
+
+#[test]
+fn first_apply_over_an_untracked_object_conflicts_with_before_first_apply() {
+    let mut live = deployment();
+    live["spec"]["replicas"] = json!(3);
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = json!("app:2");
+    let err = applied(Some(&live), APPLY_V1, "kubectl", false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 1 conflict: conflict with \"before-first-apply\" using apps/v1: .spec.replicas"
+    );
+    let out = applied(Some(&live), APPLY_V1, "kubectl", true).unwrap();
+    assert_eq!(out["spec"]["replicas"], 2);
+    assert_eq!(
+        managers(&out),
+        [
+            ("kubectl".to_owned(), "Apply".to_owned()),
+            ("before-first-apply".to_owned(), "Update".to_owned())
+        ]
+    );
+}
