@@ -668,10 +668,9 @@ fn gap_check(
             when(&b)
         ));
     }
-    if let Some(setup) = before
-        .clock
-        .filter(|c| first.uptime_ms > c.uptime_ms + options.max_gap.as_millis() as u64)
-    {
+    // Setup records only after the writer's first tick, so an intact log
+    // always has a tick from before the setup probe.
+    if let Some(setup) = before.clock.filter(|c| first.uptime_ms > c.uptime_ms) {
         return fail(format!(
             "Continuous write log starts after setup: first timestamp {} is {} after the setup probe, earlier writes are gone from {path} (DISRUPTED!){note}",
             when(first),
@@ -736,5 +735,214 @@ mod secs_f64 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let v = f64::deserialize(d)?;
         Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::continuity::record::MountRecord;
+
+    /// A setup record of a FUSE mount served by `mount-s3` PID 12345.
+    fn record(server_pid: u32, server_start: u64, mount_id: u64, marker: &str) -> MountRecord {
+        let out = format!(
+            "continuity-probe 1
+clock 1000.00 1795434496
+mount_point /data
+writer_pid 42
+writer_stat 42 (sh) S 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 900 0 0
+{marker}
+resolved /data
+mountinfo {mount_id} 27 0:52 / /data rw,relatime - fuse.mountpoint-s3 mountpoint-s3 rw
+mount_root 52 1
+log_path /data/continuity.log
+log_file 52 12 254
+handle_target /data/continuity.log
+handle_file 52 12
+handle_mnt_id {mount_id}
+server_candidates 1
+server_stat {server_pid} (mount-s3) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {server_start} 0 0
+server_cmdline mount-s3 bucket /data
+read_write ok
+end
+"
+        );
+        MountRecord::parse(&out).unwrap()
+    }
+
+    fn log_until(secs: u64, marker: Option<&str>) -> String {
+        let mut log = String::from("start 42 999.90 1795434496\n");
+        // One tick every 100 ms from uptime 999.90 s.
+        for i in 0..secs * 10 {
+            let ms = 999_900 + i * 100;
+            log.push_str(&format!(
+                "tick {} {}.{:02} 1795434496 42\n",
+                i + 1,
+                ms / 1000,
+                ms % 1000 / 10
+            ));
+        }
+        if let Some(token) = marker {
+            log.push_str(&format!("marker {token} 1 1000.50 1795434496 42\n"));
+        }
+        log
+    }
+
+    #[test]
+    fn an_undisturbed_fuse_mount_passes_with_the_users_wording() {
+        let before = record(12345, 5000, 1510, "");
+        let mut after = record(12345, 5000, 1510, "marker tok ok");
+        after.clock.as_mut().unwrap().uptime_ms = 1_000_000 + 5_000;
+        let report = analyze(
+            &before,
+            &after,
+            &log_until(6, Some("tok")),
+            &AnalysisOptions::default(),
+        );
+        assert!(report.passed, "{report}");
+        let text = report.to_string();
+        assert!(
+            text.starts_with(
+                "✅ Mount PID unchanged: 12345\n✅ Mount process start time unchanged: 5000\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("✅ No significant gaps (max: 0.10s, limit 1.00s"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("✅ VERIFIED: Mount survived upgrade without remounting!"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_restarted_mount_server_is_a_remount() {
+        let before = record(12345, 5000, 1510, "");
+        let after = record(67890, 7000, 1510, "marker tok ok");
+        let report = analyze(
+            &before,
+            &after,
+            &log_until(2, Some("tok")),
+            &AnalysisOptions::default(),
+        );
+        assert_eq!(
+            report.check(CheckId::ServerPid).message,
+            "Mount PID changed: 12345 → 67890 (REMOUNTED!)"
+        );
+        assert_eq!(
+            report.check(CheckId::ServerPid).before.as_deref(),
+            Some("12345")
+        );
+        assert_eq!(
+            report.check(CheckId::ServerPid).after.as_deref(),
+            Some("67890")
+        );
+        assert_eq!(report.status(CheckId::ServerStartTime), Status::Fail);
+        assert!(!report.passed);
+        assert_eq!(
+            report.verdict(),
+            "❌ mount was disrupted during upgrade: 2 of 11 checks failed (mount PID, mount process start time)"
+        );
+    }
+
+    #[test]
+    fn a_reused_pid_is_caught_by_the_start_time() {
+        let before = record(12345, 5000, 1510, "");
+        let after = record(12345, 9000, 1510, "marker tok ok");
+        let report = analyze(
+            &before,
+            &after,
+            &log_until(2, Some("tok")),
+            &AnalysisOptions::default(),
+        );
+        assert_eq!(report.status(CheckId::ServerPid), Status::Pass);
+        let msg = &report.check(CheckId::ServerStartTime).message;
+        assert!(msg.contains("5000 → 9000 (PID 12345 reused"), "{msg}");
+    }
+
+    #[test]
+    fn a_recycled_mount_id_on_another_device_still_fails() {
+        let before = record(1, 1, 1510, "");
+        let mut after = record(1, 1, 1510, "marker tok ok");
+        after.mount.as_mut().unwrap().minor = 60;
+        let report = analyze(
+            &before,
+            &after,
+            &log_until(2, Some("tok")),
+            &AnalysisOptions::default(),
+        );
+        let msg = &report.check(CheckId::MountId).message;
+        assert_eq!(
+            msg,
+            "Mount ID 1510 now names another filesystem: dev 0:52 → 0:60 (REMOUNTED!)"
+        );
+    }
+
+    #[test]
+    fn a_vanished_server_and_a_failed_handle_write_are_named() {
+        let before = record(12345, 5000, 1510, "");
+        let mut after = record(
+            12345,
+            5000,
+            1510,
+            "marker tok write-failed\nread_write failed cannot create /data/x",
+        );
+        after.server = None;
+        after.problems.push(crate::continuity::ProbeProblem {
+            subject: "server".into(),
+            message: "no process named 'mount-s3' is running".into(),
+        });
+        after.read_write = Some(ReadWrite::Failed("cannot create /data/x".into()));
+        let report = analyze(
+            &before,
+            &after,
+            &log_until(2, None),
+            &AnalysisOptions::default(),
+        );
+        assert_eq!(
+            report.check(CheckId::ServerPid).message,
+            "Mount PID changed: 12345 → (not running: no process named 'mount-s3' is running) (REMOUNTED!)"
+        );
+        assert_eq!(report.status(CheckId::ServerStartTime), Status::Skipped);
+        assert!(report
+            .check(CheckId::MarkerWrite)
+            .message
+            .contains("through the held descriptor failed"));
+        assert_eq!(
+            report.check(CheckId::ReadWrite).message,
+            "Read/write operations failing: cannot create /data/x"
+        );
+    }
+
+    #[test]
+    fn the_gap_limit_is_configurable_and_the_json_form_is_stable() {
+        let before = record(1, 1, 1510, "");
+        let after = record(1, 1, 1510, "marker tok ok");
+        let log = "tick 1 999.90 1795434496 42\ntick 2 1000.40 1795434496 42\nmarker tok 2 1000.40 1795434496 42\n";
+        let strict = AnalysisOptions {
+            max_gap: Duration::from_millis(300),
+        };
+        let report = analyze(&before, &after, log, &strict);
+        let msg = &report.check(CheckId::WriteGaps).message;
+        assert!(msg.starts_with("Found 0.50 second gap in writes (DISRUPTED!): between tick 1 at line 1 (2026-11-23T"), "{msg}");
+        assert!(msg.ends_with("limit 0.30s"), "{msg}");
+        assert!(analyze(&before, &after, log, &AnalysisOptions::default()).passed);
+
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["passed"], false);
+        assert_eq!(json["options"]["max_gap"], 0.3);
+        assert_eq!(json["max_gap"]["duration"], 500);
+        let gaps = json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "write-gaps")
+            .unwrap();
+        assert_eq!(gaps["status"], "fail");
+        assert_eq!(gaps["after"], "0.50s");
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back, report);
     }
 }
