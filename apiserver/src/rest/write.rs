@@ -16,6 +16,7 @@ fn opts(req: &Req, from_patch: bool) -> WriteOpts {
         dry_run: req.params.dry_run(),
         from_patch,
         manager: field_manager(req),
+        strict: req.params.get("fieldValidation") == Some("Strict"),
     }
 }
 

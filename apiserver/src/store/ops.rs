@@ -30,6 +30,8 @@ pub struct WriteOpts {
     /// Who writes (`?fieldManager=` or the User-Agent's product); recorded
     /// in managedFields as an Update. `None` leaves them as they are.
     pub manager: Option<String>,
+    /// `?fieldValidation=Strict`: unknown fields are an error, not pruned.
+    pub strict: bool,
 }
 
 /// The field-ownership context for a plain write of `info`.
@@ -235,7 +237,7 @@ pub fn create(
             m.insert("generation".into(), 1.into());
         }
     }
-    strategy::prepare_create(st, info, version, &mut obj)?;
+    strategy::prepare_create(st, info, version, &mut obj, opts.strict)?;
     let obj = record(st, info, version, Part::Main, None, obj, &opts);
     if opts.dry_run {
         return Ok(Obj::new(obj));
@@ -361,7 +363,7 @@ pub fn update(
             ));
         }
     }
-    strategy::prepare_update(st, info, version, &old, &mut new, part)?;
+    strategy::prepare_update(st, info, version, &old, &mut new, part, opts.strict)?;
     let mut new = record(st, info, version, part, Some(&old), new, &opts);
     if (info.generation || info.custom) && meta::spec_part(&new) != meta::spec_part(&old) {
         let g = meta::metadata(&old)
