@@ -18,6 +18,7 @@ mod gc;
 mod http;
 mod openapi;
 pub mod patch;
+mod protobuf;
 mod quantity;
 mod registry;
 mod rest;

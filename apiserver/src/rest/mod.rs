@@ -191,6 +191,15 @@ impl Req {
                     ))
                 })?
             }
+            "application/vnd.kubernetes.protobuf" => {
+                crate::protobuf::decode(&bytes).map_err(|m| {
+                    ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "UnsupportedMediaType",
+                        m,
+                    )
+                })?
+            }
             other => return Err(ApiError::unsupported_media_type(other)),
         };
         if !value.is_object() {
