@@ -34,6 +34,15 @@ async fn kubeconfig_client_talks_over_http() {
         .await
         .unwrap();
 
+    // Watches stream over the socket too.
+    let wp = kube::api::WatchParams::default().timeout(1);
+    let events: Vec<_> = futures::TryStreamExt::try_collect(pods.watch(&wp, "0").await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        matches!(events.as_slice(), [kube::api::WatchEvent::Added(p)] if p.metadata.name.as_deref() == Some("over-http"))
+    );
+
     // The in-process client sees the same store.
     let seen: Api<Pod> = Api::namespaced(in_process, "default");
     assert_eq!(

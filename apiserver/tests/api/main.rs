@@ -9,6 +9,7 @@ mod errors;
 mod http;
 mod listing;
 mod patch;
+mod printing;
 mod runtime;
 mod subresources;
 mod watch;
