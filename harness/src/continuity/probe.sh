@@ -15,7 +15,7 @@
 #   -p  the writer PID, when there is no control dir
 #   -s  glob on /proc/PID/comm of the process serving the mount (FUSE
 #       drivers); among several, the one whose command line names the mount
-#       point wins
+#       point as an argument wins (else the first, reported as name-only)
 #   -k  ask the writer to write this token through its held descriptor first
 #   -t  how long to wait for the writer's answer, in tenths of a second
 #   -w  check that a fresh file can be written and read back on the volume
@@ -186,7 +186,8 @@ if [ -n "$srv" ]; then
         n=$((n + 1))
         if [ -z "$chosen" ]; then chosen=$p chosen_cmd=$cmd; fi
         if [ "$hit" = 0 ]; then
-            case $cmd in *"$mp"*) chosen=$p chosen_cmd=$cmd hit=1 ;; esac
+            # The mount point as a whole argument (cmd ends with a space).
+            case " $cmd" in *" $mp "*) chosen=$p chosen_cmd=$cmd hit=1 ;; esac
         fi
     done
     echo "server_candidates $n"
@@ -195,6 +196,11 @@ if [ -n "$srv" ]; then
     elif { read -r line <"/proc/$chosen/stat"; } 2>/dev/null; then
         echo "server_stat $line"
         echo "server_cmdline $chosen_cmd"
+        if [ "$hit" = 1 ]; then
+            echo "server_match mount-point"
+        else
+            echo "server_match name-only"
+        fi
     else
         echo "error server process $chosen exited while probing"
     fi
