@@ -20,7 +20,7 @@
 #   -t  how long to wait for the writer's answer, in tenths of a second
 #   -w  check that a fresh file can be written and read back on the volume
 set -u
-mp= log= ctl= pid= srv= token= wait=30 rw=0
+mp='' log='' ctl='' pid='' srv='' token='' wait=30 rw=0
 while getopts 'm:l:c:p:s:k:t:w' opt; do
     case $opt in
     m) mp=$OPTARG ;;
@@ -87,7 +87,7 @@ if [ -n "$token" ]; then
             sleep 0.1
             i=$((i + 1))
         done
-        got= status=
+        got='' status=''
         if { read -r got status <"$ctl/marker.ack"; } 2>/dev/null; then
             if [ "$got" = "$token" ]; then
                 echo "marker $token $status"
@@ -110,7 +110,7 @@ if real=$(cd "$mp" 2>/dev/null && pwd -P); then
     if [ "$writer_alive" = 1 ] && [ -r "/proc/$pid/mountinfo" ]; then
         mi=/proc/$pid/mountinfo
     fi
-    best= bestlen=0
+    best='' bestlen=0
     while IFS= read -r line; do
         set -f
         # shellcheck disable=SC2086
@@ -175,7 +175,7 @@ if [ "$writer_alive" = 1 ]; then
 fi
 
 if [ -n "$srv" ]; then
-    n=0 chosen= chosen_cmd= hit=0
+    n=0 chosen='' chosen_cmd='' hit=0
     for d in /proc/[0-9]*; do
         p=${d#/proc/}
         [ "$p" = $$ ] && continue
@@ -209,7 +209,7 @@ fi
 if [ "$rw" = 1 ]; then
     f=${real:-$mp}/.continuity-rw.$$
     want="rw $$ $up"
-    got=
+    got=''
     if ! { printf '%s\n' "$want" >"$f"; } 2>/dev/null; then
         echo "read_write failed cannot create $f"
     elif ! { read -r got <"$f"; } 2>/dev/null; then

@@ -650,3 +650,48 @@ fn which(program: &str) -> Option<PathBuf> {
         .map(|d| Path::new(d).join(program))
         .find(|p| p.is_file())
 }
+
+#[test]
+fn scripts_are_valid_posix_sh_for_every_shell_we_have() -> Result<()> {
+    use harness::continuity::{PROBE_SCRIPT, WRITER_SCRIPT};
+    let shells: Vec<Vec<&str>> = [vec!["sh"], vec!["dash"], vec!["busybox", "sh"]]
+        .into_iter()
+        .filter(|s| which(s[0]).is_some())
+        .collect();
+    ensure!(!shells.is_empty(), "no sh on PATH");
+    for shell in &shells {
+        for (name, script) in [("writer", WRITER_SCRIPT), ("probe", PROBE_SCRIPT)] {
+            let out = std::process::Command::new(shell[0])
+                .args(&shell[1..])
+                .args(["-n", "-c", script])
+                .output()?;
+            ensure!(
+                out.status.success(),
+                "{name} script does not parse under {}: {}",
+                shell.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    if which("shellcheck").is_none() {
+        eprintln!(
+            "shellcheck part skipped: shellcheck is not installed (apt-get install shellcheck)"
+        );
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    for (name, script) in [("writer.sh", WRITER_SCRIPT), ("probe.sh", PROBE_SCRIPT)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, script)?;
+        let out = std::process::Command::new("shellcheck")
+            .args(["-s", "sh"])
+            .arg(&path)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "shellcheck {name}:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    Ok(())
+}
