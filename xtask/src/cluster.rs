@@ -120,7 +120,10 @@ fn up(args: UpArgs) -> Result<()> {
     if let Some(image) = &args.image {
         create = create.args(["--image", image]);
     }
-    let refresh = Cmd::new("kind", ["export", "kubeconfig", "--name", &name, "--kubeconfig", &kc]);
+    let refresh = Cmd::new(
+        "kind",
+        ["export", "kubeconfig", "--name", &name, "--kubeconfig", &kc],
+    );
     ensure_parent(&kubeconfig, dry_run)?;
     match existing(&runner)? {
         None => {
@@ -134,8 +137,11 @@ fn up(args: UpArgs) -> Result<()> {
         Some(_) => runner.run(&create)?,
     }
     let secs = format!("--timeout={}s", args.wait.as_secs());
-    let wait = Cmd::new("kubectl", ["--kubeconfig", &kc, "wait", "--for=condition=Ready"])
-        .args(["nodes", "--all", &secs]);
+    let wait = Cmd::new(
+        "kubectl",
+        ["--kubeconfig", &kc, "wait", "--for=condition=Ready"],
+    )
+    .args(["nodes", "--all", &secs]);
     runner.wait(&wait, "all nodes Ready", args.wait)?;
     println!("kind cluster {name} is up; kubeconfig: {kc}");
     println!("    export KUBECONFIG={kc}");
@@ -148,7 +154,10 @@ fn down(args: Common) -> Result<()> {
     let kubeconfig = kubeconfig_path(&name);
     let runner = Runner::new(dry_run);
     let kc = kubeconfig.display().to_string();
-    let delete = Cmd::new("kind", ["delete", "cluster", "--name", &name, "--kubeconfig", &kc]);
+    let delete = Cmd::new(
+        "kind",
+        ["delete", "cluster", "--name", &name, "--kubeconfig", &kc],
+    );
     match existing(&runner)? {
         None => runner.plan_only(&delete, &format!("only if cluster {name} exists")),
         Some(clusters) if clusters.contains(&name) => {
@@ -171,8 +180,14 @@ fn status(args: Common) -> Result<()> {
     let kubeconfig = kubeconfig_path(&name);
     let runner = Runner::new(dry_run);
     let kc = kubeconfig.display().to_string();
-    let refresh = Cmd::new("kind", ["export", "kubeconfig", "--name", &name, "--kubeconfig", &kc]);
-    let nodes = Cmd::new("kubectl", ["--kubeconfig", &kc, "get", "nodes", "-o", "wide"]);
+    let refresh = Cmd::new(
+        "kind",
+        ["export", "kubeconfig", "--name", &name, "--kubeconfig", &kc],
+    );
+    let nodes = Cmd::new(
+        "kubectl",
+        ["--kubeconfig", &kc, "get", "nodes", "-o", "wide"],
+    );
     match existing(&runner)? {
         None => {
             runner.plan_only(&refresh, &format!("only if cluster {name} exists"));

@@ -116,11 +116,17 @@ pub fn check(tools: &[Tool], dry_run: bool) -> Result<()> {
     for &tool in tools {
         let program = tool.program();
         let Some(path) = which(program) else {
-            problems.push(format!("`{program}` not found on PATH: {}", tool.install_hint()));
+            problems.push(format!(
+                "`{program}` not found on PATH: {}",
+                tool.install_hint()
+            ));
             continue;
         };
         if dry_run {
-            println!("prerequisite {program}: {} (not run in dry run)", path.display());
+            println!(
+                "prerequisite {program}: {} (not run in dry run)",
+                path.display()
+            );
             continue;
         }
         let cmd = tool.version_cmd();

@@ -229,7 +229,11 @@ pub fn capture(cmd: &Cmd) -> Result<Output> {
 
 pub fn failure(cmd: &Cmd, out: &Output) -> anyhow::Error {
     let said = out.stderr.trim();
-    let said = if said.is_empty() { out.stdout.trim() } else { said };
+    let said = if said.is_empty() {
+        out.stdout.trim()
+    } else {
+        said
+    };
     anyhow::anyhow!(
         "{} failed with {}: {}",
         cmd.argv(),
@@ -277,7 +281,11 @@ impl Progress {
         if self.tty {
             const SPIN: [char; 4] = ['|', '/', '-', '\\'];
             let frame = SPIN[(elapsed.as_millis() / 200) as usize % SPIN.len()];
-            print!("\r    {frame} waiting for {} ({}s)", self.what, elapsed.as_secs());
+            print!(
+                "\r    {frame} waiting for {} ({}s)",
+                self.what,
+                elapsed.as_secs()
+            );
             let _ = std::io::stdout().flush();
         } else if elapsed >= self.last_line + Duration::from_secs(10) {
             self.last_line = elapsed;
@@ -331,9 +339,8 @@ pub fn resolve_input(path: &Path) -> PathBuf {
 /// Parses a timeout the way kubectl writes them: `120s`, `2m`, `1m30s`,
 /// `500ms`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || {
-        format!("{text:?} is not a duration: write e.g. 120s, 2m, 1m30s, 500ms or 90 (seconds)")
-    };
+    let bad =
+        || format!("{text:?} is not a duration: write e.g. 120s, 2m, 1m30s, 500ms or 90 (seconds)");
     let s = text.trim();
     if s.is_empty() {
         return Err(bad());
@@ -350,7 +357,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_len] {
             "ms" => Duration::from_millis(n),
             "s" => Duration::from_secs(n),
@@ -381,7 +390,9 @@ mod tests {
         for bad in ["", "abc", "12x", "s", "0s", "-5s", "1.5s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("soon")
+            .unwrap_err()
+            .contains("not a duration"));
     }
 
     #[test]
