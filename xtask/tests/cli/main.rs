@@ -3,4 +3,5 @@
 //! crate keeps link time down; one module per command.
 
 mod cluster;
+mod csi;
 mod fakes;
