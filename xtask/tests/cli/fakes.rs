@@ -9,7 +9,7 @@
 //! which commands xtask ran, in order.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// What a fake prints and returns for arguments matching a glob.
@@ -105,10 +105,6 @@ impl Fakes {
 
     pub fn out_dir(&self) -> PathBuf {
         self.dir.path().join("out")
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 
     fn log(&self) -> PathBuf {

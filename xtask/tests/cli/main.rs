@@ -5,3 +5,4 @@
 mod cluster;
 mod csi;
 mod fakes;
+mod workflows;
