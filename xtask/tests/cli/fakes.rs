@@ -19,6 +19,8 @@ struct Rule {
     stdout: String,
     stderr: String,
     code: i32,
+    /// Raw sh run instead of the canned answer (it sees "$@").
+    script: Option<String>,
 }
 
 pub struct Fakes {
@@ -45,6 +47,7 @@ impl Fakes {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("bin")).unwrap();
         std::fs::create_dir_all(dir.path().join("out")).unwrap();
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
         let mut fakes = Self {
             dir,
             rules: BTreeMap::new(),
@@ -92,6 +95,24 @@ impl Fakes {
                 stdout: stdout.to_owned(),
                 stderr: stderr.to_owned(),
                 code,
+                script: None,
+            },
+        );
+        self
+    }
+
+    /// Answer arguments matching `glob` by running `body` (POSIX sh,
+    /// builtins only; `$STATE` is a directory kept across calls), for
+    /// answers that depend on the arguments, like a probe's marker token.
+    pub fn script(&mut self, tool: &'static str, glob: &str, body: &str) -> &mut Self {
+        self.rules.entry(tool).or_default().insert(
+            0,
+            Rule {
+                glob: glob.to_owned(),
+                stdout: String::new(),
+                stderr: String::new(),
+                code: 0,
+                script: Some(body.to_owned()),
             },
         );
         self
@@ -124,6 +145,14 @@ impl Fakes {
                 quote(&self.log().display().to_string())
             );
             for rule in self.rules.get(tool).into_iter().flatten() {
+                if let Some(body) = &rule.script {
+                    script.push_str(&format!(
+                        "  {})\n    STATE={}\n{body}\n    exit 0\n    ;;\n",
+                        glob_pattern(&rule.glob),
+                        quote(&self.dir.path().join("state").display().to_string()),
+                    ));
+                    continue;
+                }
                 script.push_str(&format!(
                     "  {})\n    printf '%s' {}\n    printf '%s' {} >&2\n    exit {}\n    ;;\n",
                     glob_pattern(&rule.glob),

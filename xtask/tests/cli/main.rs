@@ -5,4 +5,5 @@
 mod cluster;
 mod csi;
 mod fakes;
+mod upgrade;
 mod workflows;
