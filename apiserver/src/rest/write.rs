@@ -102,6 +102,8 @@ pub(super) fn patch_context(req: &Req, now: String) -> PatchContext {
         force: req.params.flag("force"),
         now,
         is_custom: req.info.custom,
+        subresource: req.sub.clone(),
+        status_subresource: req.info.status,
     }
 }
 
