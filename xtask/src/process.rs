@@ -110,12 +110,13 @@ impl Runner {
         if self.dry_run {
             return Ok(());
         }
-        let status = cmd
+        let handle = cmd
             .expression()
+            .stdin_null()
             .unchecked()
-            .run()
-            .map_err(|e| spawn_error(cmd, e))?
-            .status;
+            .start()
+            .map_err(|e| spawn_error(cmd, e))?;
+        let status = wait_bounded(cmd, &handle, RUN_LIMIT, None)?.status;
         if !status.success() {
             bail!(
                 "{} failed with {} (its output is above)",
@@ -148,45 +149,17 @@ impl Runner {
 
     /// Runs a command that waits for the cluster (kubectl wait, rollout
     /// status, helm --wait) and shows elapsed time while it does. The command
-    /// carries its own timeout; `limit` is a backstop after which it is killed
-    /// so that nothing here can hang.
+    /// carries its own timeout; `limit` plus a margin is a backstop after
+    /// which it is killed, so that nothing here can hang.
     pub fn wait(&self, cmd: &Cmd, what: &str, limit: Duration) -> Result<()> {
         self.announce(cmd, Some(&format!("waits up to {}s", limit.as_secs())));
         if self.dry_run {
             return Ok(());
         }
-        let handle = cmd
-            .expression()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .start()
-            .map_err(|e| spawn_error(cmd, e))?;
         let mut progress = Progress::new(what);
-        let backstop = limit + Duration::from_secs(30);
-        let output = loop {
-            if let Some(out) = handle.try_wait().context("waiting for a child process")? {
-                break out.clone();
-            }
-            if progress.elapsed() > backstop {
-                let _ = handle.kill();
-                progress.finish(false);
-                bail!(
-                    "{} did not finish within {}s; killed it",
-                    cmd.argv(),
-                    backstop.as_secs()
-                );
-            }
-            progress.tick();
-            std::thread::sleep(Duration::from_millis(200));
-        };
-        let out = Output {
-            success: output.status.success(),
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
-        progress.finish(out.success);
+        let out = capture_within(cmd, limit + BACKSTOP_MARGIN, Some(&mut progress));
+        progress.finish(matches!(&out, Ok(o) if o.success));
+        let out = out?;
         if !out.success {
             return Err(failure(cmd, &out)).with_context(|| format!("while waiting for {what}"));
         }
@@ -205,21 +178,75 @@ impl Runner {
     }
 }
 
-/// Runs a command to completion with its output captured.
+/// How long a query (a `get`, a version check, a probe) may take before
+/// it is killed: a wedged Docker daemon or a hung FUSE mount would otherwise
+/// block forever.
+pub const QUERY_LIMIT: Duration = Duration::from_secs(120);
+
+/// How long a streamed step (kind create cluster, kubectl apply) may take.
+const RUN_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// Extra time a waiting command gets beyond its own `--timeout` before the
+/// backstop kills it.
+const BACKSTOP_MARGIN: Duration = Duration::from_secs(30);
+
+/// Runs a command to completion with its output captured, killing it after
+/// [`QUERY_LIMIT`].
 pub fn capture(cmd: &Cmd) -> Result<Output> {
-    let out = cmd
+    capture_within(cmd, QUERY_LIMIT, None)
+}
+
+/// Runs a command with its output captured; kills it (and reports so) if it
+/// is still running after `limit`.
+pub fn capture_within(
+    cmd: &Cmd,
+    limit: Duration,
+    progress: Option<&mut Progress>,
+) -> Result<Output> {
+    let handle = cmd
         .expression()
+        .stdin_null()
         .stdout_capture()
         .stderr_capture()
         .unchecked()
-        .run()
+        .start()
         .map_err(|e| spawn_error(cmd, e))?;
+    let output = wait_bounded(cmd, &handle, limit, progress)?;
     Ok(Output {
-        success: out.status.success(),
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        success: output.status.success(),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     })
+}
+
+/// Polls a started child until it exits; kills it after `limit`.
+fn wait_bounded(
+    cmd: &Cmd,
+    handle: &duct::Handle,
+    limit: Duration,
+    mut progress: Option<&mut Progress>,
+) -> Result<std::process::Output> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(out) = handle.try_wait().context("waiting for a child process")? {
+            return Ok(out.clone());
+        }
+        if start.elapsed() > limit {
+            let _ = handle.kill();
+            bail!(
+                "{} did not finish within {:.1}s; killed it",
+                cmd.argv(),
+                limit.as_secs_f64()
+            );
+        }
+        if let Some(p) = progress.as_deref_mut() {
+            p.tick();
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
 }
 
 pub fn failure(cmd: &Cmd, out: &Output) -> anyhow::Error {
@@ -250,7 +277,7 @@ fn spawn_error(cmd: &Cmd, e: std::io::Error) -> anyhow::Error {
 
 /// Elapsed-time display for long waits: a live line on a terminal, a line
 /// every 10 s in CI logs (where carriage returns make a mess).
-struct Progress {
+pub struct Progress {
     what: String,
     start: Instant,
     tty: bool,
@@ -397,6 +424,24 @@ mod tests {
             cmd.argv(),
             r#"["kubectl","exec","p","--","sh","-c","echo \"a b\""]"#
         );
+    }
+
+    #[test]
+    fn a_command_that_hangs_is_killed_at_its_limit() {
+        let started = Instant::now();
+        let err = capture_within(&Cmd::new("sleep", ["30"]), Duration::from_millis(300), None)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"["sleep","30"] did not finish within 0.3s; killed it"#
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let out = capture_within(
+            &Cmd::new("true", [] as [&str; 0]),
+            Duration::from_secs(10),
+            None,
+        );
+        assert!(out.unwrap().success);
     }
 
     #[test]
