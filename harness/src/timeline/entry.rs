@@ -102,6 +102,8 @@ pub(crate) struct EventFacts {
     pub message: String,
     pub type_: String,
     pub source: String,
+    /// When it last happened, by the reporter's clock (for "the last one before").
+    pub last_seen: Option<jiff::Timestamp>,
 }
 
 fn object_label(kind: Option<&str>, name: Option<&str>) -> String {
@@ -139,6 +141,13 @@ impl EventFacts {
                 ev.reporting_component.as_deref(),
                 ev.source.as_ref().and_then(|s| s.component.as_deref()),
             ]),
+            last_seen: ev
+                .series
+                .as_ref()
+                .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
+                .or(ev.last_timestamp.as_ref().map(|t| t.0))
+                .or(ev.event_time.as_ref().map(|t| t.0))
+                .or(ev.metadata.creation_timestamp.as_ref().map(|t| t.0)),
         }
     }
 
@@ -166,6 +175,13 @@ impl EventFacts {
                     .as_ref()
                     .and_then(|s| s.component.as_deref()),
             ]),
+            last_seen: ev
+                .series
+                .as_ref()
+                .map(|s| s.last_observed_time.0)
+                .or(ev.deprecated_last_timestamp.as_ref().map(|t| t.0))
+                .or(ev.event_time.as_ref().map(|t| t.0))
+                .or(ev.metadata.creation_timestamp.as_ref().map(|t| t.0)),
         }
     }
 }

@@ -181,6 +181,7 @@ mod tests {
             message: String::new(),
             type_: "Normal".into(),
             source: "rollout-operator".into(),
+            last_seen: None,
         }
     }
 

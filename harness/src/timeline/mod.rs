@@ -30,6 +30,9 @@ pub use entry::{Entry, What};
 pub use expect::{Expect, Selector};
 pub use log::Timeline;
 pub use record::Recorder;
+
+pub(crate) use entry::EventFacts;
+pub(crate) use record::list_events;
 pub use render::offset;
 
 use std::time::Duration;

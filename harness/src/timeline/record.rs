@@ -120,39 +120,11 @@ impl Recorder {
     /// Lists the namespace's Events now and records any the watches have not
     /// delivered yet, so an assertion right after an action sees its Events.
     pub async fn sync(&self) -> Result<(), TimelineError> {
-        let watch_err = |what: &str| {
-            let namespace = self.namespace.clone();
-            let what = what.to_string();
-            move |source| TimelineError::Watch {
-                what,
-                namespace,
-                source,
-            }
-        };
-        let core: Api<CoreEvent> = Api::namespaced(self.client.clone(), &self.namespace);
-        let core_events = core
-            .list(&ListParams::default())
-            .await
-            .map_err(watch_err("core/v1 Events"))?;
-        let v1: Api<EventV1> = Api::namespaced(self.client.clone(), &self.namespace);
-        let v1_events = if served(&v1)
-            .await
-            .map_err(watch_err("events.k8s.io/v1 Events"))?
-        {
-            v1.list(&ListParams::default())
-                .await
-                .map_err(watch_err("events.k8s.io/v1 Events"))?
-                .items
-        } else {
-            Vec::new()
-        };
+        let facts = list_events(&self.client, &self.namespace).await?;
         let at = self.elapsed();
         let mut tl = lock(&self.timeline);
-        for ev in &core_events.items {
-            tl.ingest_event(at, EventFacts::from_core(ev));
-        }
-        for ev in &v1_events {
-            tl.ingest_event(at, EventFacts::from_events_v1(ev));
+        for f in facts {
+            tl.ingest_event(at, f);
         }
         Ok(())
     }
@@ -273,6 +245,45 @@ async fn pump<K>(
             Err(err) => tracing::warn!(%err, "timeline watch error"),
         }
     }
+}
+
+/// The facts of every Event in `namespace`, from core/v1 and (when served)
+/// events.k8s.io/v1; the same Event may appear under both, with one uid.
+pub(crate) async fn list_events(
+    client: &Client,
+    namespace: &str,
+) -> Result<Vec<EventFacts>, TimelineError> {
+    let watch_err = |what: &str| {
+        let namespace = namespace.to_string();
+        let what = what.to_string();
+        move |source| TimelineError::Watch {
+            what,
+            namespace,
+            source,
+        }
+    };
+    let core: Api<CoreEvent> = Api::namespaced(client.clone(), namespace);
+    let mut facts: Vec<EventFacts> = core
+        .list(&ListParams::default())
+        .await
+        .map_err(watch_err("core/v1 Events"))?
+        .items
+        .iter()
+        .map(EventFacts::from_core)
+        .collect();
+    let v1: Api<EventV1> = Api::namespaced(client.clone(), namespace);
+    if served(&v1)
+        .await
+        .map_err(watch_err("events.k8s.io/v1 Events"))?
+    {
+        let items = v1
+            .list(&ListParams::default())
+            .await
+            .map_err(watch_err("events.k8s.io/v1 Events"))?
+            .items;
+        facts.extend(items.iter().map(EventFacts::from_events_v1));
+    }
+    Ok(facts)
 }
 
 /// Whether the server serves `api`'s resource (events.k8s.io is optional on
