@@ -78,6 +78,9 @@ pub async fn run(client: Client, config: OperatorConfig) -> anyhow::Result<()> {
         );
 
     let scope = ns.unwrap_or("<all namespaces>");
+    if config.faults.any() {
+        warn!(faults = ?config.faults, "TEST-ONLY FAULTS ARE ON: this operator is broken on purpose");
+    }
     info!(namespace = scope, "Starting Controller: nodedeployment");
     info!(namespace = scope, "Starting workers: 1");
 
