@@ -1,0 +1,4 @@
+//! The harness crate's integration tests: one binary (link time on 2 cores),
+//! one module per area.
+
+mod continuity;
