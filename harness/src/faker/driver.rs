@@ -87,14 +87,22 @@ pub async fn apply(client: &Client, w: &Write, stamp: jiff::Timestamp) -> Result
                 .await?;
         }
         Write::Patch { target, patch } => {
-            target_api(client, target)
-                .patch(&target.name, &pp, &Patch::Merge(patch))
-                .await?;
+            let api = target_api(client, target);
+            match api.patch(&target.name, &pp, &Patch::Merge(patch)).await {
+                Err(kube::Error::Api(e)) if patch_unsupported(e.code) => {
+                    read_modify_write(&api, &target.name, patch, false).await?
+                }
+                other => drop(other?),
+            }
         }
         Write::PatchStatus { target, patch } => {
-            target_api(client, target)
-                .patch_status(&target.name, &pp, &Patch::Merge(patch))
-                .await?;
+            let api = target_api(client, target);
+            match api.patch_status(&target.name, &pp, &Patch::Merge(patch)).await {
+                Err(kube::Error::Api(e)) if patch_unsupported(e.code) => {
+                    read_modify_write(&api, &target.name, patch, true).await?
+                }
+                other => drop(other?),
+            }
         }
         Write::Delete {
             target,
@@ -118,6 +126,33 @@ pub async fn apply(client: &Client, w: &Write, stamp: jiff::Timestamp) -> Result
     Ok(())
 }
 
+/// 415/405: a server without PATCH support for this resource.
+pub fn patch_unsupported(code: u16) -> bool {
+    matches!(code, 405 | 415)
+}
+
+/// The same merge patch applied client-side and written back with PUT
+/// (guarded by resourceVersion, so a concurrent change makes it a 409 and the
+/// next round retries).
+pub async fn read_modify_write(
+    api: &Api<DynamicObject>,
+    name: &str,
+    patch: &serde_json::Value,
+    status: bool,
+) -> Result<(), kube::Error> {
+    let current = api.get(name).await?;
+    let mut value = serde_json::to_value(&current).map_err(kube::Error::SerdeError)?;
+    super::model::apply_merge(&mut value, patch);
+    let pp = PostParams::default();
+    let obj: DynamicObject = serde_json::from_value(value).map_err(kube::Error::SerdeError)?;
+    if status {
+        api.replace_status(name, &pp, &obj).await?;
+    } else {
+        api.replace(name, &pp, &obj).await?;
+    }
+    Ok(())
+}
+
 /// The scheduler binds through `pods/binding`; a server without that
 /// subresource gets `spec.nodeName` patched instead (same observable result).
 async fn bind(client: &Client, ns: &str, pod: &str, node: &str) -> Result<(), kube::Error> {
@@ -135,14 +170,14 @@ async fn bind(client: &Client, ns: &str, pod: &str, node: &str) -> Result<(), ku
     match client.request::<serde_json::Value>(req).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if matches!(e.code, 404 | 405) => {
-            let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-            api.patch(
-                pod,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"spec": {"nodeName": node}})),
-            )
-            .await
-            .map(|_| ())
+            let api = dynamic(client, Kind::Pod, Some(ns));
+            let patch = json!({"spec": {"nodeName": node}});
+            match api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                Err(kube::Error::Api(e)) if patch_unsupported(e.code) => {
+                    read_modify_write(&api, pod, &patch, false).await
+                }
+                other => other.map(|_| ()),
+            }
         }
         // A client that cannot decode the Status reply still bound the pod.
         Err(kube::Error::SerdeError(_)) => Ok(()),

@@ -376,6 +376,22 @@ pub fn merge_diff(old: &Value, new: &Value) -> Option<Value> {
     }
 }
 
+/// Apply an RFC 7386 merge patch to `target` in place.
+pub fn apply_merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    apply_merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
 /// A status write if `new` differs from the object's current status.
 pub fn status_write(target: Target, old: Option<Value>, new: Value) -> Option<Write> {
     let old = old.unwrap_or_else(|| json!({}));

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::model::{EventSpec, Kind, Memory, Pauses, Round, World, Write};
+use super::model::{apply_merge, EventSpec, Kind, Memory, Pauses, Round, World, Write};
 use super::rules::Rules;
 
 pub struct Sim {
@@ -24,21 +24,6 @@ pub struct Sim {
     pub mem: Memory,
     pub start: Instant,
     pub now: Instant,
-}
-
-fn merge(target: &mut Value, patch: &Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        (t, p) => *t = p.clone(),
-    }
 }
 
 fn key(kind: Kind, ns: Option<&str>, name: &str) -> (Kind, String, String) {
@@ -122,7 +107,7 @@ impl Sim {
             .expect("exists");
         let obj = self.objects.get_mut(&k).expect("exists");
         let before = obj.get("spec").cloned();
-        merge(obj, &patch);
+        apply_merge(obj, &patch);
         if obj.get("spec").cloned() != before {
             let g = obj["metadata"]["generation"].as_i64().unwrap_or(1);
             obj["metadata"]["generation"] = json!(g + 1);
@@ -233,7 +218,7 @@ impl Sim {
             Write::Patch { target, patch } | Write::PatchStatus { target, patch } => {
                 let k = key(target.kind, target.namespace.as_deref(), &target.name);
                 if let Some(obj) = self.objects.get_mut(&k) {
-                    merge(obj, &patch);
+                    apply_merge(obj, &patch);
                 }
             }
             Write::Delete {
