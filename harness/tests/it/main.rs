@@ -1,4 +1,6 @@
-//! harness integration tests: one binary, a module per area (link time on 2 cores).
+//! The harness crate's integration tests: one binary (link time on 2 cores),
+//! one module per area.
 
+mod continuity;
 mod env;
 mod faker;

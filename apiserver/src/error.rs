@@ -1,0 +1,211 @@
+//! Errors: [`ApiError`] is what a client sees (always a `Status` object with
+//! the reason and code kube-apiserver would use); [`Error`] is what the
+//! embedding program sees when starting or configuring the server.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde_json::{json, Value};
+
+/// A failure of one API request, rendered as a `metav1.Status`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: StatusCode,
+    pub reason: &'static str,
+    pub message: String,
+    /// `details` of the Status (name, group, kind, causes); may be null.
+    pub details: Value,
+}
+
+/// The resource an error is about, so the message reads like kube-apiserver's
+/// (`pods "web-0" not found`).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub group: &'a str,
+    pub plural: &'a str,
+    pub name: &'a str,
+}
+
+impl Target<'_> {
+    fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    fn details(&self) -> Value {
+        json!({"name": self.name, "group": self.group, "kind": self.plural})
+    }
+}
+
+impl ApiError {
+    pub fn new(code: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    pub fn not_found(t: Target<'_>) -> Self {
+        let mut e = Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("{} \"{}\" not found", t.qualified(), t.name),
+        );
+        e.details = t.details();
+        e
+    }
+
+    /// A path or resource the server does not serve at all.
+    pub fn no_route() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    }
+
+    pub fn already_exists(t: Target<'_>) -> Self {
+        let mut e = Self::new(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            format!("{} \"{}\" already exists", t.qualified(), t.name),
+        );
+        e.details = t.details();
+        e
+    }
+
+    pub fn conflict(t: Target<'_>, why: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{}\": {why}",
+                t.qualified(),
+                t.name
+            ),
+        );
+        e.details = t.details();
+        e
+    }
+
+    /// The stale-resourceVersion conflict every controller retries on.
+    pub fn stale(t: Target<'_>) -> Self {
+        Self::conflict(
+            t,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    /// 422 with one cause per invalid field, as kube-apiserver's validation reports.
+    pub fn invalid(kind: &str, t: Target<'_>, causes: &[(String, String)]) -> Self {
+        let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        let what = if t.group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{}", t.group)
+        };
+        let message = if text.len() == 1 {
+            format!("{what} \"{}\" is invalid: {}", t.name, text[0])
+        } else {
+            format!("{what} \"{}\" is invalid: [{}]", t.name, text.join(", "))
+        };
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message);
+        e.details = json!({
+            "name": t.name,
+            "group": t.group,
+            "kind": kind,
+            "causes": causes.iter().map(|(f, m)| json!({
+                "reason": "FieldValueInvalid", "message": m, "field": f
+            })).collect::<Vec<_>>(),
+        });
+        e
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+    }
+
+    pub fn gone(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, "Expired", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {content_type:?})"),
+        )
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
+    }
+
+    /// The `metav1.Status` body.
+    pub fn status(&self) -> Value {
+        let mut s = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code.as_u16(),
+        });
+        if !self.details.is_null() {
+            s["details"] = self.details.clone();
+        }
+        s
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        crate::rest::json_response(self.code, &self.status())
+    }
+}
+
+/// Why starting, serving or configuring the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Binding the HTTP listener or writing the kubeconfig failed.
+    #[error("I/O error while {context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CRD manifest could not be read or parsed.
+    #[error("CRD manifest {path}: {message}")]
+    CrdManifest { path: String, message: String },
+    /// The server refused a CRD (invalid schema, conflicting names, …).
+    #[error("CRD {name} was rejected: {message}")]
+    CrdRejected { name: String, message: String },
+    /// A CRD was accepted but its resource was not served in time.
+    #[error("CRD {name} was not served within {waited_ms} ms")]
+    CrdNotServed { name: String, waited_ms: u64 },
+}

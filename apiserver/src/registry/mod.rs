@@ -1,0 +1,139 @@
+//! What the server serves: one [`ResourceInfo`] per group/resource, built in
+//! (from the kinds k8s-openapi models) or registered by a CRD.
+
+mod builtin;
+
+pub use builtin::{builtin_resources, GROUP_ORDER};
+
+use serde_json::Value;
+
+/// Group + plural: the storage identity of a resource (all versions share it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupResource {
+    pub group: String,
+    pub plural: String,
+}
+
+impl GroupResource {
+    pub fn new(group: &str, plural: &str) -> Self {
+        Self {
+            group: group.into(),
+            plural: plural.into(),
+        }
+    }
+}
+
+/// How deleting an owner treats its dependents when the client does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+impl Propagation {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Background" => Some(Self::Background),
+            "Foreground" => Some(Self::Foreground),
+            "Orphan" => Some(Self::Orphan),
+            _ => None,
+        }
+    }
+}
+
+/// Where a scalable resource keeps its replica counts (the `/scale` view).
+#[derive(Debug, Clone)]
+pub struct ScalePaths {
+    /// Dotted JSON path, e.g. `.spec.replicas`.
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    /// Path to either a `LabelSelector` object or a selector string.
+    pub label_selector: Option<String>,
+}
+
+/// A column of `kubectl get` output.
+#[derive(Debug, Clone)]
+pub struct PrinterColumn {
+    pub name: String,
+    pub type_: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i64,
+    /// A simple JSONPath (`.status.phase`) for CRD columns; built-ins
+    /// compute their cells in the `table` module instead.
+    pub json_path: String,
+}
+
+/// Everything the REST layer needs to know about one resource.
+#[derive(Debug, Clone)]
+pub struct ResourceInfo {
+    pub group: String,
+    /// Served versions, preferred first.
+    pub versions: Vec<String>,
+    pub kind: String,
+    pub plural: String,
+    pub singular: String,
+    pub short_names: Vec<String>,
+    pub categories: Vec<String>,
+    pub namespaced: bool,
+    pub status: bool,
+    pub scale: Option<ScalePaths>,
+    /// Per-version printer columns (CRDs); empty means built-in/default.
+    pub printer_columns: Vec<(String, Vec<PrinterColumn>)>,
+    /// Per-version `openAPIV3Schema` (CRDs only) for validation and pruning.
+    pub schemas: Vec<(String, Value)>,
+    pub custom: bool,
+    /// Field paths usable in `fieldSelector` besides metadata.name/namespace.
+    pub field_selectors: Vec<String>,
+    /// Whether `metadata.generation` is maintained.
+    pub generation: bool,
+    pub default_propagation: Propagation,
+    /// Whether PUT without `metadata.resourceVersion` is allowed.
+    pub unconditional_update: bool,
+}
+
+impl ResourceInfo {
+    pub fn gr(&self) -> GroupResource {
+        GroupResource::new(&self.group, &self.plural)
+    }
+
+    pub fn api_version(&self, version: &str) -> String {
+        if self.group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{}/{}", self.group, version)
+        }
+    }
+
+    pub fn serves(&self, version: &str) -> bool {
+        self.versions.iter().any(|v| v == version)
+    }
+
+    pub fn columns(&self, version: &str) -> Option<&[PrinterColumn]> {
+        self.printer_columns
+            .iter()
+            .find(|(v, _)| v == version)
+            .map(|(_, c)| c.as_slice())
+    }
+
+    pub fn schema(&self, version: &str) -> Option<&Value> {
+        self.schemas
+            .iter()
+            .find(|(v, _)| v == version)
+            .map(|(_, s)| s)
+    }
+
+    pub fn verbs(&self) -> Vec<&'static str> {
+        vec![
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
+    }
+}

@@ -1,0 +1,347 @@
+//! Routing: turns a request path into discovery or a resource verb, decodes
+//! bodies and parameters, and guarantees every answer (even a panic) is a
+//! `Status` object.
+
+pub(crate) mod read;
+mod scale;
+mod write;
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use futures::FutureExt;
+use http::{header, HeaderMap, Method, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::registry::ResourceInfo;
+use crate::server::Shared;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+pub fn json_response(code: StatusCode, body: &Value) -> Response {
+    json_response_typed(code, body, "application/json")
+}
+
+pub fn json_response_typed(code: StatusCode, body: &Value, content_type: &str) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(bytes))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    match AssertUnwindSafe(dispatch(shared, req)).catch_unwind().await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => e.into_response(),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            ApiError::internal(format!("the server failed to handle the request: {what}"))
+                .into_response()
+        }
+    }
+}
+
+/// Query parameters, decoded.
+#[derive(Debug, Default)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    fn parse(uri: &http::Uri) -> Result<Self, ApiError> {
+        let q: axum::extract::Query<HashMap<String, String>> =
+            axum::extract::Query::try_from_uri(uri)
+                .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+        Ok(Self(q.0))
+    }
+
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    pub fn flag(&self, k: &str) -> bool {
+        matches!(self.get(k), Some("true" | "1"))
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.get("dryRun") == Some("All")
+    }
+
+    pub fn int(&self, k: &str) -> Result<Option<i64>, ApiError> {
+        self.get(k)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| ApiError::bad_request(format!("invalid value for {k}: {v:?}")))
+            })
+            .transpose()
+    }
+}
+
+/// How the client asked to see objects (`Accept: ...;as=Table`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Render {
+    Full,
+    Table,
+    Metadata,
+}
+
+impl Render {
+    fn from_headers(h: &HeaderMap) -> Self {
+        let accept = h
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        for option in accept.split(',') {
+            let params: Vec<&str> = option.split(';').map(str::trim).collect();
+            if params.contains(&"as=Table") {
+                return Self::Table;
+            }
+            if params.contains(&"as=PartialObjectMetadata")
+                || params.contains(&"as=PartialObjectMetadataList")
+            {
+                return Self::Metadata;
+            }
+            if matches!(
+                params.first(),
+                Some(&("application/json" | "*/*" | "application/yaml"))
+            ) && params.len() == 1
+            {
+                return Self::Full;
+            }
+        }
+        Self::Full
+    }
+}
+
+/// Everything a resource handler needs about the request.
+pub struct Req {
+    pub shared: Arc<Shared>,
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub params: Params,
+    pub info: Arc<ResourceInfo>,
+    pub version: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub sub: Option<String>,
+    pub render: Render,
+    pub body: Body,
+}
+
+impl Req {
+    /// Reads the body within the size limit (413 beyond it).
+    pub async fn bytes(&mut self) -> Result<bytes::Bytes, ApiError> {
+        let limit = self.shared.body_limit;
+        if let Some(len) = self
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+        {
+            if len > limit {
+                return Err(ApiError::too_large(limit));
+            }
+        }
+        let body = std::mem::replace(&mut self.body, Body::empty());
+        match http_body_util::Limited::new(body, limit).collect().await {
+            Ok(c) => Ok(c.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large(limit)),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "reading the request body: {e}"
+            ))),
+        }
+    }
+
+    pub fn content_type(&self) -> String {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Decodes a JSON or YAML object body (create, update).
+    pub async fn object(&mut self) -> Result<Value, ApiError> {
+        let ct = self.content_type();
+        let mime = ct.split(';').next().unwrap_or("").trim().to_string();
+        let bytes = self.bytes().await?;
+        let value: Value = match mime.as_str() {
+            "" | "application/json" | "*/*" => serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+            })?,
+            "application/yaml" | "application/x-yaml" | "text/yaml" => {
+                serde_yaml::from_slice(&bytes).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "couldn't get version/kind; yaml parse error: {e}"
+                    ))
+                })?
+            }
+            other => return Err(ApiError::unsupported_media_type(other)),
+        };
+        if !value.is_object() {
+            return Err(ApiError::bad_request(format!(
+                "the object provided is unrecognized (must be a JSON object, got {})",
+                match value {
+                    Value::Null => "null",
+                    Value::Array(_) => "an array",
+                    _ => "a scalar",
+                }
+            )));
+        }
+        Ok(value)
+    }
+}
+
+async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let get = parts.method == Method::GET;
+    match segs.as_slice() {
+        ["version"] if get => return Ok(crate::discovery::version()),
+        ["healthz" | "readyz" | "livez", ..] if get => {
+            return Ok(Response::new(Body::from("ok")));
+        }
+        ["api"] if get => return Ok(crate::discovery::api(&shared, &parts.headers)),
+        ["apis"] if get => return Ok(crate::discovery::apis(&shared, &parts.headers)),
+        ["api", v] if get => return crate::discovery::resource_list(&shared, "", v),
+        ["apis", g] if get => return crate::discovery::group(&shared, g),
+        ["apis", g, v] if get => return crate::discovery::resource_list(&shared, g, v),
+        ["api" | "apis" | "version"] | ["api", _] | ["apis", _] | ["apis", _, _] => {
+            return Err(ApiError::method_not_allowed())
+        }
+        _ => {}
+    }
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Err(ApiError::no_route()),
+    };
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, r @ ..] if !r.is_empty() && !matches!(r[0], "status" | "finalize") => {
+            (Some(ns.to_string()), r)
+        }
+        r => (None, r),
+    };
+    let (plural, name, sub) = match rest {
+        [p] => (*p, None, None),
+        [p, n] => (*p, Some(n.to_string()), None),
+        [p, n, s] => (*p, Some(n.to_string()), Some(s.to_string())),
+        _ => return Err(ApiError::no_route()),
+    };
+    let info = shared
+        .lock()
+        .lookup(group, version, plural)
+        .ok_or_else(ApiError::no_route)?;
+    if namespace.is_some() && !info.namespaced {
+        return Err(ApiError::no_route());
+    }
+    let params = Params::parse(&parts.uri)?;
+    let render = Render::from_headers(&parts.headers);
+    let req = Req {
+        shared,
+        method: parts.method,
+        headers: parts.headers,
+        params,
+        info,
+        version: version.to_string(),
+        namespace,
+        name,
+        sub,
+        render,
+        body,
+    };
+    route_resource(req).await
+}
+
+async fn route_resource(req: Req) -> Result<Response, ApiError> {
+    let m = req.method.clone();
+    let sub = req.sub.clone();
+    match (req.name.is_some(), sub.as_deref()) {
+        (false, _) => match m {
+            Method::GET if req.params.flag("watch") => crate::watch::serve(req),
+            Method::GET => read::list(req),
+            Method::POST if req.info.namespaced && req.namespace.is_none() => {
+                Err(ApiError::method_not_allowed())
+            }
+            Method::POST => write::create(req).await,
+            Method::DELETE => write::delete_collection(req).await,
+            _ => Err(ApiError::method_not_allowed()),
+        },
+        (true, None | Some("status")) => {
+            if sub.is_some() && !req.info.status {
+                return Err(ApiError::no_route());
+            }
+            if req.info.namespaced && req.namespace.is_none() {
+                return Err(ApiError::no_route());
+            }
+            match m {
+                Method::GET => read::get(req),
+                Method::PUT => write::update(req).await,
+                Method::PATCH => write::patch(req).await,
+                Method::DELETE if sub.is_none() => write::delete(req).await,
+                _ => Err(ApiError::method_not_allowed()),
+            }
+        }
+        (true, Some("scale")) if req.info.scale.is_some() => {
+            if req.info.namespaced && req.namespace.is_none() {
+                return Err(ApiError::no_route());
+            }
+            match m {
+                Method::GET => scale::get(req),
+                Method::PUT => scale::update(req).await,
+                Method::PATCH => scale::patch(req).await,
+                _ => Err(ApiError::method_not_allowed()),
+            }
+        }
+        (true, Some("eviction")) if req.info.group.is_empty() && req.info.plural == "pods" => {
+            match m {
+                Method::POST => write::evict(req).await,
+                _ => Err(ApiError::method_not_allowed()),
+            }
+        }
+        _ => Err(ApiError::no_route()),
+    }
+}
+
+/// Gives a stored object the apiVersion of the version it was asked under
+/// (CRDs serve several versions of one storage without conversion).
+pub fn as_version(info: &ResourceInfo, version: &str, obj: &Value) -> Value {
+    let want = info.api_version(version);
+    if obj.get("apiVersion").and_then(Value::as_str) == Some(want.as_str()) {
+        return obj.clone();
+    }
+    let mut o = obj.clone();
+    if let Some(m) = o.as_object_mut() {
+        m.insert("apiVersion".into(), want.into());
+    }
+    o
+}
+
+/// Renders one object as the client asked (full, Table row, metadata only).
+pub fn render_object(req: &Req, obj: &Value) -> Value {
+    let obj = as_version(&req.info, &req.version, obj);
+    match req.render {
+        Render::Full => obj,
+        Render::Metadata => crate::table::partial_metadata(&obj),
+        Render::Table => {
+            let now = req.shared.lock().clock.now();
+            crate::table::table(&req.info, &req.version, &[obj], now, &req.params, None)
+        }
+    }
+}

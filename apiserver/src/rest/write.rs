@@ -1,0 +1,355 @@
+//! POST, PUT, PATCH and DELETE of objects (main resource and `/status`).
+
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use super::{json_response, render_object, Req};
+use crate::error::ApiError;
+use crate::patch::{self, PatchContext, PatchError, PatchType};
+use crate::registry::Propagation;
+use crate::store::ops::{self, target, DeleteOpts, Deleted, Part, WriteOpts};
+use crate::store::{meta, ObjRef};
+
+fn opts(req: &Req, from_patch: bool) -> WriteOpts {
+    WriteOpts {
+        dry_run: req.params.dry_run(),
+        from_patch,
+    }
+}
+
+fn part(req: &Req) -> Part {
+    if req.sub.as_deref() == Some("status") {
+        Part::Status
+    } else {
+        Part::Main
+    }
+}
+
+pub async fn create(mut req: Req) -> Result<Response, ApiError> {
+    let obj = req.object().await?;
+    let o = opts(&req, false);
+    let created = req.shared.write(|st| {
+        ops::create(
+            st,
+            &req.info,
+            &req.version,
+            req.namespace.as_deref(),
+            obj,
+            o,
+        )
+    })?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &render_object(&req, &created),
+    ))
+}
+
+pub async fn update(mut req: Req) -> Result<Response, ApiError> {
+    let obj = req.object().await?;
+    let name = req.name.clone().unwrap_or_default();
+    let (o, p) = (opts(&req, false), part(&req));
+    let updated = req.shared.write(|st| {
+        ops::update(
+            st,
+            &req.info,
+            &req.version,
+            req.namespace.as_deref(),
+            &name,
+            obj,
+            p,
+            o,
+        )
+    })?;
+    Ok(json_response(
+        StatusCode::OK,
+        &render_object(&req, &updated),
+    ))
+}
+
+/// Maps the patch module's refusals onto the Status kube-apiserver sends.
+pub fn patch_error(e: PatchError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        PatchError::BadRequest(_) => ApiError::bad_request(message),
+        PatchError::Invalid(_) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message)
+        }
+        PatchError::Unsupported(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            message,
+        ),
+        PatchError::Conflict { conflicts } => {
+            let mut err = ApiError::new(StatusCode::CONFLICT, "Conflict", message);
+            err.details = json!({
+                "causes": conflicts.iter().map(|c| json!({
+                    "reason": "FieldManagerConflict",
+                    "message": format!("conflict with \"{}\"", c.manager),
+                    "field": c.field,
+                })).collect::<Vec<_>>()
+            });
+            err
+        }
+    }
+}
+
+pub(super) fn patch_context(req: &Req, now: String) -> PatchContext {
+    PatchContext {
+        api_version: req.info.api_version(&req.version),
+        kind: req.info.kind.clone(),
+        field_manager: req.params.get("fieldManager").map(String::from),
+        force: req.params.flag("force"),
+        now,
+        is_custom: req.info.custom,
+        subresource: req.sub.clone(),
+        status_subresource: req.info.status,
+    }
+}
+
+/// Parses the patch type and body, refusing what kube-apiserver refuses
+/// before looking at the object.
+pub(super) async fn patch_input(req: &mut Req) -> Result<(PatchType, bytes::Bytes), ApiError> {
+    let ct = req.content_type();
+    let ty =
+        PatchType::from_content_type(&ct).ok_or_else(|| ApiError::unsupported_media_type(&ct))?;
+    if ty == PatchType::Apply && req.params.get("fieldManager").is_none() {
+        return Err(ApiError::invalid(
+            "PatchOptions",
+            crate::error::Target {
+                group: "meta.k8s.io",
+                plural: "patchoptions",
+                name: "",
+            },
+            &[(
+                "fieldManager".into(),
+                "Required value: is required for apply patch".into(),
+            )],
+        ));
+    }
+    if ty == PatchType::StrategicMerge && req.info.custom {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (strategic merge patch is not supported for custom resource {})",
+                req.info.kind
+            ),
+        ));
+    }
+    let body = req.bytes().await?;
+    Ok((ty, body))
+}
+
+pub async fn patch(mut req: Req) -> Result<Response, ApiError> {
+    let (ty, body) = patch_input(&mut req).await?;
+    let name = req.name.clone().unwrap_or_default();
+    let key = (req.namespace.clone().unwrap_or_default(), name.clone());
+    let (o, p) = (opts(&req, true), part(&req));
+    let (code, obj) = req.shared.write(|st| {
+        let ctx = patch_context(&req, st.now());
+        match st.get(&req.info.gr(), &key) {
+            None if ty == PatchType::Apply && p == Part::Main => {
+                let mut new = patch::apply_patch(ty, None, &body, &ctx).map_err(patch_error)?;
+                if meta::name(&new).is_empty() && new.is_object() {
+                    meta::set_str(&mut new, "name", &name);
+                }
+                if meta::name(&new) != name {
+                    return Err(ApiError::bad_request(format!(
+                        "the name of the object ({}) does not match the name on the URL ({name})",
+                        meta::name(&new)
+                    )));
+                }
+                let created = ops::create(
+                    st,
+                    &req.info,
+                    &req.version,
+                    req.namespace.as_deref(),
+                    new,
+                    o,
+                )?;
+                Ok((StatusCode::CREATED, created))
+            }
+            None => Err(ApiError::not_found(target(&req.info, &name))),
+            Some(live) => {
+                let live = super::as_version(&req.info, &req.version, &live);
+                let new = patch::apply_patch(ty, Some(&live), &body, &ctx).map_err(patch_error)?;
+                let updated = ops::update(
+                    st,
+                    &req.info,
+                    &req.version,
+                    req.namespace.as_deref(),
+                    &name,
+                    new,
+                    p,
+                    o,
+                )?;
+                Ok((StatusCode::OK, updated))
+            }
+        }
+    })?;
+    Ok(json_response(code, &render_object(&req, &obj)))
+}
+
+/// DeleteOptions from the body (if any) and the query.
+async fn delete_opts(req: &mut Req) -> Result<DeleteOpts, ApiError> {
+    let bytes = req.bytes().await?;
+    let body: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+    };
+    delete_opts_from(req, &body)
+}
+
+fn delete_opts_from(req: &Req, body: &Value) -> Result<DeleteOpts, ApiError> {
+    let bad_policy = |p: &str| {
+        ApiError::invalid(
+            "DeleteOptions",
+            crate::error::Target {
+                group: "meta.k8s.io",
+                plural: "deleteoptions",
+                name: "",
+            },
+            &[(
+                "propagationPolicy".into(),
+                format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+            )],
+        )
+    };
+    let mut o = DeleteOpts {
+        grace_seconds: body.get("gracePeriodSeconds").and_then(Value::as_i64),
+        uid: body
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(String::from),
+        resource_version: body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from),
+        dry_run: body
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All")),
+        propagation: None,
+    };
+    if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
+        o.propagation = Some(Propagation::parse(p).ok_or_else(|| bad_policy(p))?);
+    }
+    if let Some(orphan) = body.get("orphanDependents").and_then(Value::as_bool) {
+        o.propagation.get_or_insert(if orphan {
+            Propagation::Orphan
+        } else {
+            Propagation::Background
+        });
+    }
+    if let Some(g) = req.params.int("gracePeriodSeconds")? {
+        o.grace_seconds = Some(g);
+    }
+    if let Some(p) = req.params.get("propagationPolicy") {
+        o.propagation = Some(Propagation::parse(p).ok_or_else(|| bad_policy(p))?);
+    }
+    if let Some(orphan) = req.params.get("orphanDependents") {
+        o.propagation.get_or_insert(if orphan == "true" {
+            Propagation::Orphan
+        } else {
+            Propagation::Background
+        });
+    }
+    o.dry_run |= req.params.dry_run();
+    Ok(o)
+}
+
+fn deleted_response(req: &Req, d: Deleted) -> Response {
+    match d {
+        // Pods answer with the object; most kinds with a success Status.
+        Deleted::Gone(obj) if !(req.info.group.is_empty() && req.info.plural == "pods") => {
+            json_response(StatusCode::OK, &ops::deleted_status(&req.info, &obj))
+        }
+        Deleted::Gone(obj) | Deleted::Pending(obj) => {
+            json_response(StatusCode::OK, &render_object(req, &obj))
+        }
+    }
+}
+
+pub async fn delete(mut req: Req) -> Result<Response, ApiError> {
+    let o = delete_opts(&mut req).await?;
+    let at = ObjRef {
+        gr: req.info.gr(),
+        key: (
+            req.namespace.clone().unwrap_or_default(),
+            req.name.clone().unwrap_or_default(),
+        ),
+    };
+    let d = req.shared.write(|st| ops::delete(st, &req.info, &at, &o))?;
+    Ok(deleted_response(&req, d))
+}
+
+pub async fn delete_collection(mut req: Req) -> Result<Response, ApiError> {
+    let o = delete_opts(&mut req).await?;
+    let filter = super::read::Filter::from_req(&req)?;
+    let deleted = req.shared.write(|st| {
+        let targets: Vec<ObjRef> = st
+            .resources
+            .get(&req.info.gr())
+            .map(|rs| {
+                rs.objects
+                    .iter()
+                    .filter(|(_, obj)| filter.matches(obj))
+                    .map(|(key, _)| ObjRef {
+                        gr: req.info.gr(),
+                        key: key.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for at in targets {
+            match ops::delete(st, &req.info, &at, &o) {
+                Ok(Deleted::Gone(obj) | Deleted::Pending(obj)) => out.push(obj),
+                Err(e) if e.code == StatusCode::NOT_FOUND => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let rv = st.rv;
+        Ok((out, rv))
+    });
+    let (objs, rv) = deleted?;
+    let items: Vec<Value> = objs
+        .iter()
+        .map(|o| super::as_version(&req.info, &req.version, o))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "kind": format!("{}List", req.info.kind),
+            "apiVersion": req.info.api_version(&req.version),
+            "metadata": {"resourceVersion": rv.to_string()},
+            "items": items,
+        }),
+    ))
+}
+
+/// `pods/{name}/eviction`: deletes the pod with the eviction's options.
+pub async fn evict(mut req: Req) -> Result<Response, ApiError> {
+    let eviction = req.object().await?;
+    let name = req.name.clone().unwrap_or_default();
+    let body_name = meta::name(&eviction);
+    if !body_name.is_empty() && body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "name in URL does not match name in Eviction object ({body_name} vs {name})"
+        )));
+    }
+    let options = eviction.get("deleteOptions").cloned().unwrap_or(json!({}));
+    let o = delete_opts_from(&req, &options)?;
+    let at = ObjRef {
+        gr: req.info.gr(),
+        key: (req.namespace.clone().unwrap_or_default(), name),
+    };
+    req.shared.write(|st| ops::delete(st, &req.info, &at, &o))?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+    ))
+}

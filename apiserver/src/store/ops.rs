@@ -1,0 +1,537 @@
+//! The write verbs with kube-apiserver's metadata rules: who owns which
+//! field, when resourceVersion conflicts, when generation moves, and how
+//! deletion waits for finalizers and grace periods.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{meta, GraceTimer, Obj, ObjRef, State};
+use crate::error::{ApiError, Target};
+use crate::registry::{Propagation, ResourceInfo};
+use crate::{gc, strategy, validation};
+
+/// Which part of an object a write may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The object minus status (when the resource has a status subresource).
+    Main,
+    /// Only `.status`.
+    Status,
+}
+
+/// Options shared by create and update.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOpts {
+    pub dry_run: bool,
+    /// The body came out of a PATCH, which never needs a resourceVersion.
+    pub from_patch: bool,
+}
+
+pub fn target<'a>(info: &'a ResourceInfo, name: &'a str) -> Target<'a> {
+    Target {
+        group: &info.group,
+        plural: &info.plural,
+        name,
+    }
+}
+
+/// Checks `apiVersion`/`kind` against the URL and fills them in if absent
+/// (kube-apiserver decodes with the URL's kind as the default).
+pub fn check_type_meta(
+    info: &ResourceInfo,
+    version: &str,
+    obj: &mut Value,
+) -> Result<(), ApiError> {
+    let Some(map) = obj.as_object_mut() else {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON or YAML object",
+        ));
+    };
+    let expected = info.api_version(version);
+    match map.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => {
+            map.insert("apiVersion".into(), expected.clone().into());
+        }
+        Some(av) => {
+            let (group, ver) = av.rsplit_once('/').unwrap_or(("", av));
+            if group != info.group || !info.serves(ver) {
+                return Err(ApiError::bad_request(format!(
+                    "the API version in the data ({av}) does not match the expected API version ({expected})"
+                )));
+            }
+            map.insert("apiVersion".into(), expected.into());
+        }
+    }
+    match map.get("kind").and_then(Value::as_str) {
+        None | Some("") => {
+            map.insert("kind".into(), info.kind.clone().into());
+        }
+        Some(k) if k == info.kind => {}
+        Some(k) => {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                info.kind
+            )))
+        }
+    }
+    match map.get("metadata") {
+        None | Some(Value::Object(_)) => Ok(()),
+        Some(Value::Null) => {
+            map.remove("metadata");
+            Ok(())
+        }
+        Some(_) => Err(ApiError::bad_request("metadata must be an object")),
+    }
+}
+
+/// Matches the body's namespace with the URL's and stamps it.
+fn check_namespace(info: &ResourceInfo, ns: Option<&str>, obj: &mut Value) -> Result<(), ApiError> {
+    if info.namespaced {
+        let Some(ns) = ns else {
+            return Err(ApiError::bad_request(
+                "a namespace must be given for a namespaced resource",
+            ));
+        };
+        let body_ns = meta::namespace(obj);
+        if !body_ns.is_empty() && body_ns != ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        meta::set_str(obj, "namespace", ns);
+    } else {
+        meta::metadata_mut(obj).remove("namespace");
+    }
+    Ok(())
+}
+
+/// Creating in a missing namespace is NotFound; in a terminating one, Forbidden.
+fn check_namespace_usable(st: &State, ns: &str) -> Result<(), ApiError> {
+    let gr = crate::registry::GroupResource::new("", "namespaces");
+    match st.get(&gr, &(String::new(), ns.to_string())) {
+        None => Err(ApiError::not_found(Target {
+            group: "",
+            plural: "namespaces",
+            name: ns,
+        })),
+        Some(n) if meta::deletion_timestamp(&n).is_some() => Err(ApiError::forbidden(format!(
+            "unable to create new content in namespace {ns} because it is being terminated"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    uuid::Uuid::new_v4().as_bytes()[..5]
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+pub fn create(
+    st: &mut State,
+    info: &ResourceInfo,
+    version: &str,
+    ns: Option<&str>,
+    mut obj: Value,
+    opts: WriteOpts,
+) -> Result<Obj, ApiError> {
+    check_type_meta(info, version, &mut obj)?;
+    check_namespace(info, ns, &mut obj)?;
+    if meta::name(&obj).is_empty() {
+        let prefix = meta::str_field(&obj, "generateName").to_string();
+        if prefix.is_empty() {
+            return Err(ApiError::invalid(
+                &info.kind,
+                target(info, ""),
+                &[(
+                    "metadata.name".into(),
+                    "Required value: name or generateName is required".into(),
+                )],
+            ));
+        }
+        meta::set_str(&mut obj, "name", &format!("{prefix}{}", random_suffix()));
+    }
+    validation::validate_meta(info, &obj)?;
+    if info.namespaced {
+        check_namespace_usable(st, meta::namespace(&obj))?;
+    }
+    let key = meta::key(&obj);
+    if st.get(&info.gr(), &key).is_some() {
+        return Err(ApiError::already_exists(target(info, &key.1)));
+    }
+    let now = st.now();
+    {
+        let m = meta::metadata_mut(&mut obj);
+        for f in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+            "generation",
+        ] {
+            m.remove(f);
+        }
+        m.insert("uid".into(), uuid::Uuid::new_v4().to_string().into());
+        m.insert("creationTimestamp".into(), now.into());
+        if info.generation || info.custom {
+            m.insert("generation".into(), 1.into());
+        }
+    }
+    strategy::prepare_create(st, info, version, &mut obj)?;
+    if opts.dry_run {
+        return Ok(Obj::new(obj));
+    }
+    let out = st.commit(&info.gr(), obj);
+    gc::collect(st);
+    Ok(out)
+}
+
+/// Server-owned metadata a client cannot change through an update.
+const SERVER_FIELDS: &[&str] = &[
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+#[allow(clippy::too_many_arguments)]
+pub fn update(
+    st: &mut State,
+    info: &ResourceInfo,
+    version: &str,
+    ns: Option<&str>,
+    name: &str,
+    mut body: Value,
+    part: Part,
+    opts: WriteOpts,
+) -> Result<Obj, ApiError> {
+    check_type_meta(info, version, &mut body)?;
+    let body_name = meta::name(&body);
+    if body_name.is_empty() {
+        meta::set_str(&mut body, "name", name);
+    } else if body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    check_namespace(info, ns, &mut body)?;
+    let at = ObjRef {
+        gr: info.gr(),
+        key: meta::key(&body),
+    };
+    let Some(old) = st.get(&at.gr, &at.key) else {
+        return Err(ApiError::not_found(target(info, name)));
+    };
+    let rv = meta::resource_version(&body);
+    if rv.is_empty() {
+        if !info.unconditional_update && !opts.from_patch {
+            return Err(ApiError::invalid(
+                &info.kind,
+                target(info, name),
+                &[(
+                    "metadata.resourceVersion".into(),
+                    "Invalid value: 0x0: must be specified for an update".into(),
+                )],
+            ));
+        }
+    } else if rv != meta::resource_version(&old) {
+        return Err(ApiError::stale(target(info, name)));
+    }
+    let body_uid = meta::uid(&body);
+    if !body_uid.is_empty() && body_uid != meta::uid(&old) {
+        return Err(ApiError::conflict(
+            target(info, name),
+            &format!(
+                "Precondition failed: UID in precondition: {body_uid}, UID in object meta: {}",
+                meta::uid(&old)
+            ),
+        ));
+    }
+
+    let mut new = match part {
+        Part::Main => {
+            let mut new = body;
+            let old_meta = meta::metadata(&old).cloned().unwrap_or_default();
+            let m = meta::metadata_mut(&mut new);
+            for f in SERVER_FIELDS {
+                match old_meta.get(*f) {
+                    Some(v) => m.insert(f.to_string(), v.clone()),
+                    None => m.remove(*f),
+                };
+            }
+            if !m.contains_key("managedFields") {
+                if let Some(mf) = old_meta.get("managedFields") {
+                    m.insert("managedFields".into(), mf.clone());
+                }
+            }
+            if info.status {
+                let map = new.as_object_mut().expect("object");
+                match old.get("status") {
+                    Some(s) => map.insert("status".into(), s.clone()),
+                    None => map.remove("status"),
+                };
+            }
+            new
+        }
+        Part::Status => {
+            let mut new = (*old).clone();
+            let map = new.as_object_mut().expect("object");
+            match body.get("status") {
+                Some(s) => map.insert("status".into(), s.clone()),
+                None => map.remove("status"),
+            };
+            if let Some(mf) = meta::metadata(&body).and_then(|m| m.get("managedFields")) {
+                meta::metadata_mut(&mut new).insert("managedFields".into(), mf.clone());
+            }
+            new
+        }
+    };
+    validation::validate_meta(info, &new)?;
+    if meta::deletion_timestamp(&old).is_some() {
+        let before = meta::finalizers(&old);
+        if meta::finalizers(&new).iter().any(|f| !before.contains(f)) {
+            return Err(ApiError::invalid(
+                &info.kind,
+                target(info, name),
+                &[(
+                    "metadata.finalizers".into(),
+                    "Forbidden: no new finalizers can be added if the object is being deleted"
+                        .into(),
+                )],
+            ));
+        }
+    }
+    strategy::prepare_update(st, info, version, &old, &mut new, part)?;
+    if (info.generation || info.custom) && meta::spec_part(&new) != meta::spec_part(&old) {
+        let g = meta::metadata(&old)
+            .and_then(|m| m.get("generation"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        meta::metadata_mut(&mut new).insert("generation".into(), (g + 1).into());
+    }
+    // A write that changes nothing is not a write: no new resourceVersion,
+    // no watch event (controllers rely on this to settle).
+    meta::set_str(&mut new, "resourceVersion", meta::resource_version(&old));
+    if new == *old {
+        return Ok(old);
+    }
+    if opts.dry_run {
+        return Ok(Obj::new(new));
+    }
+    let out = st.commit(&at.gr, new);
+    if ready_to_remove(&out) {
+        st.remove(&at);
+    }
+    gc::collect(st);
+    Ok(out)
+}
+
+/// A deleted object goes once its finalizers are gone and its grace is over.
+pub fn ready_to_remove(obj: &Value) -> bool {
+    if meta::deletion_timestamp(obj).is_none() || !meta::finalizers(obj).is_empty() {
+        return false;
+    }
+    let grace = meta::metadata(obj)
+        .and_then(|m| m.get("deletionGracePeriodSeconds"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let spec_finalizers = obj
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| !a.is_empty())
+        .unwrap_or(false);
+    let is_namespace = obj.get("kind").and_then(Value::as_str) == Some("Namespace")
+        && obj.get("apiVersion").and_then(Value::as_str) == Some("v1");
+    grace == 0 && !(is_namespace && spec_finalizers)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOpts {
+    pub grace_seconds: Option<i64>,
+    pub propagation: Option<Propagation>,
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+    pub dry_run: bool,
+}
+
+/// What a delete did: removed the object, or marked it and left it waiting.
+#[derive(Debug)]
+pub enum Deleted {
+    Gone(Obj),
+    Pending(Obj),
+}
+
+const ORPHAN: &str = "orphan";
+const FOREGROUND: &str = "foregroundDeletion";
+
+fn grace_for(info: &ResourceInfo, obj: &Value, asked: Option<i64>) -> i64 {
+    if info.group.is_empty() && info.plural == "pods" {
+        let scheduled = obj
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
+        let terminal = matches!(
+            obj.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
+        if !scheduled || terminal {
+            return 0;
+        }
+        let default = obj
+            .pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(30);
+        asked.unwrap_or(default).max(0)
+    } else {
+        0
+    }
+}
+
+pub fn delete(
+    st: &mut State,
+    info: &ResourceInfo,
+    at: &ObjRef,
+    opts: &DeleteOpts,
+) -> Result<Deleted, ApiError> {
+    let name = at.key.1.as_str();
+    let Some(old) = st.get(&at.gr, &at.key) else {
+        return Err(ApiError::not_found(target(info, name)));
+    };
+    if let Some(uid) = &opts.uid {
+        if uid != meta::uid(&old) {
+            return Err(ApiError::conflict(
+                target(info, name),
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta::uid(&old)
+                ),
+            ));
+        }
+    }
+    if let Some(rv) = &opts.resource_version {
+        if rv != meta::resource_version(&old) {
+            return Err(ApiError::conflict(
+                target(info, name),
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    meta::resource_version(&old)
+                ),
+            ));
+        }
+    }
+    let policy = opts.propagation.unwrap_or(info.default_propagation);
+    let mut fins = meta::finalizers(&old);
+    match policy {
+        Propagation::Orphan => {
+            fins.retain(|f| f != FOREGROUND);
+            if !fins.iter().any(|f| f == ORPHAN) {
+                fins.push(ORPHAN.into());
+            }
+        }
+        Propagation::Foreground => {
+            fins.retain(|f| f != ORPHAN);
+            if !fins.iter().any(|f| f == FOREGROUND) {
+                fins.push(FOREGROUND.into());
+            }
+        }
+        Propagation::Background => {}
+    }
+    let grace = grace_for(info, &old, opts.grace_seconds);
+    let old_grace = meta::metadata(&old)
+        .and_then(|m| m.get("deletionGracePeriodSeconds"))
+        .and_then(Value::as_i64);
+    let is_namespace = info.group.is_empty() && info.plural == "namespaces";
+    if opts.dry_run {
+        return Ok(Deleted::Pending(old));
+    }
+
+    let mut new = (*old).clone();
+    meta::set_finalizers(&mut new, &fins);
+    let already = meta::deletion_timestamp(&old).is_some();
+    let m = meta::metadata_mut(&mut new);
+    if !already || old_grace.is_some_and(|g| grace < g) {
+        let now = st.clock.now();
+        let when = now
+            .checked_add(jiff::SignedDuration::from_secs(grace))
+            .unwrap_or(now);
+        m.insert(
+            "deletionTimestamp".into(),
+            crate::clock::format_time(when).into(),
+        );
+        m.insert("deletionGracePeriodSeconds".into(), grace.into());
+    }
+    if is_namespace {
+        meta::set_path(&mut new, ".status.phase", "Terminating".into());
+    }
+    if ready_to_remove(&new) {
+        let gone = st.remove(at).expect("present");
+        gc::collect(st);
+        return Ok(Deleted::Gone(gone));
+    }
+    let pending = if new == *old {
+        old
+    } else {
+        st.commit(&at.gr, new)
+    };
+    let waits = meta::metadata(&pending)
+        .and_then(|m| m.get("deletionGracePeriodSeconds"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if waits > 0 && old_grace != Some(waits) {
+        st.timers.push(GraceTimer {
+            at: at.clone(),
+            uid: meta::uid(&pending).to_string(),
+            after: Duration::from_secs(waits as u64),
+        });
+    }
+    gc::collect(st);
+    Ok(Deleted::Pending(pending))
+}
+
+/// Ends a pod's grace period (the kubelet's confirmation, played by the
+/// server): the object goes unless finalizers still hold it.
+pub fn finish_grace(st: &mut State, at: &ObjRef, uid: &str) {
+    let Some(obj) = st.get(&at.gr, &at.key) else {
+        return;
+    };
+    if meta::uid(&obj) != uid || meta::deletion_timestamp(&obj).is_none() {
+        return;
+    }
+    let mut new = (*obj).clone();
+    meta::metadata_mut(&mut new).insert("deletionGracePeriodSeconds".into(), 0.into());
+    if ready_to_remove(&new) {
+        st.remove(at);
+    } else if new != *obj {
+        st.commit(&at.gr, new);
+    }
+    gc::collect(st);
+}
+
+/// Writes an updated object the server itself changed (GC, namespace
+/// controller), removing it if nothing holds it any more.
+pub fn system_write(st: &mut State, at: &ObjRef, new: Value) {
+    let out = st.commit(&at.gr, new);
+    if ready_to_remove(&out) {
+        st.remove(at);
+    }
+}
+
+/// The `Status` kube-apiserver answers for an immediate delete.
+pub fn deleted_status(info: &ResourceInfo, obj: &Value) -> Value {
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": meta::name(obj),
+            "group": info.group,
+            "kind": info.plural,
+            "uid": meta::uid(obj),
+        }
+    })
+}

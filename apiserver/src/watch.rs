@@ -1,0 +1,245 @@
+//! Watches: each one is a cursor into its resource's ordered event log.
+//! It starts from a snapshot (no resourceVersion, or "0") or from a given
+//! version (replaying history, or 410 Gone when that history was dropped),
+//! filters by namespace and selectors (objects leaving the selection are
+//! sent as DELETED), sends bookmarks when asked and ends at timeoutSeconds.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{header, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::error::ApiError;
+use crate::registry::{GroupResource, ResourceInfo};
+use crate::rest::read::Filter;
+use crate::rest::{as_version, Render, Req};
+use crate::server::Shared;
+use crate::store::{Event, EventType, State};
+
+/// kube-apiserver's --min-request-timeout: watches without timeoutSeconds
+/// end after this long and clients re-establish them.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+
+struct Watcher {
+    shared: Arc<Shared>,
+    gr: GroupResource,
+    info: Arc<ResourceInfo>,
+    version: String,
+    filter: Filter,
+    render: Render,
+    params: crate::rest::Params,
+    rx: watch::Receiver<u64>,
+    cursor: u64,
+    pending: VecDeque<Bytes>,
+    deadline: Instant,
+    bookmarks: bool,
+    next_bookmark: Instant,
+    done: bool,
+}
+
+fn line(ty: &str, obj: &Value) -> Bytes {
+    let mut v = serde_json::to_vec(&json!({"type": ty, "object": obj})).unwrap_or_default();
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+fn expired(cursor: u64, floor: u64) -> Bytes {
+    let status = ApiError::gone(format!("too old resource version: {cursor} ({floor})")).status();
+    line("ERROR", &status)
+}
+
+/// What a filtered watcher sees of one event, if anything.
+fn project<'a>(e: &'a Event, filter: &Filter) -> Option<(EventType, &'a Value)> {
+    let now = filter.matches(&e.object);
+    let was = e.old.as_deref().is_some_and(|o| filter.matches(o));
+    match (e.ty, was, now) {
+        (EventType::Added, _, true) => Some((EventType::Added, &e.object)),
+        (EventType::Modified, true, true) => Some((EventType::Modified, &e.object)),
+        (EventType::Modified, false, true) => Some((EventType::Added, &e.object)),
+        (EventType::Modified, true, false) => Some((EventType::Deleted, &e.object)),
+        (EventType::Deleted, true, _) | (EventType::Deleted, _, true) => {
+            Some((EventType::Deleted, &e.object))
+        }
+        _ => None,
+    }
+}
+
+enum Pulled {
+    Ok,
+    Gone,
+    Closed,
+}
+
+impl Watcher {
+    fn render(&self, obj: &Value, now: jiff::Timestamp) -> Value {
+        let obj = as_version(&self.info, &self.version, obj);
+        match self.render {
+            Render::Full => obj,
+            Render::Metadata => crate::table::partial_metadata(&obj),
+            Render::Table => {
+                crate::table::table(&self.info, &self.version, &[obj], now, &self.params, None)
+            }
+        }
+    }
+
+    /// Queues every event after the cursor (the caller holds the lock).
+    fn pull(&mut self, st: &State) -> Pulled {
+        let Some(rs) = st.resources.get(&self.gr) else {
+            return Pulled::Closed;
+        };
+        if self.cursor < rs.floor {
+            self.pending.push_back(expired(self.cursor, rs.floor));
+            return Pulled::Gone;
+        }
+        let now = st.clock.now();
+        let start = rs.log.partition_point(|e| e.rv <= self.cursor);
+        for e in rs.log.range(start..) {
+            if let Some((ty, obj)) = project(e, &self.filter) {
+                let rendered = self.render(obj, now);
+                self.pending.push_back(line(ty.as_str(), &rendered));
+            }
+            self.cursor = e.rv;
+        }
+        Pulled::Ok
+    }
+
+    fn bookmark(&self, initial_end: bool) -> Bytes {
+        let mut metadata = json!({"resourceVersion": self.cursor.to_string()});
+        if initial_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        line(
+            "BOOKMARK",
+            &json!({
+                "kind": self.info.kind,
+                "apiVersion": self.info.api_version(&self.version),
+                "metadata": metadata,
+            }),
+        )
+    }
+
+    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
+        loop {
+            if let Some(b) = self.pending.pop_front() {
+                return Some((Ok(b), self));
+            }
+            if self.done {
+                return None;
+            }
+            let shared = self.shared.clone();
+            let pulled = {
+                let st = shared.lock();
+                self.pull(&st)
+            };
+            match pulled {
+                Pulled::Closed => return None,
+                Pulled::Gone => {
+                    self.done = true;
+                    continue;
+                }
+                Pulled::Ok if !self.pending.is_empty() => continue,
+                Pulled::Ok => {}
+            }
+            tokio::select! {
+                changed = self.rx.changed() => {
+                    if changed.is_err() {
+                        // The resource is no longer served (its CRD went).
+                        self.done = true;
+                    }
+                }
+                _ = tokio::time::sleep_until(self.deadline) => return None,
+                _ = tokio::time::sleep_until(self.next_bookmark), if self.bookmarks => {
+                    self.next_bookmark += BOOKMARK_EVERY;
+                    let st = shared.lock();
+                    if let Pulled::Ok = self.pull(&st) {
+                        // Nothing for this resource up to the global version.
+                        self.cursor = self.cursor.max(st.rv);
+                        let b = self.bookmark(false);
+                        self.pending.push_back(b);
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn serve(req: Req) -> Result<Response, ApiError> {
+    let filter = Filter::from_req(&req)?;
+    let p = &req.params;
+    let timeout = p
+        .int("timeoutSeconds")?
+        .filter(|t| *t > 0)
+        .map(|t| Duration::from_secs(t as u64))
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let bookmarks = p.flag("allowWatchBookmarks");
+    let send_initial = p.get("sendInitialEvents") == Some("true");
+    let from = match p.get("resourceVersion") {
+        None | Some("0") => None,
+        Some(_) if send_initial => None,
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v:?}")))?,
+        ),
+    };
+    let Req {
+        shared,
+        info,
+        version,
+        render,
+        params,
+        ..
+    } = req;
+    let gr = info.gr();
+    let now = Instant::now();
+    let w = {
+        let st = shared.lock();
+        let rs = st.resources.get(&gr).ok_or_else(ApiError::no_route)?;
+        let rx = rs.notify.subscribe();
+        let mut w = Watcher {
+            shared: shared.clone(),
+            gr: gr.clone(),
+            info: info.clone(),
+            version,
+            filter,
+            render,
+            params,
+            rx,
+            cursor: from.unwrap_or(st.rv),
+            pending: VecDeque::new(),
+            deadline: now + timeout,
+            bookmarks,
+            next_bookmark: now + BOOKMARK_EVERY,
+            done: false,
+        };
+        if from.is_none() {
+            let clock_now = st.clock.now();
+            let snapshot: Vec<Bytes> = rs
+                .objects
+                .values()
+                .filter(|o| w.filter.matches(o))
+                .map(|o| line("ADDED", &w.render(o, clock_now)))
+                .collect();
+            w.pending.extend(snapshot);
+            if send_initial && bookmarks {
+                let b = w.bookmark(true);
+                w.pending.push_back(b);
+            }
+        }
+        w
+    };
+    let stream = futures::stream::unfold(w, Watcher::next);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stream))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
