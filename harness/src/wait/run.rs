@@ -173,20 +173,20 @@ fn scale_or_failure<T>(
     common: &Common,
     m: &dyn Matcher,
     negate: bool,
-) -> Result<f64, Failure> {
+) -> Result<f64, Box<Failure>> {
     let scale = match common.scale {
         Some(s) => config::parse_timeout_scale(Some(&s.to_string())),
         None => config::timeout_scale(),
     };
     scale.map_err(|e| {
-        Log::new(kind, Instant::now(), Duration::ZERO, 1.0).failure(
+        Box::new(Log::new(kind, Instant::now(), Duration::ZERO, 1.0).failure(
             common,
             common.subject::<T>(),
             expectation(m, negate),
             Outcome::Misconfigured {
                 problem: e.to_string(),
             },
-        )
+        ))
     })
 }
 
@@ -202,7 +202,7 @@ pub(super) async fn eventually<P: Probe>(
         must_pass,
     } = w;
     let kind = WaitKind::Eventually;
-    let scale = scale_or_failure::<P::Output>(kind, &common, m, negate)?;
+    let scale = scale_or_failure::<P::Output>(kind, &common, m, negate).map_err(|f| *f)?;
     let limit = scaled(within, scale);
     let attempt_timeout = scaled(common.attempt_timeout, scale);
     m.reset();
@@ -269,7 +269,7 @@ pub(super) async fn consistently<P: Probe>(
         duration,
     } = w;
     let kind = WaitKind::Consistently;
-    let scale = scale_or_failure::<P::Output>(kind, &common, m, negate)?;
+    let scale = scale_or_failure::<P::Output>(kind, &common, m, negate).map_err(|f| *f)?;
     let limit = scaled(duration, scale);
     let attempt_timeout = scaled(common.attempt_timeout, scale);
     let planned = (common.triggers.is_none()).then(|| {

@@ -218,7 +218,7 @@ async fn must_pass_repeatedly_needs_a_run_of_passes() {
         let n = n.clone();
         move || {
             let i = n.fetch_add(1, Ordering::SeqCst);
-            async move { Ok::<_, String>(json!({"ready": i % 2 == 0})) }
+            async move { Ok::<_, String>(json!({"ready": i.is_multiple_of(2)})) }
         }
     };
     let err = eventually(flicker)
