@@ -8,6 +8,7 @@ mod deletion;
 mod errors;
 mod http;
 mod listing;
+mod patch;
 mod runtime;
 mod subresources;
 mod watch;
