@@ -4,4 +4,5 @@
 mod common;
 mod crud;
 mod http;
+mod kubectl;
 mod watch;
