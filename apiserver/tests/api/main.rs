@@ -2,7 +2,13 @@
 //! watchers, reflectors and controllers) against the embedded server.
 
 mod common;
+mod crd;
 mod crud;
+mod deletion;
+mod errors;
 mod http;
 mod kubectl;
+mod listing;
+mod runtime;
+mod subresources;
 mod watch;
