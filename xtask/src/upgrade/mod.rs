@@ -252,7 +252,7 @@ fn static_s3(ctx: &Ctx, name: &str) -> Result<()> {
         &[
             ("NAMESPACE", &ns),
             ("PV", &pv),
-            ("CLAIM", &name),
+            ("CLAIM", name),
             ("BUCKET", &s.bucket),
             ("ENDPOINT", &endpoint),
         ],
