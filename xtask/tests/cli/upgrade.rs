@@ -558,6 +558,9 @@ fn help_documents_the_environment_variables() {
         run.stdout
     );
     assert!(run.stdout.contains("[default: 120s]"), "{}", run.stdout);
+    let run = f.run(&["verify-upgrade-tests", "--help"], &[]);
+    assert!(run.stdout.contains("[env: UPGRADE_TEST_MAX_GAP="), "{}", run.stdout);
+    assert!(run.stdout.contains("Exit status: 0 when every check is ✅"), "{}", run.stdout);
 }
 
 #[test]
