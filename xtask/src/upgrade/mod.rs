@@ -29,8 +29,10 @@ pub struct SetupArgs {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "Exit status: 0 when every check is ✅ (or ➖ not applicable); \
-1 when a check is ❌ or a step failed; 2 for a bad flag or UPGRADE_TEST_* value.")]
+#[command(
+    after_help = "Exit status: 0 when every check is ✅ (or ➖ not applicable); \
+1 when a check is ❌ or a step failed; 2 for a bad flag or UPGRADE_TEST_* value."
+)]
 pub struct VerifyArgs {
     #[command(flatten)]
     settings: Settings,

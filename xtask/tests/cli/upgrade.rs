@@ -559,8 +559,16 @@ fn help_documents_the_environment_variables() {
     );
     assert!(run.stdout.contains("[default: 120s]"), "{}", run.stdout);
     let run = f.run(&["verify-upgrade-tests", "--help"], &[]);
-    assert!(run.stdout.contains("[env: UPGRADE_TEST_MAX_GAP="), "{}", run.stdout);
-    assert!(run.stdout.contains("Exit status: 0 when every check is ✅"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("[env: UPGRADE_TEST_MAX_GAP="),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Exit status: 0 when every check is ✅"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
