@@ -93,8 +93,8 @@ impl Ctx<'_> {
         &self.s.namespace
     }
 
-    /// Renders a template from manifests/upgrade-tests/ into the record
-    /// directory and returns its path.
+    /// Renders a template from manifests/ into the record directory (so
+    /// what was applied stays inspectable) and returns its path.
     fn render(&self, template: &str, out_name: &str, values: &[(&str, &str)]) -> Result<String> {
         let path = repo_root().join("manifests").join(template);
         let text = std::fs::read_to_string(&path)
@@ -172,6 +172,15 @@ pub fn setup(args: SetupArgs) -> Result<()> {
         );
         for line in record.summary() {
             println!("    {line}");
+        }
+        // A baseline with holes would only turn into confusing ❌ lines
+        // after the upgrade: refuse it now, while the cause is fresh.
+        if record.has_problems() {
+            bail!(
+                "the {} scenario's baseline is incomplete (the probe problems are listed above); \
+                 fix them and run setup-upgrade-tests again",
+                scenario.name()
+            );
         }
     }
     if !s.dry_run {

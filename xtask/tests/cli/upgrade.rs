@@ -701,3 +701,28 @@ fn hostpath_static_preprovisions_a_volume_then_binds_a_hand_written_pv_to_it() {
         run.stdout
     );
 }
+
+#[test]
+fn setup_refuses_an_incomplete_baseline() {
+    let mut f = cluster("dynamic", &POD, &POD);
+    f.reply(
+        "kubectl",
+        &format!("*exec continuity-dynamic {SETUP_PROBE}"),
+        "continuity-probe 1\nclock 1000.00 1795434496\nmount_point /data\nwriter_pid 7\n\
+         error writer process 7 is not running\nresolved /data\nend\n",
+    );
+    let run = setup(&f, &hostpath_env());
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("probe problem (writer): process 7 is not running"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("the dynamic scenario's baseline is incomplete"),
+        "{}",
+        run.stderr
+    );
+}
