@@ -16,6 +16,7 @@ mod discovery;
 mod error;
 mod gc;
 mod http;
+mod openapi;
 pub mod patch;
 mod quantity;
 mod registry;

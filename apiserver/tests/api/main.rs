@@ -2,6 +2,12 @@
 //! watchers, reflectors and controllers) against the embedded server.
 
 mod common;
+mod crd;
 mod crud;
+mod deletion;
+mod errors;
 mod http;
+mod listing;
+mod runtime;
+mod subresources;
 mod watch;
