@@ -7,6 +7,8 @@ mod bench;
 mod cluster;
 mod csi;
 mod demo;
+mod prereq;
+mod process;
 mod soak;
 mod upgrade;
 

@@ -100,7 +100,7 @@ pub fn patch_error(e: PatchError) -> ApiError {
             err.details = json!({
                 "causes": conflicts.iter().map(|c| json!({
                     "reason": "FieldManagerConflict",
-                    "message": format!("conflict with \"{}\"", c.manager),
+                    "message": c.cause_message(),
                     "field": c.field,
                 })).collect::<Vec<_>>()
             });

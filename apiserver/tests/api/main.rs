@@ -7,6 +7,7 @@ mod crud;
 mod deletion;
 mod errors;
 mod http;
+mod kubectl;
 mod listing;
 mod patch;
 mod printing;

@@ -306,7 +306,7 @@ fn process_checks(
     };
     let pid_str = |p: Option<&ProcessIdentity>| p.map(|p| p.pid.to_string());
     let start_str = |p: Option<&ProcessIdentity>| p.map(|p| p.start_time.to_string());
-    match (before, after) {
+    let report = match (before, after) {
         (None, None)
             if matches!(role, ProcessRole::Server)
                 && rec_before.problem(subject).is_none()
@@ -412,7 +412,20 @@ fn process_checks(
                 compared(start, start_str(before), start_str(after)),
             )
         }
+    };
+    let (mut pid, start) = report;
+    if let Some(guess) = [&rec_before.server, &rec_after.server]
+        .into_iter()
+        .flatten()
+        .find(|s| !s.names_mount_point && s.candidates > 1)
+        .filter(|_| matches!(role, ProcessRole::Server))
+    {
+        pid.message.push_str(&format!(
+            " (note: picked by name among {} processes; none names the mount point)",
+            guess.candidates
+        ));
     }
+    (pid, start)
 }
 
 fn mount_id_check(before: &MountRecord, after: &MountRecord) -> Check {
@@ -763,6 +776,7 @@ handle_mnt_id {mount_id}
 server_candidates 1
 server_stat {server_pid} (mount-s3) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {server_start} 0 0
 server_cmdline mount-s3 bucket /data
+server_match mount-point
 read_write ok
 end
 "
@@ -860,6 +874,25 @@ end
         assert_eq!(report.status(CheckId::ServerPid), Status::Pass);
         let msg = &report.check(CheckId::ServerStartTime).message;
         assert!(msg.contains("5000 → 9000 (PID 12345 reused"), "{msg}");
+    }
+
+    #[test]
+    fn a_server_picked_by_name_only_is_flagged() {
+        let mut before = record(12345, 5000, 1510, "");
+        let server = before.server.as_mut().unwrap();
+        server.names_mount_point = false;
+        server.candidates = 3;
+        let after = record(12345, 5000, 1510, "marker tok ok");
+        let report = analyze(
+            &before,
+            &after,
+            &log_until(2, Some("tok")),
+            &AnalysisOptions::default(),
+        );
+        assert_eq!(
+            report.check(CheckId::ServerPid).message,
+            "Mount PID unchanged: 12345 (note: picked by name among 3 processes; none names the mount point)"
+        );
     }
 
     #[test]

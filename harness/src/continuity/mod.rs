@@ -14,7 +14,27 @@
 //! The writer and the probe are POSIX sh scripts ([`WRITER_SCRIPT`],
 //! [`PROBE_SCRIPT`]) that run under busybox; in a cluster they run through
 //! `kubectl exec`, here through [`LocalWriter`] and [`probe_local`]: the same
-//! argument vectors either way.
+//! argument vectors either way. In a cluster (sketch):
+//!
+//! ```text
+//! // pod spec: container `command` = writer_command("/data/continuity.log", "/run/continuity")
+//! // (the control dir must NOT be on the volume)
+//! let req = ProbeRequest::for_writer("/data", "/data/continuity.log", "/run/continuity");
+//! // setup, once the log has its first `tick` line:
+//! let out = kubectl(["exec", pod, "--"].chain(req.command()));      // stdout
+//! let before = MountRecord::parse(&out)?;  before.save_json(path)?;
+//! // verify:
+//! let req = req.for_verify();                                        // marker + read/write
+//! let after = MountRecord::parse(&kubectl(["exec", pod, "--"].chain(req.command())))?;
+//! let log = kubectl(["exec", pod, "--", "cat", "/data/continuity.log"]);
+//! // FUSE: also probe the node (`-s mount-s3`, `-m` the kubelet's path for
+//! // the volume) and `after.take_server_from(&node_record)`, same at setup.
+//! let report = analyze(&before, &after, &log, &AnalysisOptions::default());
+//! println!("{report}");  // exit non-zero unless report.passed
+//! ```
+//!
+//! Bound every `kubectl exec` with a timeout ([`ProbeRequest::suggested_timeout`]):
+//! a `stat` on a hung FUSE mount never returns.
 //!
 //! # Why each check proves what it proves
 //! - **Mount PID + start time** (FUSE drivers, e.g. Mountpoint for S3): a FUSE

@@ -15,12 +15,12 @@
 #   -p  the writer PID, when there is no control dir
 #   -s  glob on /proc/PID/comm of the process serving the mount (FUSE
 #       drivers); among several, the one whose command line names the mount
-#       point wins
+#       point as an argument wins (else the first, reported as name-only)
 #   -k  ask the writer to write this token through its held descriptor first
 #   -t  how long to wait for the writer's answer, in tenths of a second
 #   -w  check that a fresh file can be written and read back on the volume
 set -u
-mp= log= ctl= pid= srv= token= wait=30 rw=0
+mp='' log='' ctl='' pid='' srv='' token='' wait=30 rw=0
 while getopts 'm:l:c:p:s:k:t:w' opt; do
     case $opt in
     m) mp=$OPTARG ;;
@@ -87,7 +87,7 @@ if [ -n "$token" ]; then
             sleep 0.1
             i=$((i + 1))
         done
-        got= status=
+        got='' status=''
         if { read -r got status <"$ctl/marker.ack"; } 2>/dev/null; then
             if [ "$got" = "$token" ]; then
                 echo "marker $token $status"
@@ -110,7 +110,7 @@ if real=$(cd "$mp" 2>/dev/null && pwd -P); then
     if [ "$writer_alive" = 1 ] && [ -r "/proc/$pid/mountinfo" ]; then
         mi=/proc/$pid/mountinfo
     fi
-    best= bestlen=0
+    best='' bestlen=0
     while IFS= read -r line; do
         set -f
         # shellcheck disable=SC2086
@@ -175,7 +175,7 @@ if [ "$writer_alive" = 1 ]; then
 fi
 
 if [ -n "$srv" ]; then
-    n=0 chosen= chosen_cmd= hit=0
+    n=0 chosen='' chosen_cmd='' hit=0
     for d in /proc/[0-9]*; do
         p=${d#/proc/}
         [ "$p" = $$ ] && continue
@@ -186,7 +186,8 @@ if [ -n "$srv" ]; then
         n=$((n + 1))
         if [ -z "$chosen" ]; then chosen=$p chosen_cmd=$cmd; fi
         if [ "$hit" = 0 ]; then
-            case $cmd in *"$mp"*) chosen=$p chosen_cmd=$cmd hit=1 ;; esac
+            # The mount point as a whole argument (cmd ends with a space).
+            case " $cmd" in *" $mp "*) chosen=$p chosen_cmd=$cmd hit=1 ;; esac
         fi
     done
     echo "server_candidates $n"
@@ -195,6 +196,11 @@ if [ -n "$srv" ]; then
     elif { read -r line <"/proc/$chosen/stat"; } 2>/dev/null; then
         echo "server_stat $line"
         echo "server_cmdline $chosen_cmd"
+        if [ "$hit" = 1 ]; then
+            echo "server_match mount-point"
+        else
+            echo "server_match name-only"
+        fi
     else
         echo "error server process $chosen exited while probing"
     fi
@@ -203,7 +209,7 @@ fi
 if [ "$rw" = 1 ]; then
     f=${real:-$mp}/.continuity-rw.$$
     want="rw $$ $up"
-    got=
+    got=''
     if ! { printf '%s\n' "$want" >"$f"; } 2>/dev/null; then
         echo "read_write failed cannot create $f"
     elif ! { read -r got <"$f"; } 2>/dev/null; then

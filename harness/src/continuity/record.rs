@@ -115,6 +115,10 @@ pub struct ServerProcess {
     pub cmdline: String,
     /// How many processes matched the name pattern.
     pub candidates: u32,
+    /// True when its command line names the mount point; false when it was
+    /// picked by name alone (the first of `candidates`), which is only sure
+    /// when there is one candidate.
+    pub names_mount_point: bool,
 }
 
 /// The writer's answer to a marker request.
@@ -246,6 +250,7 @@ impl MountRecord {
                             process: s,
                             cmdline: String::new(),
                             candidates: server_candidates,
+                            names_mount_point: false,
                         });
                     }
                     if let Some(srv) = rec.server.as_mut() {
@@ -324,7 +329,19 @@ impl MountRecord {
                         process,
                         cmdline: value.trim_end().to_string(),
                         candidates: server_candidates,
+                        names_mount_point: false,
                     });
+                }
+                "server_match" => {
+                    let srv = rec
+                        .server
+                        .as_mut()
+                        .ok_or_else(|| bad("comes before server_cmdline"))?;
+                    srv.names_mount_point = match value.trim() {
+                        "mount-point" => true,
+                        "name-only" => false,
+                        _ => return Err(bad("want 'mount-point' or 'name-only'")),
+                    };
                 }
                 "marker" => {
                     let (token, status) = value
@@ -392,6 +409,21 @@ impl MountRecord {
         })
     }
 
+    /// Takes the mount-serving process from a probe run elsewhere. A FUSE
+    /// server (e.g. `mount-s3`) runs on the node, outside the pod: verify
+    /// probes the pod for everything else and the node (`-s NAME`, `-m` the
+    /// kubelet's path for the volume) for the server, then combines them.
+    pub fn take_server_from(&mut self, node: &MountRecord) {
+        self.server = node.server.clone();
+        self.problems.retain(|p| p.subject != "server");
+        self.problems.extend(
+            node.problems
+                .iter()
+                .filter(|p| p.subject == "server")
+                .cloned(),
+        );
+    }
+
     /// The problems the probe reported about `subject`, joined.
     pub fn problem(&self, subject: &str) -> Option<String> {
         let msgs: Vec<&str> = self
@@ -451,6 +483,7 @@ handle_mnt_id 1510
 server_candidates 2
 server_stat 77 (mount-s3) S 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5000 0 0
 server_cmdline mount-s3 bucket /data --allow-delete 
+server_match mount-point
 read_write ok
 end
 ";
@@ -485,6 +518,7 @@ end
             (77, 5000, 2)
         );
         assert_eq!(s.cmdline, "mount-s3 bucket /data --allow-delete");
+        assert!(s.names_mount_point);
         assert_eq!(
             r.marker,
             Some(MarkerAck {
@@ -550,6 +584,23 @@ read_write failed cannot create /data/.continuity-rw.9\nerror log_file stat fail
         assert!(err.to_string().contains("\"frobnicate\""), "{err}");
         let err = MountRecord::parse("continuity-probe 1\nhandle_file 1 2\nend\n").unwrap_err();
         assert!(err.to_string().contains("before handle_target"), "{err}");
+    }
+
+    #[test]
+    fn server_facts_come_from_the_node_record() {
+        let mut pod = MountRecord::parse(OUTPUT).unwrap();
+        pod.server = None;
+        let node = MountRecord::parse(
+            "continuity-probe 1\nmount_point /var/lib/kubelet/x\nserver_candidates 0\n\
+error server no process named 'mount-s3' is running\nend\n",
+        )
+        .unwrap();
+        pod.take_server_from(&node);
+        assert!(pod.server.is_none());
+        assert!(pod.problem("server").unwrap().contains("mount-s3"));
+        pod.take_server_from(&MountRecord::parse(OUTPUT).unwrap());
+        assert_eq!(pod.server.as_ref().unwrap().process.pid, 77);
+        assert!(pod.problem("server").is_none());
     }
 
     #[test]

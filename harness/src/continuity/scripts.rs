@@ -98,6 +98,13 @@ impl ProbeRequest {
         r
     }
 
+    /// Look at this writer PID (when there is no control directory, or to
+    /// override the PID file).
+    pub fn writer_pid(mut self, pid: u32) -> Self {
+        self.writer_pid = Some(pid);
+        self
+    }
+
     /// Also identify the process serving the mount (FUSE drivers), by a glob
     /// on its process name, e.g. `mount-s3`.
     pub fn server_name(mut self, glob: impl Into<String>) -> Self {
@@ -219,6 +226,10 @@ mod tests {
                 "13",
                 "-w"
             ]
+        );
+        assert_eq!(
+            ProbeRequest::new("/x").writer_pid(7).args(),
+            ["-m", "/x", "-p", "7"]
         );
         let cmd = ProbeRequest::new("/x").command();
         assert_eq!(&cmd[..2], ["sh", "-c"]);

@@ -49,7 +49,7 @@ while :; do
         echo "continuity-writer: write through held descriptor failed (tick $seq)" >&2
     fi
     if [ -f "$ctl/marker.request" ]; then
-        token=
+        token=''
         read -r token <"$ctl/marker.request" || :
         rm -f "$ctl/marker.request"
         if printf 'marker %s %s %s %s %s\n' "$token" "$seq" "$up" "$(date +%s 3>&-)" $$ >&3; then

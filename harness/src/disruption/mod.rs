@@ -1,1 +1,230 @@
-//! See the crate docs; this module is being built.
+//! Disruptions a test inflicts on purpose: restart the operator, delete a
+//! pod and wait for its replacement, evict, cordon and drain a node. Each one
+//! goes through the API a human or a cluster autoscaler would use, so on the
+//! embedded backend (with the StatusFaker) and on a real cluster the same test
+//! means the same thing. Every wait is bounded in tokio time.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::env::{OperatorHandle, TestEnv};
+
+/// Why a disruption did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum DisruptionError {
+    /// A PodDisruptionBudget refused the eviction (HTTP 429, as kube-apiserver answers).
+    #[error("eviction of pod {namespace}/{pod} blocked by a PodDisruptionBudget: {message}")]
+    EvictionBlocked {
+        /// Pod namespace.
+        namespace: String,
+        /// Pod name.
+        pod: String,
+        /// The server's message (names the budget).
+        message: String,
+    },
+    /// The expected change did not happen in time.
+    #[error("{what} did not happen within {waited:?}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long it waited (tokio time).
+        waited: Duration,
+    },
+    /// A request failed.
+    #[error("{action}: {source}")]
+    Api {
+        /// What was being done.
+        action: String,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
+    /// Restarting the operator failed.
+    #[error(transparent)]
+    Env(#[from] crate::env::EnvError),
+}
+
+fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> DisruptionError {
+    let action = action.into();
+    move |source| DisruptionError::Api { action, source }
+}
+
+/// Stop the operator and start it again with a fresh client (a pod restart).
+pub async fn restart_operator(op: &mut OperatorHandle) -> Result<(), DisruptionError> {
+    op.restart().await.map_err(DisruptionError::from)
+}
+
+/// What deleting a pod led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// uid of the deleted pod.
+    pub old_uid: String,
+    /// uid of the pod that took its name.
+    pub new_uid: String,
+    /// From the delete request until the old pod was gone (tokio time).
+    pub terminated_after: Duration,
+    /// From the delete request until the replacement existed.
+    pub replaced_after: Duration,
+}
+
+/// Delete a pod (its own grace period) and wait until a pod of the same name
+/// with a new uid exists, as a StatefulSet controller makes it.
+pub async fn delete_pod(
+    env: &TestEnv,
+    name: &str,
+    within: Duration,
+) -> Result<Replacement, DisruptionError> {
+    let api: Api<Pod> = env.api();
+    let old = api
+        .get(name)
+        .await
+        .map_err(api_err(format!("get pod {name}")))?;
+    let old_uid = old.uid().unwrap_or_default();
+    let t0 = Instant::now();
+    api.delete(name, &DeleteParams::default())
+        .await
+        .map_err(api_err(format!("delete pod {name}")))?;
+    let mut terminated_after = None;
+    loop {
+        let now = api
+            .get_opt(name)
+            .await
+            .map_err(api_err(format!("get pod {name}")))?;
+        match now {
+            Some(p) if p.uid().as_deref() == Some(old_uid.as_str()) => {}
+            Some(p) => {
+                let elapsed = t0.elapsed();
+                return Ok(Replacement {
+                    old_uid,
+                    new_uid: p.uid().unwrap_or_default(),
+                    terminated_after: terminated_after.unwrap_or(elapsed),
+                    replaced_after: elapsed,
+                });
+            }
+            None => {
+                terminated_after.get_or_insert(t0.elapsed());
+            }
+        }
+        if t0.elapsed() > within {
+            return Err(DisruptionError::Timeout {
+                what: format!("replacement of pod {name} (uid {old_uid})"),
+                waited: within,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Evict one pod through the eviction API. A PodDisruptionBudget that allows
+/// no disruption makes the server answer 429, reported as
+/// [`DisruptionError::EvictionBlocked`].
+pub async fn evict(client: &Client, namespace: &str, pod: &str) -> Result<(), DisruptionError> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    match api.evict(pod, &EvictParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 429 => Err(DisruptionError::EvictionBlocked {
+            namespace: namespace.to_owned(),
+            pod: pod.to_owned(),
+            message: e.message,
+        }),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(api_err(format!("evict pod {namespace}/{pod}"))(e)),
+    }
+}
+
+/// Mark a node unschedulable (`kubectl cordon`).
+pub async fn cordon(client: &Client, node: &str) -> Result<(), DisruptionError> {
+    set_unschedulable(client, node, true).await
+}
+
+/// Make a node schedulable again (`kubectl uncordon`).
+pub async fn uncordon(client: &Client, node: &str) -> Result<(), DisruptionError> {
+    set_unschedulable(client, node, false).await
+}
+
+async fn set_unschedulable(client: &Client, node: &str, on: bool) -> Result<(), DisruptionError> {
+    let api: Api<Node> = Api::all(client.clone());
+    api.patch(
+        node,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"unschedulable": on}})),
+    )
+    .await
+    .map_err(api_err(format!("cordon node {node}")))?;
+    Ok(())
+}
+
+/// What a drain did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// `namespace/name` of every pod evicted.
+    pub evicted: Vec<String>,
+}
+
+/// `kubectl drain`: cordon, then evict every pod on the node (DaemonSet and
+/// mirror pods excepted), retrying evictions a budget blocks until `within`
+/// runs out; then [`DisruptionError::EvictionBlocked`] for the first pod
+/// still blocked.
+pub async fn drain_node(
+    client: &Client,
+    node: &str,
+    within: Duration,
+) -> Result<DrainReport, DisruptionError> {
+    cordon(client, node).await?;
+    let pods: Api<Pod> = Api::all(client.clone());
+    let t0 = Instant::now();
+    let mut report = DrainReport::default();
+    loop {
+        let on_node: Vec<Pod> = pods
+            .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+            .await
+            .map_err(api_err(format!("list pods on node {node}")))?
+            .items
+            .into_iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .filter(|p| {
+                let daemon = p.owner_references().iter().any(|o| o.kind == "DaemonSet");
+                let mirror = p.annotations().contains_key("kubernetes.io/config.mirror");
+                !daemon && !mirror
+            })
+            .collect();
+        if on_node.is_empty() {
+            return Ok(report);
+        }
+        let mut blocked = None;
+        for p in &on_node {
+            let ns = p.namespace().unwrap_or_default();
+            match evict(client, &ns, &p.name_any()).await {
+                Ok(()) => report.evicted.push(format!("{ns}/{}", p.name_any())),
+                Err(e @ DisruptionError::EvictionBlocked { .. }) => {
+                    blocked.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(e) = blocked {
+            if t0.elapsed() > within {
+                return Err(e);
+            }
+        }
+        // kubectl retries blocked evictions every 5 s.
+        tokio::time::sleep(
+            Duration::from_secs(5)
+                .min(within / 4)
+                .max(Duration::from_millis(50)),
+        )
+        .await;
+        if t0.elapsed() > within + Duration::from_secs(5) {
+            return Err(DisruptionError::Timeout {
+                what: format!("drain of node {node}"),
+                waited: within,
+            });
+        }
+    }
+}

@@ -1,1 +1,322 @@
-//! See the crate docs; this module is being built.
+//! The StatusFaker: on envtest-style clusters no controller manager and no
+//! kubelet run, so a rollout never converges. The faker plays them, so the
+//! operator under test sees the world move, and pausing it reproduces a
+//! wedged rollout exactly.
+//!
+//! Structure: pure per-kind controllers ([`statefulset`], [`workload`],
+//! [`kubelet`], [`volumes`], [`nodes`]) compute the writes of one round from a
+//! [`World`] snapshot; [`driver`] reads that snapshot through a `kube::Client`
+//! and applies the writes (status through `/status`, pods with
+//! ownerReferences, Events like the real components). [`StatusFaker`] runs
+//! rounds in a loop on tokio time, or one at a time with [`StatusFaker::step`].
+//!
+//! Disk usage a test sets with [`StatusFaker::set_disk_usage`] is published on
+//! the PVC as the annotations [`volumes::USED_BYTES_ANNOTATION`] and
+//! [`volumes::CAPACITY_BYTES_ANNOTATION`] (decimal bytes).
+
+pub mod driver;
+pub mod kubelet;
+pub mod model;
+pub mod nodes;
+pub mod rules;
+pub mod statefulset;
+pub mod volumes;
+pub mod workload;
+
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use kube::Client;
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+pub use model::{Kind, Memory, Pauses, Round, World, Write};
+pub use rules::{Pattern, Rules, Timings};
+
+/// Where the faker's object timestamps come from (the env's virtual clock).
+pub type StampFn = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
+/// Errors of the faker's driver.
+#[derive(Debug, thiserror::Error)]
+pub enum FakerError {
+    /// Listing the world failed: the API server is unreachable or refuses the
+    /// faker's requests.
+    #[error("status faker could not read {what}: {source}")]
+    Read {
+        /// What was being read.
+        what: &'static str,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Run every enabled controller once, in a fixed order, so a round is deterministic.
+pub fn round(r: &Round, enabled: &BTreeSet<Kind>, mem: &mut Memory) -> Vec<Write> {
+    let mut out = Vec::new();
+    let on = |k: Kind| enabled.contains(&k);
+    if on(Kind::Node) {
+        out.extend(nodes::reconcile(r, mem));
+    }
+    if on(Kind::StatefulSet) {
+        out.extend(statefulset::reconcile(r, mem));
+    }
+    if on(Kind::Deployment) {
+        out.extend(workload::deployments(r, mem));
+    }
+    if on(Kind::ReplicaSet) {
+        out.extend(workload::replicasets(r, mem));
+    }
+    if on(Kind::PersistentVolumeClaim) {
+        out.extend(volumes::reconcile(r, mem));
+    }
+    if on(Kind::Pod) {
+        out.extend(kubelet::schedule(r, mem));
+        out.extend(kubelet::reconcile(r, mem));
+    }
+    if on(Kind::PodDisruptionBudget) {
+        out.extend(nodes::budgets(r));
+    }
+    out
+}
+
+struct Inner {
+    client: Client,
+    namespace: Option<String>,
+    stamp: StampFn,
+    enabled: StdMutex<BTreeSet<Kind>>,
+    rules: StdMutex<Rules>,
+    pauses: StdMutex<Pauses>,
+    memory: Mutex<Memory>,
+    task: StdMutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.lock().map(|mut g| g.take()).unwrap_or(None) {
+            t.abort();
+        }
+    }
+}
+
+/// Plays the StatefulSet/Deployment/ReplicaSet controllers, the scheduler, the
+/// kubelet, PV provisioning/expansion, nodes and PDB status for one namespace.
+/// Cheap to clone; the loop stops when [`StatusFaker::stop`] is called or the
+/// last clone is dropped.
+#[derive(Clone)]
+pub struct StatusFaker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for StatusFaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusFaker")
+            .field("namespace", &self.inner.namespace)
+            .field("enabled", &*self.inner.enabled.lock().expect("lock"))
+            .field("pauses", &*self.inner.pauses.lock().expect("lock"))
+            .finish()
+    }
+}
+
+impl StatusFaker {
+    /// A stopped faker for `namespace` (`None`: all namespaces) with every
+    /// controller enabled and three nodes. Timestamps come from `stamp`.
+    pub fn new(client: Client, namespace: Option<String>, stamp: StampFn) -> Self {
+        let rules = Rules {
+            nodes: 3,
+            ..Rules::default()
+        };
+        StatusFaker {
+            inner: Arc::new(Inner {
+                client,
+                namespace,
+                stamp,
+                enabled: StdMutex::new(Kind::ALL.into_iter().collect()),
+                rules: StdMutex::new(rules),
+                pauses: StdMutex::new(Pauses::default()),
+                memory: Mutex::new(Memory::default()),
+                task: StdMutex::new(None),
+            }),
+        }
+    }
+
+    /// Play only these kinds' controllers (real clusters: only what the test
+    /// owns). `Kind::Pod` is the scheduler + kubelet.
+    pub fn only(self, kinds: impl IntoIterator<Item = Kind>) -> Self {
+        *self.inner.enabled.lock().expect("lock") = kinds.into_iter().collect();
+        self
+    }
+
+    /// Also play this kind's controller.
+    pub fn enable(&self, kind: Kind) -> &Self {
+        self.inner.enabled.lock().expect("lock").insert(kind);
+        self
+    }
+
+    /// Change the rules (timings, faults) in place.
+    pub fn with_rules(&self, f: impl FnOnce(&mut Rules)) -> &Self {
+        f(&mut self.inner.rules.lock().expect("lock"));
+        self
+    }
+
+    /// Start the background loop (one round every `timings.round` of tokio time).
+    pub fn start(self) -> Self {
+        let weak = Arc::downgrade(&self.inner);
+        let handle = tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let faker = StatusFaker { inner };
+                if let Err(e) = faker.step().await {
+                    tracing::warn!(error = %e, "status faker round failed");
+                }
+                let pause = faker.inner.rules.lock().expect("lock").timings.round;
+                drop(faker);
+                tokio::time::sleep(pause).await;
+            }
+        });
+        if let Some(old) = self.inner.task.lock().expect("lock").replace(handle) {
+            old.abort();
+        }
+        self
+    }
+
+    /// Stop the background loop; `step()` still works.
+    pub fn stop(&self) {
+        if let Some(t) = self.inner.task.lock().expect("lock").take() {
+            t.abort();
+        }
+    }
+
+    /// Run one round now: read, compute, write. Returns the writes applied.
+    /// Rounds never overlap, so a test's `step()` and the loop interleave cleanly.
+    pub async fn step(&self) -> Result<Vec<Write>, FakerError> {
+        let mut memory = self.inner.memory.lock().await;
+        let world = driver::read_world(&self.inner.client, self.inner.namespace.as_deref())
+            .await
+            .map_err(|source| FakerError::Read {
+                what: "the cluster state",
+                source,
+            })?;
+        let rules = self.inner.rules.lock().expect("lock").clone();
+        let pauses = self.inner.pauses.lock().expect("lock").clone();
+        let enabled = self.inner.enabled.lock().expect("lock").clone();
+        let stamp = (self.inner.stamp)();
+        let r = Round {
+            world: &world,
+            rules: &rules,
+            now: tokio::time::Instant::now(),
+            stamp,
+            pauses: &pauses,
+        };
+        let writes = round(&r, &enabled, &mut memory);
+        for w in &writes {
+            if let Err(e) = driver::apply(&self.inner.client, w, stamp).await {
+                tracing::debug!(error = %e, write = ?w, "status faker write skipped");
+            }
+        }
+        Ok(writes)
+    }
+
+    /// Hold everything still: no writes at all until [`StatusFaker::resume`].
+    pub fn pause(&self) {
+        self.inner.pauses.lock().expect("lock").all = true;
+    }
+
+    /// Hold objects of one kind still (`Kind::Pod`: scheduler and kubelet).
+    pub fn pause_kind(&self, kind: Kind) {
+        self.pause_selected(Some(kind), "");
+    }
+
+    /// Hold objects of a kind (or any kind) whose labels match `selector`
+    /// (`app=db,tier=x`).
+    pub fn pause_selected(&self, kind: Option<Kind>, selector: &str) {
+        self.inner
+            .pauses
+            .lock()
+            .expect("lock")
+            .scoped
+            .push((kind, rules::parse_selector(selector)));
+    }
+
+    /// Lift every pause; the next round catches up with the latest desired state.
+    pub fn resume(&self) {
+        *self.inner.pauses.lock().expect("lock") = Pauses::default();
+    }
+
+    /// Lift the pauses on one kind (scoped ones); a global pause stays.
+    pub fn resume_kind(&self, kind: Kind) {
+        self.inner
+            .pauses
+            .lock()
+            .expect("lock")
+            .scoped
+            .retain(|(k, _)| *k != Some(kind));
+    }
+
+    /// Pulls of images matching `glob` fail: ErrImagePull, then ImagePullBackOff.
+    pub fn fail_image_pulls(&self, glob: &str) -> &Self {
+        self.with_rules(|r| r.pull_failures.push(Pattern::new(glob)))
+    }
+
+    /// Containers of images matching `glob` exit soon after start: CrashLoopBackOff.
+    pub fn crash_loop(&self, glob: &str) -> &Self {
+        self.with_rules(|r| r.crash_loops.push(Pattern::new(glob)))
+    }
+
+    /// PVCs whose name or storage class matches `glob` stay Pending with a
+    /// ProvisioningFailed event.
+    pub fn never_bind(&self, glob: &str) -> &Self {
+        self.with_rules(|r| r.unbound_pvcs.push(Pattern::new(glob)))
+    }
+
+    /// Pods matching `selector` take `extra` longer to become Ready.
+    pub fn slow_readiness(&self, selector: &str, extra: Duration) -> &Self {
+        self.with_rules(|r| {
+            r.slow_readiness
+                .push((rules::parse_selector(selector), extra))
+        })
+    }
+
+    /// Pods matching `selector` ignore SIGTERM and use their full grace period.
+    pub fn ignore_sigterm(&self, selector: &str) -> &Self {
+        self.with_rules(|r| r.ignore_sigterm.push(rules::parse_selector(selector)))
+    }
+
+    /// Pods matching `selector` with a preStop hook run it for `runs_for`;
+    /// longer than the grace period gives `FailedPreStopHook`.
+    pub fn prestop_runs_for(&self, selector: &str, runs_for: Duration) -> &Self {
+        self.with_rules(|r| r.prestop.push((rules::parse_selector(selector), runs_for)))
+    }
+
+    /// The node's kubelet stops posting status (Ready=Unknown, unreachable taints).
+    pub fn node_not_ready(&self, node: &str) -> &Self {
+        self.with_rules(|r| {
+            r.not_ready_nodes.insert(node.to_owned());
+        })
+    }
+
+    /// The node's kubelet is back.
+    pub fn node_ready(&self, node: &str) -> &Self {
+        self.with_rules(|r| {
+            r.not_ready_nodes.remove(node);
+        })
+    }
+
+    /// Report `used_bytes` for the PVC named `pvc` (see module docs for where).
+    pub fn set_disk_usage(&self, pvc: &str, used_bytes: u64) -> &Self {
+        self.with_rules(|r| {
+            r.disk_usage.insert(pvc.to_owned(), used_bytes);
+        })
+    }
+
+    /// Change timings (delays of the healthy path).
+    pub fn timings(&self, f: impl FnOnce(&mut Timings)) -> &Self {
+        self.with_rules(|r| f(&mut r.timings))
+    }
+}

@@ -14,6 +14,7 @@ use harness::continuity::{
     MountRecord, ProbeRequest, Report, Status,
 };
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ macro_rules! require_root {
 struct Sandbox {
     shell: Vec<&'static str>,
     writers: Vec<LocalWriter>,
+    servers: Vec<std::process::Child>,
     mounted: Vec<PathBuf>,
     dir: tempfile::TempDir,
 }
@@ -49,6 +51,7 @@ impl Sandbox {
         Ok(Sandbox {
             shell: shell.to_vec(),
             writers: Vec::new(),
+            servers: Vec::new(),
             mounted: Vec::new(),
             dir,
         })
@@ -106,6 +109,33 @@ impl Sandbox {
         Ok(pid)
     }
 
+    /// A stand-in for a FUSE server such as `mount-s3`: a process with that
+    /// kind of name whose command line names the mount point it serves.
+    fn start_server(&mut self, serves: &Path) -> Result<u32> {
+        let bin = self.dir.path().join(FAKE_SERVER);
+        if !bin.exists() {
+            std::fs::write(&bin, "#!/bin/sh\nwhile :; do sleep 1; done\n")?;
+            std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        }
+        let child = std::process::Command::new(&bin)
+            .arg(serves)
+            .stdin(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        let pid = child.id();
+        self.servers.push(child);
+        // Bounded wait until the kernel shows the process under its name.
+        for _ in 0..200 {
+            if std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == FAKE_SERVER)
+            {
+                return Ok(pid);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        anyhow::bail!("fake server {pid} never showed up as {FAKE_SERVER}")
+    }
+
     fn writer(&mut self) -> &mut LocalWriter {
         self.writers.last_mut().expect("a writer was started")
     }
@@ -146,6 +176,9 @@ impl Drop for Sandbox {
         for w in &mut self.writers {
             let _ = w.kill();
         }
+        for s in &mut self.servers {
+            kill_group(s);
+        }
         // Each recorded path may have several mounts stacked on it.
         for at in self.mounted.iter().rev() {
             for _ in 0..8 {
@@ -155,6 +188,16 @@ impl Drop for Sandbox {
             }
         }
     }
+}
+
+const FAKE_SERVER: &str = "fake-mount-s3";
+
+fn kill_group(child: &mut std::process::Child) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = child.wait();
 }
 
 /// Moves this test's thread (and the processes it starts) into a private
@@ -490,6 +533,56 @@ fn a_dead_writer_fails_verify_with_a_trailing_gap() -> Result<()> {
 }
 
 #[test]
+fn a_restarted_mount_server_is_a_remount_and_the_right_server_is_picked() -> Result<()> {
+    require_root!();
+    let mut sb = Sandbox::new(&["sh"])?;
+    let vol = sb.vol();
+    sb.mount_tmpfs(&vol)?;
+    sb.start_writer()?;
+    // Another volume's server, started first: the probe must not take it.
+    let other = sb.start_server(&sb.backing())?;
+    let old = sb.start_server(&vol)?;
+    let before = sb.probe(&sb.request().server_name("fake-mount-*"))?;
+    let server = before.server.as_ref().context("no server found")?;
+    assert_eq!(
+        server.process.pid, old,
+        "picked {server:?}, decoy was {other}"
+    );
+    assert_eq!(server.candidates, 2);
+    assert!(server.names_mount_point, "{server:?}");
+
+    // Saved by setup, loaded by verify: the analysis works on the round trip.
+    let saved = sb.dir.path().join("records/before.json");
+    before.save_json(&saved)?;
+    let before = MountRecord::load_json(&saved)?;
+
+    let mut old_server = sb.servers.pop().context("server")?;
+    kill_group(&mut old_server);
+    let new = sb.start_server(&vol)?;
+    let mut request = sb.request().for_verify().server_name("fake-mount-*");
+    request.marker_wait = Duration::from_millis(1_500);
+    let after = sb.probe(&request)?;
+    let log = std::fs::read_to_string(sb.log())?;
+    let report = analyze(&before, &after, &log, &AnalysisOptions::default());
+    println!("{report}");
+
+    assert_eq!(
+        report.check(CheckId::ServerPid).message,
+        format!("Mount PID changed: {old} → {new} (REMOUNTED!)")
+    );
+    assert_statuses(
+        &report,
+        &[
+            (CheckId::ServerStartTime, Status::Fail),
+            (CheckId::WriterPid, Status::Pass),
+            (CheckId::MountId, Status::Pass),
+            (CheckId::MarkerWrite, Status::Pass),
+        ],
+    );
+    Ok(())
+}
+
+#[test]
 fn sandbox_leaves_nothing_behind_when_a_test_panics() -> Result<()> {
     require_root!();
     let seen = std::sync::Mutex::new(None);
@@ -556,4 +649,49 @@ fn which(program: &str) -> Option<PathBuf> {
         .split(':')
         .map(|d| Path::new(d).join(program))
         .find(|p| p.is_file())
+}
+
+#[test]
+fn scripts_are_valid_posix_sh_for_every_shell_we_have() -> Result<()> {
+    use harness::continuity::{PROBE_SCRIPT, WRITER_SCRIPT};
+    let shells: Vec<Vec<&str>> = [vec!["sh"], vec!["dash"], vec!["busybox", "sh"]]
+        .into_iter()
+        .filter(|s| which(s[0]).is_some())
+        .collect();
+    ensure!(!shells.is_empty(), "no sh on PATH");
+    for shell in &shells {
+        for (name, script) in [("writer", WRITER_SCRIPT), ("probe", PROBE_SCRIPT)] {
+            let out = std::process::Command::new(shell[0])
+                .args(&shell[1..])
+                .args(["-n", "-c", script])
+                .output()?;
+            ensure!(
+                out.status.success(),
+                "{name} script does not parse under {}: {}",
+                shell.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    if which("shellcheck").is_none() {
+        eprintln!(
+            "shellcheck part skipped: shellcheck is not installed (apt-get install shellcheck)"
+        );
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    for (name, script) in [("writer.sh", WRITER_SCRIPT), ("probe.sh", PROBE_SCRIPT)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, script)?;
+        let out = std::process::Command::new("shellcheck")
+            .args(["-s", "sh"])
+            .arg(&path)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "shellcheck {name}:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    Ok(())
 }

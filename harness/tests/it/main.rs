@@ -2,3 +2,5 @@
 //! one module per area.
 
 mod continuity;
+mod env;
+mod faker;

@@ -1,0 +1,188 @@
+//! Fault rules and timings: how a test bends the faked world.
+//!
+//! Every rule mirrors something a real cluster does when a dependency fails,
+//! so the operator under test sees the status and events it would see there.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use regex::Regex;
+
+/// How long the faked components take. Defaults are short but non-zero so an
+/// operator sees the intermediate states (Pending, Running-not-Ready).
+#[derive(Clone, Debug)]
+pub struct Timings {
+    /// Pause between driver rounds.
+    pub round: Duration,
+    /// Image pull time (Pulling → Pulled).
+    pub pull: Duration,
+    /// Container start → Ready (readiness probe passing).
+    pub ready: Duration,
+    /// Time a container takes to exit after SIGTERM (capped by the grace period).
+    pub shutdown: Duration,
+    /// PVC Pending → Bound.
+    pub bind: Duration,
+    /// PVC request raised → capacity follows.
+    pub expand: Duration,
+    /// Back-off between image pull retries (ErrImagePull → ImagePullBackOff).
+    pub pull_backoff: Duration,
+    /// Time a crash-looping container runs before it exits again.
+    pub crash_after: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            round: Duration::from_millis(100),
+            pull: Duration::from_millis(200),
+            ready: Duration::from_millis(500),
+            shutdown: Duration::from_millis(200),
+            bind: Duration::from_millis(100),
+            expand: Duration::from_secs(2),
+            pull_backoff: Duration::from_secs(10),
+            crash_after: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A shell-style pattern (`*` matches anything) over image references or names.
+#[derive(Clone, Debug)]
+pub struct Pattern {
+    text: String,
+    re: Regex,
+}
+
+impl Pattern {
+    /// Compile a glob; every character but `*` is literal.
+    pub fn new(glob: &str) -> Self {
+        let body = glob
+            .split('*')
+            .map(regex::escape)
+            .collect::<Vec<_>>()
+            .join(".*");
+        let re = Regex::new(&format!("^{body}$")).expect("escaped glob is a valid regex");
+        Pattern {
+            text: glob.to_owned(),
+            re,
+        }
+    }
+
+    /// Does `s` match?
+    pub fn matches(&self, s: &str) -> bool {
+        self.re.is_match(s)
+    }
+
+    /// The glob as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Label equality selector (`app=db,tier=x`), the subset tests need.
+pub type Labels = BTreeMap<String, String>;
+
+/// Parse `k=v,k2=v2` into a label map; an empty string selects everything.
+pub fn parse_selector(s: &str) -> Labels {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            Some((
+                k.trim().to_owned(),
+                v.trim().trim_start_matches('=').to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Fault rules in force.
+#[derive(Clone, Debug, Default)]
+pub struct Rules {
+    /// Timings of the healthy path.
+    pub timings: Timings,
+    /// Images whose pull fails (ErrImagePull, then ImagePullBackOff).
+    pub pull_failures: Vec<Pattern>,
+    /// Images whose container exits shortly after start (CrashLoopBackOff).
+    pub crash_loops: Vec<Pattern>,
+    /// PVCs (by name pattern or storage class name) that never bind.
+    pub unbound_pvcs: Vec<Pattern>,
+    /// Extra time before pods with these labels become Ready.
+    pub slow_readiness: Vec<(Labels, Duration)>,
+    /// Pods with these labels ignore SIGTERM: they use the full grace period.
+    pub ignore_sigterm: Vec<Labels>,
+    /// Pods with these labels run a preStop hook for this long.
+    pub prestop: Vec<(Labels, Duration)>,
+    /// Nodes whose kubelet stopped posting status.
+    pub not_ready_nodes: BTreeSet<String>,
+    /// Disk usage per PVC name, in bytes, as a test set it.
+    pub disk_usage: BTreeMap<String, u64>,
+    /// Nodes the faker creates if the cluster has none.
+    pub nodes: u32,
+}
+
+impl Rules {
+    /// Does the image fail to pull?
+    pub fn pull_fails(&self, image: &str) -> bool {
+        self.pull_failures.iter().any(|p| p.matches(image))
+    }
+
+    /// Does the image crash-loop?
+    pub fn crash_loops(&self, image: &str) -> bool {
+        self.crash_loops.iter().any(|p| p.matches(image))
+    }
+
+    /// Does this claim never bind?
+    pub fn never_binds(&self, pvc_name: &str, storage_class: Option<&str>) -> bool {
+        self.unbound_pvcs
+            .iter()
+            .any(|p| p.matches(pvc_name) || storage_class.is_some_and(|c| p.matches(c)))
+    }
+
+    /// Extra readiness delay for a pod.
+    pub fn extra_readiness(&self, labels: Option<&Labels>) -> Duration {
+        self.slow_readiness
+            .iter()
+            .filter(|(sel, _)| super::model::labels_match(sel, labels))
+            .map(|(_, d)| *d)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Does the pod ignore SIGTERM?
+    pub fn ignores_sigterm(&self, labels: Option<&Labels>) -> bool {
+        self.ignore_sigterm
+            .iter()
+            .any(|sel| super::model::labels_match(sel, labels))
+    }
+
+    /// How long the pod's preStop hook runs, if it has one that we fake.
+    pub fn prestop_for(&self, labels: Option<&Labels>) -> Option<Duration> {
+        self.prestop
+            .iter()
+            .filter(|(sel, _)| super::model::labels_match(sel, labels))
+            .map(|(_, d)| *d)
+            .max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_is_literal_but_star() {
+        let p = Pattern::new("registry.io/app:v2*");
+        assert!(p.matches("registry.io/app:v2"));
+        assert!(p.matches("registry.io/app:v2.1"));
+        assert!(!p.matches("registryXio/app:v2"));
+        assert!(!p.matches("registry.io/app:v1"));
+    }
+
+    #[test]
+    fn selector_parses_pairs() {
+        let s = parse_selector("app=db, tier = x");
+        assert_eq!(s.get("app").map(String::as_str), Some("db"));
+        assert_eq!(s.get("tier").map(String::as_str), Some("x"));
+        assert!(parse_selector("").is_empty());
+    }
+}

@@ -1,0 +1,348 @@
+//! Dynamic provisioning, binding and online expansion of PVCs, plus the disk
+//! usage a test sets.
+//!
+//! Upstream references: the external-provisioner (`ProvisioningSucceeded`,
+//! `ProvisioningFailed` "failed to provision volume with StorageClass …"),
+//! the PV controller `pkg/controller/volume/persistentvolume/pv_controller.go`
+//! (PV `pvc-<claim uid>`, `spec.volumeName`, `pv.kubernetes.io/bind-completed`,
+//! both phases `Bound`), the external-resizer and kubelet for online expansion
+//! (`Resizing`, `FileSystemResizeRequired`, `FileSystemResizeSuccessful`
+//! events; `Resizing` then `FileSystemResizePending` conditions;
+//! `status.allocatedResources`; `status.capacity` follows last).
+//!
+//! Disk usage: a real operator reads kubelet volume stats
+//! (`kubelet_volume_stats_used_bytes`), which no fake can serve. The faker
+//! publishes the value a test sets as annotations on the PVC:
+//! [`USED_BYTES_ANNOTATION`] and [`CAPACITY_BYTES_ANNOTATION`] (decimal
+//! bytes). An operator under test reads them through a small adapter.
+
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use serde_json::{json, Value};
+
+use super::kubelet::set_condition;
+use super::model::{
+    is_terminating, name, say_once, status_write, to_value, EventSpec, Kind, Memory, ObjRef, Round,
+    Target, Write,
+};
+
+/// Annotation the faker sets to the used bytes of a PVC's filesystem.
+pub const USED_BYTES_ANNOTATION: &str = "faker.kube-harness.io/used-bytes";
+/// Annotation the faker sets to the filesystem size (follows `status.capacity`).
+pub const CAPACITY_BYTES_ANNOTATION: &str = "faker.kube-harness.io/capacity-bytes";
+
+const PROVISIONER: &str = "faker.csi.kube-harness.io";
+
+/// Parse a Kubernetes quantity (`10Gi`, `500M`, `1024`) to bytes.
+pub fn quantity_bytes(q: &Quantity) -> Option<u64> {
+    let s = q.0.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, suffix) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: f64 = match suffix {
+        "" => 1.0,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        _ => return None,
+    };
+    Some((n * mult).round() as u64)
+}
+
+fn request(pvc: &PersistentVolumeClaim) -> Option<Quantity> {
+    pvc.spec
+        .as_ref()?
+        .resources
+        .as_ref()?
+        .requests
+        .as_ref()?
+        .get("storage")
+        .cloned()
+}
+
+fn capacity(pvc: &PersistentVolumeClaim) -> Option<Quantity> {
+    pvc.status
+        .as_ref()?
+        .capacity
+        .as_ref()?
+        .get("storage")
+        .cloned()
+}
+
+fn event(
+    pvc: &PersistentVolumeClaim,
+    type_: &'static str,
+    reason: &str,
+    message: String,
+    component: &'static str,
+) -> EventSpec {
+    EventSpec {
+        regarding: ObjRef::to(pvc),
+        type_,
+        reason: reason.into(),
+        message,
+        component,
+        host: None,
+    }
+}
+
+/// One round of provisioning, binding, expansion and usage publishing.
+pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
+    let mut out = Vec::new();
+    let t = &r.rules.timings;
+    for pvc in &r.world.pvcs {
+        if r.paused(Kind::PersistentVolumeClaim, &pvc.metadata) || is_terminating(&pvc.metadata) {
+            continue;
+        }
+        let uid = pvc.metadata.uid.clone().unwrap_or_default();
+        let pvc_name = name(&pvc.metadata).to_owned();
+        let ns = pvc.metadata.namespace.clone().unwrap_or_default();
+        let class = pvc.spec.as_ref().and_then(|s| s.storage_class_name.clone());
+        let phase = pvc.status.as_ref().and_then(|s| s.phase.clone());
+        let mut m = mem.pvcs.get(&uid).cloned().unwrap_or_default();
+        let old = pvc.status.as_ref().map(to_value);
+
+        if phase.as_deref() != Some("Bound") {
+            let pending_at = *m.pending_at.get_or_insert(r.now);
+            if r.rules.never_binds(&pvc_name, class.as_deref()) {
+                let class_name = class.clone().unwrap_or_else(|| "standard".into());
+                let mut status = old.clone().unwrap_or_else(|| json!({}));
+                status["phase"] = json!("Pending");
+                out.extend(status_write(
+                    Target::of(Kind::PersistentVolumeClaim, &pvc.metadata),
+                    old,
+                    status,
+                ));
+                say_once(mem, format!("provisioningfailed/{uid}"), event(pvc, "Warning", "ProvisioningFailed",
+                    format!("failed to provision volume with StorageClass \"{class_name}\": rpc error: code = ResourceExhausted desc = insufficient capacity"),
+                    PROVISIONER), &mut out);
+            } else if r.elapsed(pending_at, t.bind) {
+                bind(r, mem, pvc, &uid, &mut out);
+            } else {
+                say_once(mem, format!("provisioning/{uid}"), event(pvc, "Normal", "Provisioning",
+                    format!("External provisioner is provisioning volume for claim \"{ns}/{pvc_name}\""), PROVISIONER), &mut out);
+            }
+            mem.pvcs.insert(uid, m);
+            continue;
+        }
+
+        // Bound: expansion, then usage annotations.
+        let req = request(pvc);
+        let cap = capacity(pvc);
+        let want = req.as_ref().and_then(quantity_bytes).unwrap_or(0);
+        let have = cap.as_ref().and_then(quantity_bytes).unwrap_or(0);
+        let mut shown_capacity = have;
+        if want > have {
+            let resize_at = *m.resize_at.get_or_insert(r.now);
+            let pv_name = pvc
+                .spec
+                .as_ref()
+                .and_then(|s| s.volume_name.clone())
+                .unwrap_or_default();
+            let req = req.expect("want > 0 implies a request");
+            let mut status = old.clone().unwrap_or_else(|| json!({}));
+            status["allocatedResources"] = json!({"storage": req});
+            let ts = r.ts();
+            if r.elapsed(resize_at, t.expand) {
+                status["capacity"] = json!({"storage": req});
+                status.as_object_mut().expect("object").remove("conditions");
+                status
+                    .as_object_mut()
+                    .expect("object")
+                    .remove("allocatedResourceStatuses");
+                if let Some(pv) = r.world.pvs.iter().find(|p| name(&p.metadata) == pv_name) {
+                    out.push(Write::Patch {
+                        target: Target::of(Kind::PersistentVolume, &pv.metadata),
+                        patch: json!({"spec": {"capacity": {"storage": req}}}),
+                    });
+                }
+                say_once(
+                    mem,
+                    format!("fsresized/{uid}/{}", req.0),
+                    event(
+                        pvc,
+                        "Normal",
+                        "FileSystemResizeSuccessful",
+                        format!("MountVolume.NodeExpandVolume succeeded for volume \"{pv_name}\""),
+                        "kubelet",
+                    ),
+                    &mut out,
+                );
+                shown_capacity = want;
+                m.resize_at = None;
+            } else if r.elapsed(resize_at, t.expand / 2) {
+                set_condition(&mut status, old.as_ref(), "FileSystemResizePending", "True", Some(("", "Waiting for user to (re-)start a pod to finish file system resize of volume on node.")), &ts);
+                strip_condition(&mut status, "Resizing");
+                status["allocatedResourceStatuses"] = json!({"storage": "NodeResizePending"});
+                say_once(
+                    mem,
+                    format!("fsresize/{uid}/{}", req.0),
+                    event(
+                        pvc,
+                        "Normal",
+                        "FileSystemResizeRequired",
+                        "Require file system resize of volume on node".into(),
+                        "external-resizer faker.csi.kube-harness.io",
+                    ),
+                    &mut out,
+                );
+            } else {
+                set_condition(&mut status, old.as_ref(), "Resizing", "True", None, &ts);
+                status["allocatedResourceStatuses"] =
+                    json!({"storage": "ControllerResizeInProgress"});
+                say_once(
+                    mem,
+                    format!("resizing/{uid}/{}", req.0),
+                    event(
+                        pvc,
+                        "Normal",
+                        "Resizing",
+                        format!("External resizer is resizing volume {pv_name}"),
+                        "external-resizer faker.csi.kube-harness.io",
+                    ),
+                    &mut out,
+                );
+            }
+            out.extend(status_write(
+                Target::of(Kind::PersistentVolumeClaim, &pvc.metadata),
+                old,
+                status,
+            ));
+        } else {
+            m.resize_at = None;
+        }
+        if let Some(used) = r.rules.disk_usage.get(&pvc_name) {
+            let annotations = pvc.metadata.annotations.clone().unwrap_or_default();
+            let used_s = used.to_string();
+            let cap_s = shown_capacity.to_string();
+            if annotations.get(USED_BYTES_ANNOTATION) != Some(&used_s)
+                || annotations.get(CAPACITY_BYTES_ANNOTATION) != Some(&cap_s)
+            {
+                out.push(Write::Patch {
+                    target: Target::of(Kind::PersistentVolumeClaim, &pvc.metadata),
+                    patch: json!({"metadata": {"annotations": {
+                        USED_BYTES_ANNOTATION: used_s,
+                        CAPACITY_BYTES_ANNOTATION: cap_s,
+                    }}}),
+                });
+            }
+        }
+        mem.pvcs.insert(uid, m);
+    }
+    let live: std::collections::HashSet<&str> = r
+        .world
+        .pvcs
+        .iter()
+        .filter_map(|p| p.metadata.uid.as_deref())
+        .collect();
+    mem.pvcs.retain(|uid, _| live.contains(uid.as_str()));
+    out
+}
+
+fn strip_condition(status: &mut Value, type_: &str) {
+    if let Some(arr) = status.get_mut("conditions").and_then(Value::as_array_mut) {
+        arr.retain(|c| c["type"] != type_);
+    }
+}
+
+fn bind(r: &Round, mem: &mut Memory, pvc: &PersistentVolumeClaim, uid: &str, out: &mut Vec<Write>) {
+    let spec = pvc.spec.clone().unwrap_or_default();
+    let pv_name = spec
+        .volume_name
+        .clone()
+        .unwrap_or_else(|| format!("pvc-{uid}"));
+    let req = request(pvc).unwrap_or_else(|| Quantity("1Gi".into()));
+    let modes = spec
+        .access_modes
+        .clone()
+        .unwrap_or_else(|| vec!["ReadWriteOnce".into()]);
+    if !r.world.pvs.iter().any(|p| name(&p.metadata) == pv_name) {
+        out.push(Write::Create {
+            kind: Kind::PersistentVolume,
+            object: json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {
+                    "name": pv_name,
+                    "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
+                },
+                "spec": {
+                    "capacity": {"storage": req},
+                    "accessModes": modes,
+                    "persistentVolumeReclaimPolicy": "Delete",
+                    "storageClassName": spec.storage_class_name,
+                    "volumeMode": spec.volume_mode.clone().unwrap_or_else(|| "Filesystem".into()),
+                    "claimRef": {
+                        "apiVersion": "v1",
+                        "kind": "PersistentVolumeClaim",
+                        "namespace": pvc.metadata.namespace,
+                        "name": pvc.metadata.name,
+                        "uid": uid,
+                    },
+                    "csi": {"driver": PROVISIONER, "volumeHandle": pv_name},
+                },
+            }),
+        });
+        say_once(
+            mem,
+            format!("provisioned/{uid}"),
+            event(
+                pvc,
+                "Normal",
+                "ProvisioningSucceeded",
+                format!("Successfully provisioned volume {pv_name}"),
+                PROVISIONER,
+            ),
+            out,
+        );
+    } else if let Some(pv) = r.world.pvs.iter().find(|p| name(&p.metadata) == pv_name) {
+        let old = pv.status.as_ref().map(to_value);
+        out.extend(status_write(
+            Target::of(Kind::PersistentVolume, &pv.metadata),
+            old,
+            json!({"phase": "Bound"}),
+        ));
+    }
+    if spec.volume_name.is_none() {
+        out.push(Write::Patch {
+            target: Target::of(Kind::PersistentVolumeClaim, &pvc.metadata),
+            patch: json!({
+                "metadata": {"annotations": {
+                    "pv.kubernetes.io/bind-completed": "yes",
+                    "pv.kubernetes.io/bound-by-controller": "yes",
+                    "volume.kubernetes.io/storage-provisioner": PROVISIONER,
+                }},
+                "spec": {"volumeName": pv_name},
+            }),
+        });
+    }
+    let old = pvc.status.as_ref().map(to_value);
+    out.extend(status_write(
+        Target::of(Kind::PersistentVolumeClaim, &pvc.metadata),
+        old,
+        json!({"phase": "Bound", "accessModes": modes, "capacity": {"storage": req}}),
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_parse_binary_and_decimal() {
+        assert_eq!(quantity_bytes(&Quantity("10Gi".into())), Some(10 << 30));
+        assert_eq!(quantity_bytes(&Quantity("500M".into())), Some(500_000_000));
+        assert_eq!(quantity_bytes(&Quantity("1024".into())), Some(1024));
+        assert_eq!(quantity_bytes(&Quantity("1.5Gi".into())), Some(3 << 29));
+        assert_eq!(quantity_bytes(&Quantity("10Qx".into())), None);
+    }
+}

@@ -1,0 +1,253 @@
+//! The probe loop: read the object and the namespace's Events every tick
+//! until a reconcile is proven or the deadline passes.
+
+use super::verdict::{Diagnosis, Evidence, Proof, Sample, SeenEvent};
+use super::LivenessError;
+use crate::timeline::{list_events, EventFacts};
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+type RunningCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Proves that a controller reconciles one object, or says precisely how it
+/// does not. Built with [`Probe::new`], configured, then run with
+/// [`Probe::after_patch`] (change the spec, require the new generation be
+/// observed) or [`Probe::reconciled`].
+#[must_use = "a probe proves nothing until reconciled() or after_patch() is awaited"]
+pub struct Probe<K> {
+    client: Client,
+    namespace: String,
+    name: String,
+    component: Option<String>,
+    within: Duration,
+    every: Duration,
+    since: String,
+    running: Option<RunningCheck>,
+    _kind: std::marker::PhantomData<fn() -> K>,
+}
+
+fn sample(at: Duration, obj: &Value) -> Sample {
+    Sample {
+        at,
+        generation: obj.pointer("/metadata/generation").and_then(Value::as_i64),
+        observed_generation: obj
+            .pointer("/status/observedGeneration")
+            .and_then(Value::as_i64),
+        status: obj.get("status").cloned().unwrap_or(Value::Null),
+    }
+}
+
+impl<K> Probe<K>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned
+        + Serialize,
+{
+    /// A probe for object `name` of kind `K` in `namespace`. Defaults: 30 s
+    /// deadline, a read every 250 ms, Events from any reporter count.
+    pub fn new(client: Client, namespace: &str, name: &str) -> Self {
+        Self {
+            client,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            component: None,
+            within: Duration::from_secs(30),
+            every: Duration::from_millis(250),
+            since: "the probe started".to_string(),
+            running: None,
+            _kind: std::marker::PhantomData,
+        }
+    }
+
+    /// Only Events reported by `component` (reportingController or source
+    /// component) count, and the failure message names it.
+    pub fn component(mut self, component: &str) -> Self {
+        self.component = Some(component.to_string());
+        self
+    }
+
+    /// Deadline (tokio time).
+    pub fn within(mut self, within: Duration) -> Self {
+        self.within = within;
+        self
+    }
+
+    /// Interval between reads (tokio time).
+    pub fn every(mut self, every: Duration) -> Self {
+        self.every = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How the failure message calls the moment probing began, e.g.
+    /// `"restart"` when the probe runs right after an operator restart.
+    pub fn since(mut self, label: &str) -> Self {
+        self.since = label.to_string();
+        self
+    }
+
+    /// A check that the controller's task still runs; when it returns
+    /// `false` the probe fails at once with [`Diagnosis::ControllerExited`].
+    pub fn controller_running(mut self, check: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.running = Some(Arc::new(check));
+        self
+    }
+
+    fn object(&self) -> String {
+        format!("{}/{}", K::kind(&()), self.name)
+    }
+
+    fn api(&self) -> Api<K> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    fn api_err(&self, action: &str) -> impl FnOnce(kube::Error) -> LivenessError {
+        let action = format!("{action} {} in ns {}", self.object(), self.namespace);
+        move |source| LivenessError::Api { action, source }
+    }
+
+    /// Requires a reconcile of the object as it is: observedGeneration
+    /// catching up to the current generation, or (if it already has) an
+    /// Event from the controller or a status write.
+    pub async fn reconciled(&self) -> Result<Proof, LivenessError> {
+        self.run(None).await
+    }
+
+    /// Applies `patch` (a JSON merge patch, normally to `spec`), then
+    /// requires that the controller observes the resulting generation.
+    pub async fn after_patch(&self, patch: &Value) -> Result<Proof, LivenessError> {
+        self.run(Some(patch)).await
+    }
+
+    async fn run(&self, patch: Option<&Value>) -> Result<Proof, LivenessError> {
+        let start = Instant::now();
+        let api = self.api();
+        let (mut seen, last_before) = self.events_baseline().await?;
+        let obj = match patch {
+            Some(p) => api
+                .patch(&self.name, &PatchParams::default(), &Patch::Merge(p))
+                .await
+                .map_err(self.api_err("patch"))?,
+            None => api
+                .get_opt(&self.name)
+                .await
+                .map_err(self.api_err("get"))?
+                .ok_or_else(|| LivenessError::NotFound {
+                    object: self.object(),
+                    namespace: self.namespace.clone(),
+                })?,
+        };
+        let value = serde_json::to_value(&obj).map_err(|e| LivenessError::Decode {
+            object: self.object(),
+            message: e.to_string(),
+        })?;
+        let baseline = sample(Duration::ZERO, &value);
+        let target = baseline.generation.unwrap_or(0);
+        let mut evidence = Evidence::new(baseline, target);
+        evidence.last_event_before = last_before;
+
+        loop {
+            if let Some(proof) = evidence.proof() {
+                return Ok(proof);
+            }
+            let elapsed = Instant::now().duration_since(start);
+            if self.running.as_ref().is_some_and(|running| !running()) {
+                evidence.controller_running = false;
+            }
+            if elapsed >= self.within || !evidence.controller_running {
+                return Err(self.fail(&evidence, elapsed));
+            }
+            tokio::time::sleep(self.every.min(self.within - elapsed)).await;
+            let at = Instant::now().duration_since(start);
+
+            let read = api.get_opt(&self.name).await.map_err(self.api_err("get"))?;
+            let read = match read {
+                Some(o) => Some(sample(
+                    at,
+                    &serde_json::to_value(&o).map_err(|e| LivenessError::Decode {
+                        object: self.object(),
+                        message: e.to_string(),
+                    })?,
+                )),
+                None => None,
+            };
+            evidence.observe(read);
+            for facts in self.our_events().await? {
+                let before = seen.get(&facts.key).copied().unwrap_or(0);
+                if facts.occurrences > before {
+                    seen.insert(facts.key.clone(), facts.occurrences);
+                    evidence.events.push(SeenEvent {
+                        reason: facts.reason,
+                        at,
+                    });
+                }
+            }
+        }
+    }
+
+    fn fail(&self, evidence: &Evidence, waited: Duration) -> LivenessError {
+        let component = self.component.as_deref().unwrap_or("any controller");
+        LivenessError::NotReconciled {
+            diagnosis: evidence.diagnosis(),
+            message: evidence.explain(
+                &self.object(),
+                &self.namespace,
+                component,
+                &self.since,
+                waited,
+            ),
+        }
+    }
+
+    /// Events about the probed object from the chosen component.
+    async fn our_events(&self) -> Result<Vec<EventFacts>, LivenessError> {
+        let object = self.object();
+        let facts = list_events(&self.client, &self.namespace)
+            .await
+            .map_err(|e| LivenessError::Events(Box::new(e)))?;
+        Ok(facts
+            .into_iter()
+            .filter(|f| f.object == object)
+            .filter(|f| self.component.as_deref().is_none_or(|c| f.source == c))
+            .collect())
+    }
+
+    /// Occurrences already there when probing began, and the reason of the
+    /// latest of them.
+    async fn events_baseline(
+        &self,
+    ) -> Result<(HashMap<String, u32>, Option<String>), LivenessError> {
+        let facts = self.our_events().await?;
+        let last = facts
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, f)| (f.last_seen, *i))
+            .map(|(_, f)| f.reason.clone());
+        let mut seen = HashMap::new();
+        for f in facts {
+            let n = seen.entry(f.key).or_insert(0);
+            *n = (*n).max(f.occurrences);
+        }
+        Ok((seen, last))
+    }
+}
+
+impl LivenessError {
+    /// The named failure, when the controller did not reconcile.
+    pub fn diagnosis(&self) -> Option<Diagnosis> {
+        match self {
+            LivenessError::NotReconciled { diagnosis, .. } => Some(*diagnosis),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! `cargo xtask csi install|upgrade|uninstall <driver> --version V`.
+//!
+//! The three actions share one shape: find out what is installed, refuse
+//! the action if it makes no sense for that state (install over another
+//! version, upgrade of nothing) with a message that says what to run
+//! instead, change the cluster, then wait for the driver's pods to be Ready
+//! with a progress line. Manifests and Helm values are pinned under
+//! `manifests/csi/`.
+
+mod catalog;
+mod hostpath;
+mod mountpoint;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use crate::process::{self, Runner};
+
+pub use catalog::Catalog;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Install a driver at a version (waits for its pods to be Ready).
+    Install(VersionArgs),
+    /// Move an installed driver to another version (waits for the rollout).
+    Upgrade(VersionArgs),
+    /// Remove a driver and what `install` created for it.
+    Uninstall(Common),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Driver {
+    /// kubernetes-csi hostpath driver (hostpath.csi.k8s.io), node-local volumes.
+    Hostpath,
+    /// Mountpoint for Amazon S3 CSI driver (s3.csi.aws.com), FUSE, with an
+    /// in-cluster MinIO as the S3 endpoint.
+    #[value(name = "mountpoint-s3")]
+    MountpointS3,
+}
+
+impl Driver {
+    pub fn dir(self) -> &'static str {
+        match self {
+            Driver::Hostpath => "hostpath",
+            Driver::MountpointS3 => "mountpoint-s3",
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct Common {
+    driver: Driver,
+    /// kubeconfig to use (default: kubectl's own, i.e. $KUBECONFIG or
+    /// ~/.kube/config). `cargo xtask cluster up` prints the one it wrote.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// How long to wait for the driver's pods, e.g. 300s or 5m.
+    #[arg(long, default_value = "5m", value_parser = process::parse_duration)]
+    timeout: Duration,
+    /// Print the command plan (argument vectors) without running anything.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(clap::Args)]
+struct VersionArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Driver version, one of those in manifests/csi/<driver>/versions.yaml.
+    #[arg(long)]
+    version: String,
+}
+
+/// What the caller wants done, after the state of the cluster is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Install,
+    Upgrade,
+}
+
+/// Options every driver implementation gets.
+pub struct Ctx<'a> {
+    pub runner: &'a Runner,
+    pub kubeconfig: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Ctx<'_> {
+    /// `--kubeconfig P` for kubectl and helm, if one was given.
+    pub fn kube_args(&self) -> Vec<String> {
+        match &self.kubeconfig {
+            Some(path) => vec!["--kubeconfig".into(), path.clone()],
+            None => Vec::new(),
+        }
+    }
+
+    pub fn timeout_arg(&self) -> String {
+        format!("--timeout={}s", self.timeout.as_secs())
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    match args.action {
+        Action::Install(a) => change(a, Intent::Install),
+        Action::Upgrade(a) => change(a, Intent::Upgrade),
+        Action::Uninstall(c) => uninstall(c),
+    }
+}
+
+fn tools(driver: Driver) -> Vec<crate::prereq::Tool> {
+    use crate::prereq::Tool;
+    match driver {
+        Driver::Hostpath => vec![Tool::Kubectl],
+        Driver::MountpointS3 => vec![Tool::Kubectl, Tool::Helm],
+    }
+}
+
+fn change(args: VersionArgs, intent: Intent) -> Result<()> {
+    let c = &args.common;
+    crate::prereq::check(&tools(c.driver), c.dry_run)?;
+    let catalog = Catalog::load(c.driver.dir())?;
+    let version = catalog.resolve(c.driver.dir(), &args.version)?;
+    let runner = Runner::new(c.dry_run);
+    let ctx = Ctx {
+        runner: &runner,
+        kubeconfig: c.kubeconfig.as_ref().map(|p| p.display().to_string()),
+        timeout: c.timeout,
+    };
+    match c.driver {
+        Driver::Hostpath => hostpath::change(&ctx, &catalog, &version, intent),
+        Driver::MountpointS3 => mountpoint::change(&ctx, &catalog, &version, intent),
+    }
+}
+
+fn uninstall(c: Common) -> Result<()> {
+    crate::prereq::check(&tools(c.driver), c.dry_run)?;
+    let catalog = Catalog::load(c.driver.dir())?;
+    let runner = Runner::new(c.dry_run);
+    let ctx = Ctx {
+        runner: &runner,
+        kubeconfig: c.kubeconfig.as_ref().map(|p| p.display().to_string()),
+        timeout: c.timeout,
+    };
+    match c.driver {
+        Driver::Hostpath => hostpath::uninstall(&ctx, &catalog),
+        Driver::MountpointS3 => mountpoint::uninstall(&ctx, &catalog),
+    }
+}
+
+/// Decides what to do given the installed version (`None` in a dry run,
+/// where it is not queried); `Ok(false)` means the driver is already where
+/// it should be. Shared so both drivers refuse the same nonsense with the
+/// same words.
+pub fn plan_change(
+    driver: &str,
+    installed: Option<Option<&str>>,
+    wanted: &str,
+    intent: Intent,
+) -> Result<bool> {
+    let Some(installed) = installed else {
+        println!("(dry run: the installed version is not queried; the plan shows the change)");
+        return Ok(true);
+    };
+    match (intent, installed) {
+        (_, Some(v)) if v == wanted => {
+            println!("{driver} {wanted} is already installed; checking its pods are Ready");
+            Ok(false)
+        }
+        (Intent::Install, Some(v)) => bail!(
+            "{driver} {v} is already installed; to move it to {wanted} run \
+             `cargo xtask csi upgrade {driver} --version {wanted}`"
+        ),
+        (Intent::Upgrade, None) => bail!(
+            "{driver} is not installed, so there is nothing to upgrade; run \
+             `cargo xtask csi install {driver} --version <old version>` first"
+        ),
+        (Intent::Install, None) => {
+            println!("installing {driver} {wanted}");
+            Ok(true)
+        }
+        (Intent::Upgrade, Some(v)) => {
+            println!("upgrading {driver} {v} → {wanted}");
+            Ok(true)
+        }
+    }
+}
+
+/// Substitutes `{{KEY}}` placeholders; a placeholder left over is a bug in
+/// the template or the catalog, reported with its name.
+pub fn render(template: &str, values: &[(&str, &str)]) -> Result<String> {
+    let mut out = template.to_owned();
+    for (key, value) in values {
+        out = out.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    if let Some(start) = out.find("{{") {
+        let end = out[start..].find("}}").map_or(out.len(), |e| start + e + 2);
+        bail!("template placeholder {} has no value", &out[start..end]);
+    }
+    Ok(out)
+}
+
+/// Where rendered manifests go (kept, so a user can see what was applied).
+pub fn rendered_path(name: &str) -> PathBuf {
+    process::out_dir().join("xtask").join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_fills_placeholders_and_names_missing_ones() {
+        assert_eq!(
+            render("image: {{A}} ns: {{B}}", &[("A", "x:1"), ("B", "n")]).unwrap(),
+            "image: x:1 ns: n"
+        );
+        let err = render("a: {{A}} b: {{B}}", &[("A", "1")]).unwrap_err();
+        assert_eq!(err.to_string(), "template placeholder {{B}} has no value");
+    }
+
+    #[test]
+    fn plan_change_refuses_what_makes_no_sense() {
+        assert!(plan_change("hostpath", Some(None), "v2", Intent::Install).unwrap());
+        assert!(!plan_change("hostpath", Some(Some("v2")), "v2", Intent::Install).unwrap());
+        assert!(plan_change("hostpath", Some(Some("v1")), "v2", Intent::Upgrade).unwrap());
+        assert!(plan_change("hostpath", None, "v2", Intent::Upgrade).unwrap());
+        let err = plan_change("hostpath", Some(Some("v1")), "v2", Intent::Install).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("csi upgrade hostpath --version v2"),
+            "{err}"
+        );
+        let err = plan_change("hostpath", Some(None), "v2", Intent::Upgrade).unwrap_err();
+        assert!(err.to_string().contains("nothing to upgrade"), "{err}");
+    }
+}

@@ -1,0 +1,481 @@
+//! Running external tools (kind, kubectl, helm, docker) as argument vectors.
+//!
+//! Every command goes through a [`Runner`] so that `--dry-run` can print the
+//! exact plan instead of running it, and so that a failure always names the
+//! full argument vector and what the tool said. Commands are never shell
+//! strings: an argument containing spaces or quotes reaches the tool intact.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// One external command: a program and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+impl Cmd {
+    pub fn new<I, S>(program: &str, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            program: program.to_owned(),
+            args: args.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The argument vector as a JSON array: unambiguous for arguments that
+    /// hold spaces or quotes, and copy-pasteable into code. A whole script
+    /// passed as one argument (`sh -c SCRIPT`) is shown as
+    /// `<script: N lines, M bytes>`: its text is in the repository, and
+    /// hundreds of lines of it would bury the plan.
+    pub fn argv(&self) -> String {
+        let mut all = Vec::with_capacity(self.args.len() + 1);
+        all.push(self.program.clone());
+        all.extend(self.args.iter().map(|a| {
+            if a.len() > 200 && a.contains('\n') {
+                format!("<script: {} lines, {} bytes>", a.lines().count(), a.len())
+            } else {
+                a.clone()
+            }
+        }));
+        serde_json::to_string(&all).expect("strings always serialise")
+    }
+
+    fn expression(&self) -> duct::Expression {
+        let args: Vec<OsString> = self.args.iter().map(OsString::from).collect();
+        duct::cmd(&self.program, args)
+    }
+}
+
+/// What a captured command printed.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs commands, or in dry-run mode prints them and runs nothing.
+pub struct Runner {
+    dry_run: bool,
+    step: std::cell::Cell<usize>,
+}
+
+impl Runner {
+    pub fn new(dry_run: bool) -> Self {
+        if dry_run {
+            println!("dry run: printing the command plan; nothing is executed");
+        }
+        Self {
+            dry_run,
+            step: std::cell::Cell::new(0),
+        }
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn announce(&self, cmd: &Cmd, note: Option<&str>) {
+        let n = self.step.get() + 1;
+        self.step.set(n);
+        let marker = if self.dry_run { "would run" } else { "run" };
+        match note {
+            Some(note) => println!("[{n}] {marker} {}  # {note}", cmd.argv()),
+            None => println!("[{n}] {marker} {}", cmd.argv()),
+        }
+    }
+
+    /// Prints a step that only happens under a condition the dry run cannot
+    /// know (because finding out would mean running a query).
+    pub fn plan_only(&self, cmd: &Cmd, condition: &str) {
+        if self.dry_run {
+            self.announce(cmd, Some(condition));
+        }
+    }
+
+    /// Runs a command with its output streamed to the terminal, so long
+    /// operations (kind create cluster, helm install) show their own progress.
+    pub fn run(&self, cmd: &Cmd) -> Result<()> {
+        self.announce(cmd, None);
+        if self.dry_run {
+            return Ok(());
+        }
+        let handle = cmd
+            .expression()
+            .stdin_null()
+            .unchecked()
+            .start()
+            .map_err(|e| spawn_error(cmd, e))?;
+        let status = wait_bounded(cmd, &handle, RUN_LIMIT, None)?.status;
+        if !status.success() {
+            bail!(
+                "{} failed with {} (its output is above)",
+                cmd.argv(),
+                describe_status(status.code())
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs a read-only query and returns what it printed, whatever its exit
+    /// status. `None` in dry-run mode: the caller must plan for both answers.
+    pub fn query(&self, cmd: &Cmd) -> Result<Option<Output>> {
+        self.announce(cmd, None);
+        if self.dry_run {
+            return Ok(None);
+        }
+        capture(cmd).map(Some)
+    }
+
+    /// Like [`Runner::query`] but a non-zero exit is an error that quotes
+    /// the tool's stderr.
+    pub fn query_ok(&self, cmd: &Cmd) -> Result<Option<String>> {
+        match self.query(cmd)? {
+            None => Ok(None),
+            Some(out) if out.success => Ok(Some(out.stdout)),
+            Some(out) => Err(failure(cmd, &out)),
+        }
+    }
+
+    /// Runs a command that waits for the cluster (kubectl wait, rollout
+    /// status, helm --wait) and shows elapsed time while it does. The command
+    /// carries its own timeout; `limit` plus a margin is a backstop after
+    /// which it is killed, so that nothing here can hang.
+    pub fn wait(&self, cmd: &Cmd, what: &str, limit: Duration) -> Result<()> {
+        self.announce(cmd, Some(&format!("waits up to {}s", limit.as_secs())));
+        if self.dry_run {
+            return Ok(());
+        }
+        let mut progress = Progress::new(what);
+        let out = capture_within(cmd, limit + BACKSTOP_MARGIN, Some(&mut progress));
+        progress.finish(matches!(&out, Ok(o) if o.success));
+        let out = out?;
+        if !out.success {
+            return Err(failure(cmd, &out)).with_context(|| format!("while waiting for {what}"));
+        }
+        Ok(())
+    }
+
+    /// Writes a generated file (a rendered manifest, a kubeconfig). Done in
+    /// dry-run mode too so the plan can be inspected; it runs nothing.
+    pub fn write_file(&self, path: &Path, contents: &str) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
+        println!("    wrote {}", path.display());
+        Ok(())
+    }
+}
+
+/// How long a query (a `get`, a version check, a probe) may take before
+/// it is killed: a wedged Docker daemon or a hung FUSE mount would otherwise
+/// block forever.
+pub const QUERY_LIMIT: Duration = Duration::from_secs(120);
+
+/// How long a streamed step (kind create cluster, kubectl apply) may take.
+const RUN_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// Extra time a waiting command gets beyond its own `--timeout` before the
+/// backstop kills it.
+const BACKSTOP_MARGIN: Duration = Duration::from_secs(30);
+
+/// Runs a command to completion with its output captured, killing it after
+/// [`QUERY_LIMIT`].
+pub fn capture(cmd: &Cmd) -> Result<Output> {
+    capture_within(cmd, QUERY_LIMIT, None)
+}
+
+/// Runs a command with its output captured; kills it (and reports so) if it
+/// is still running after `limit`.
+pub fn capture_within(
+    cmd: &Cmd,
+    limit: Duration,
+    progress: Option<&mut Progress>,
+) -> Result<Output> {
+    let handle = cmd
+        .expression()
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .start()
+        .map_err(|e| spawn_error(cmd, e))?;
+    let output = wait_bounded(cmd, &handle, limit, progress)?;
+    Ok(Output {
+        success: output.status.success(),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+/// Polls a started child until it exits; kills it after `limit`.
+fn wait_bounded(
+    cmd: &Cmd,
+    handle: &duct::Handle,
+    limit: Duration,
+    mut progress: Option<&mut Progress>,
+) -> Result<std::process::Output> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(out) = handle.try_wait().context("waiting for a child process")? {
+            return Ok(out.clone());
+        }
+        if start.elapsed() > limit {
+            let _ = handle.kill();
+            bail!(
+                "{} did not finish within {:.1}s; killed it",
+                cmd.argv(),
+                limit.as_secs_f64()
+            );
+        }
+        if let Some(p) = progress.as_deref_mut() {
+            p.tick();
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+pub fn failure(cmd: &Cmd, out: &Output) -> anyhow::Error {
+    let said = out.stderr.trim();
+    let said = if said.is_empty() {
+        out.stdout.trim()
+    } else {
+        said
+    };
+    anyhow::anyhow!(
+        "{} failed with {}: {}",
+        cmd.argv(),
+        describe_status(out.code),
+        if said.is_empty() { "(no output)" } else { said }
+    )
+}
+
+fn describe_status(code: Option<i32>) -> String {
+    match code {
+        Some(c) => format!("exit status {c}"),
+        None => "a signal".to_owned(),
+    }
+}
+
+fn spawn_error(cmd: &Cmd, e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!("could not start {}: {e}", cmd.argv())
+}
+
+/// Elapsed-time display for long waits: a live line on a terminal, a line
+/// every 10 s in CI logs (where carriage returns make a mess).
+pub struct Progress {
+    what: String,
+    start: Instant,
+    tty: bool,
+    last_line: Duration,
+}
+
+impl Progress {
+    fn new(what: &str) -> Self {
+        Self {
+            what: what.to_owned(),
+            start: Instant::now(),
+            tty: std::io::stdout().is_terminal(),
+            last_line: Duration::ZERO,
+        }
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn tick(&mut self) {
+        let elapsed = self.elapsed();
+        if self.tty {
+            const SPIN: [char; 4] = ['|', '/', '-', '\\'];
+            let frame = SPIN[(elapsed.as_millis() / 200) as usize % SPIN.len()];
+            print!(
+                "\r    {frame} waiting for {} ({}s)",
+                self.what,
+                elapsed.as_secs()
+            );
+            let _ = std::io::stdout().flush();
+        } else if elapsed >= self.last_line + Duration::from_secs(10) {
+            self.last_line = elapsed;
+            println!("    … waiting for {} ({}s)", self.what, elapsed.as_secs());
+        }
+    }
+
+    fn finish(&self, ok: bool) {
+        let mark = if ok { "done" } else { "FAILED" };
+        if self.tty {
+            print!("\r\x1b[2K");
+        }
+        println!(
+            "    {mark}: {} after {:.1}s",
+            self.what,
+            self.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// The repository root, so commands work from any directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the repository root")
+        .to_path_buf()
+}
+
+/// Where generated files go: `XTASK_OUT_DIR`, else cargo's target dir.
+pub fn out_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XTASK_OUT_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    repo_root().join("target")
+}
+
+/// A path given on the command line: relative to the current directory if
+/// it exists there, else relative to the repository root (so
+/// `--config manifests/kind/x.yaml` works from any subdirectory).
+pub fn resolve_input(path: &Path) -> PathBuf {
+    if path.is_absolute() || path.exists() {
+        path.to_path_buf()
+    } else {
+        repo_root().join(path)
+    }
+}
+
+/// Parses a timeout the way kubectl writes them: `120s`, `2m`, `1m30s`,
+/// `500ms`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad =
+        || format!("{text:?} is not a duration: write e.g. 120s, 2m, 1m30s, 500ms or 90 (seconds)");
+    let s = text.trim();
+    if s.is_empty() {
+        return Err(bad());
+    }
+    if s.chars().all(|c| c.is_ascii_digit()) {
+        return s.parse().map(Duration::from_secs).map_err(|_| bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            _ => return Err(bad()),
+        };
+        total += unit;
+        rest = &rest[unit_len..];
+    }
+    if total.is_zero() {
+        return Err(format!("{text:?}: the duration must be greater than zero"));
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_kubectl_timeouts() {
+        assert_eq!(parse_duration("120s"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        for bad in ["", "abc", "12x", "s", "0s", "-5s", "1.5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_duration("soon")
+            .unwrap_err()
+            .contains("not a duration"));
+    }
+
+    #[test]
+    fn argv_is_a_json_array_that_keeps_spaces_and_quotes() {
+        let cmd = Cmd::new("kubectl", ["exec", "p", "--", "sh", "-c", "echo \"a b\""]);
+        assert_eq!(
+            cmd.argv(),
+            r#"["kubectl","exec","p","--","sh","-c","echo \"a b\""]"#
+        );
+    }
+
+    #[test]
+    fn a_command_that_hangs_is_killed_at_its_limit() {
+        let started = Instant::now();
+        let err = capture_within(&Cmd::new("sleep", ["30"]), Duration::from_millis(300), None)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"["sleep","30"] did not finish within 0.3s; killed it"#
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let out = capture_within(
+            &Cmd::new("true", [] as [&str; 0]),
+            Duration::from_secs(10),
+            None,
+        );
+        assert!(out.unwrap().success);
+    }
+
+    #[test]
+    fn long_scripts_are_summarised_in_the_plan() {
+        let script = "echo hi\n".repeat(40);
+        let cmd = Cmd::new("sh", ["-c", script.as_str(), "name", "short\narg"]);
+        assert_eq!(
+            cmd.argv(),
+            r#"["sh","-c","<script: 40 lines, 320 bytes>","name","short\narg"]"#
+        );
+    }
+
+    #[test]
+    fn failure_quotes_stderr_and_falls_back_to_stdout() {
+        let cmd = Cmd::new("kind", ["get", "clusters"]);
+        let out = Output {
+            success: false,
+            code: Some(3),
+            stdout: "from stdout\n".into(),
+            stderr: " \n".into(),
+        };
+        let msg = failure(&cmd, &out).to_string();
+        assert_eq!(
+            msg,
+            r#"["kind","get","clusters"] failed with exit status 3: from stdout"#
+        );
+    }
+}
