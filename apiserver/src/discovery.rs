@@ -175,6 +175,9 @@ fn subresources(info: &ResourceInfo) -> Vec<(&'static str, Value)> {
             json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}),
         ));
     }
+    if info.group.is_empty() && info.plural == "namespaces" {
+        out.push(("finalize", json!({"kind": "Namespace"})));
+    }
     if info.group.is_empty() && info.plural == "pods" {
         out.push((
             "eviction",

@@ -323,6 +323,14 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
                 _ => Err(ApiError::method_not_allowed()),
             }
         }
+        (true, Some("finalize"))
+            if req.info.group.is_empty() && req.info.plural == "namespaces" =>
+        {
+            match m {
+                Method::PUT => write::finalize(req).await,
+                _ => Err(ApiError::method_not_allowed()),
+            }
+        }
         (true, Some("eviction")) if req.info.group.is_empty() && req.info.plural == "pods" => {
             match m {
                 Method::POST => write::evict(req).await,

@@ -368,3 +368,39 @@ pub async fn evict(mut req: Req) -> Result<Response, ApiError> {
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
     ))
 }
+
+/// `namespaces/{name}/finalize`: the only way to change a namespace's
+/// `spec.finalizers` (what tools use to release a stuck namespace).
+pub async fn finalize(mut req: Req) -> Result<Response, ApiError> {
+    let body = req.object().await?;
+    let name = req.name.clone().unwrap_or_default();
+    let finalizers = body
+        .pointer("/spec/finalizers")
+        .cloned()
+        .unwrap_or(json!([]));
+    let out = req.shared.write(|st| {
+        let at = ObjRef {
+            gr: req.info.gr(),
+            key: (String::new(), name.clone()),
+        };
+        let old = st
+            .get(&at.gr, &at.key)
+            .ok_or_else(|| ApiError::not_found(target(&req.info, &name)))?;
+        let rv = meta::resource_version(&body);
+        if !rv.is_empty() && rv != meta::resource_version(&old) {
+            return Err(ApiError::stale(target(&req.info, &name)));
+        }
+        let mut new = (*old).clone();
+        meta::set_path(&mut new, ".spec.finalizers", finalizers);
+        if new == *old {
+            return Ok(old);
+        }
+        let out = st.commit(&at.gr, new);
+        if ops::ready_to_remove(&out) {
+            st.remove(&at);
+        }
+        crate::gc::collect(st);
+        Ok(out)
+    })?;
+    Ok(json_response(StatusCode::OK, &render_object(&req, &out)))
+}

@@ -228,3 +228,33 @@ async fn namespace_deletion_removes_its_contents() {
         "namespace gone once empty"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn finalize_subresource_releases_a_stuck_namespace() {
+    let (_s, client) = server().await;
+    namespace(&client, "stuck").await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "stuck");
+    let mut held = cm("held");
+    held.metadata.finalizers = Some(vec!["harness.dev/never".into()]);
+    cms.create(&PostParams::default(), &held).await.unwrap();
+    let nss: Api<Namespace> = Api::all(client.clone());
+    nss.delete("stuck", &DeleteParams::default()).await.unwrap();
+    let ns = nss.get("stuck").await.unwrap();
+    assert_eq!(
+        ns.spec.as_ref().unwrap().finalizers,
+        Some(vec!["kubernetes".to_string()])
+    );
+
+    let mut body = serde_json::to_value(&ns).unwrap();
+    body["spec"]["finalizers"] = json!([]);
+    let (code, _) = crate::common::raw(
+        &client,
+        "PUT",
+        "/api/v1/namespaces/stuck/finalize",
+        "application/json",
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(status(nss.get("stuck").await.unwrap_err()).code, 404);
+}
