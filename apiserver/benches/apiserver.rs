@@ -351,7 +351,10 @@ fn table(cols: &[(&str, &Column)]) -> String {
 }
 
 fn main() -> Result<()> {
-    // `cargo bench` passes `--bench`; a filter argument means "not us".
+    // With both kube stacks linked, rustls has two crypto providers and
+    // will not guess; the choice does not matter for plain-HTTP loopback.
+    #[cfg(feature = "bench-kube-fake-client")]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

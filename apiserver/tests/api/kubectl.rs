@@ -354,7 +354,17 @@ async fn server_side_apply_conflicts_and_force() -> Result<()> {
 
     // Someone else takes replicas (kubectl patch writes as "kubectl-patch").
     f.kubectl
-        .ok(&["patch", "deployment", "web", "-n", "shop", "--type", "merge", "-p", r#"{"spec":{"replicas":5}}"#])
+        .ok(&[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            "shop",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"replicas":5}}"#,
+        ])
         .await?;
     let changed = write_manifest(
         dir.path(),
