@@ -308,6 +308,9 @@ fn cell<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map(f).unwrap_or_else(|| "n/a".into())
 }
 
+/// A table row: its label and how a column renders it.
+type Row<'a> = (&'a str, &'a dyn Fn(&Column) -> String);
+
 fn table(cols: &[(&str, &Column)]) -> String {
     let mut out = String::new();
     out.push_str("| measurement |");
@@ -317,7 +320,7 @@ fn table(cols: &[(&str, &Column)]) -> String {
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(cols.len()));
     out.push('\n');
-    let rows: [(&str, &dyn Fn(&Column) -> String); 4] = [
+    let rows: [Row; 4] = [
         ("start → first successful request (p50 / p99)", &|c| {
             cell(c.start, |(a, b)| format!("{} / {}", ms(a), ms(b)))
         }),
