@@ -9,6 +9,7 @@ mod errors;
 mod http;
 mod kubectl;
 mod listing;
+mod patch;
 mod runtime;
 mod subresources;
 mod watch;
