@@ -308,6 +308,9 @@ fn cell<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
     v.map(f).unwrap_or_else(|| "n/a".into())
 }
 
+/// A table row: its label and how a column renders it.
+type Row<'a> = (&'a str, &'a dyn Fn(&Column) -> String);
+
 fn table(cols: &[(&str, &Column)]) -> String {
     let mut out = String::new();
     out.push_str("| measurement |");
@@ -317,7 +320,7 @@ fn table(cols: &[(&str, &Column)]) -> String {
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(cols.len()));
     out.push('\n');
-    let rows: [(&str, &dyn Fn(&Column) -> String); 4] = [
+    let rows: [Row; 4] = [
         ("start → first successful request (p50 / p99)", &|c| {
             cell(c.start, |(a, b)| format!("{} / {}", ms(a), ms(b)))
         }),
@@ -351,7 +354,10 @@ fn table(cols: &[(&str, &Column)]) -> String {
 }
 
 fn main() -> Result<()> {
-    // `cargo bench` passes `--bench`; a filter argument means "not us".
+    // With both kube stacks linked, rustls has two crypto providers and
+    // will not guess; the choice does not matter for plain-HTTP loopback.
+    #[cfg(feature = "bench-kube-fake-client")]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

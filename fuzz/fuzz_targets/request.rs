@@ -91,8 +91,9 @@ fuzz_target!(|input: Input| {
     else {
         return; // not a request hyper would accept either
     };
+    let router = server().router();
     runtime().block_on(async {
-        let resp = server().router().oneshot(req).await.expect("router is infallible");
+        let resp = router.oneshot(req).await.expect("router is infallible");
         let status = resp.status();
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
         assert_ne!(status.as_u16(), 500, "{path} answered 500: {}", String::from_utf8_lossy(&bytes));

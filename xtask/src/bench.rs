@@ -17,15 +17,27 @@ pub struct Bench {
     pub target: &'static str,
     /// One line for `--list`.
     pub about: &'static str,
+    /// Cargo features the bench needs (passed as `--features a,b`).
+    pub features: &'static [&'static str],
 }
 
 /// Every benchmark `cargo xtask bench` can run.
-pub const BENCHES: &[Bench] = &[Bench {
-    name: "assertions",
-    package: "harness",
-    target: "assertions",
-    about: "cost of one probe + matcher attempt; triggered vs 500 ms polling detection latency",
-}];
+pub const BENCHES: &[Bench] = &[
+    Bench {
+        name: "assertions",
+        package: "harness",
+        target: "assertions",
+        about: "cost of one probe + matcher attempt; triggered vs 500 ms polling detection latency",
+        features: &[],
+    },
+    Bench {
+        name: "apiserver",
+        package: "apiserver",
+        target: "apiserver",
+        about: "embedded API server vs kube-fake-client: start, creates/s, watch latency, memory",
+        features: &["bench-kube-fake-client"],
+    },
+];
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -66,7 +78,12 @@ fn run_one(b: &Bench) -> Result<String> {
         "running bench `{}` (cargo bench -p {} --bench {})…",
         b.name, b.package, b.target
     );
-    let out = duct::cmd(cargo(), ["bench", "-p", b.package, "--bench", b.target])
+    let mut args = vec!["bench", "-p", b.package, "--bench", b.target];
+    let features = b.features.join(",");
+    if !features.is_empty() {
+        args.extend(["--features", &features]);
+    }
+    let out = duct::cmd(cargo(), args)
         .dir(workspace_root())
         .stdout_capture()
         .unchecked()
