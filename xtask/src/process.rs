@@ -41,11 +41,20 @@ impl Cmd {
     }
 
     /// The argument vector as a JSON array: unambiguous for arguments that
-    /// hold spaces, quotes or whole scripts, and copy-pasteable into code.
+    /// hold spaces or quotes, and copy-pasteable into code. A whole script
+    /// passed as one argument (`sh -c SCRIPT`) is shown as
+    /// `<script: N lines, M bytes>`: its text is in the repository, and
+    /// hundreds of lines of it would bury the plan.
     pub fn argv(&self) -> String {
         let mut all = Vec::with_capacity(self.args.len() + 1);
-        all.push(self.program.as_str());
-        all.extend(self.args.iter().map(String::as_str));
+        all.push(self.program.clone());
+        all.extend(self.args.iter().map(|a| {
+            if a.len() > 200 && a.contains('\n') {
+                format!("<script: {} lines, {} bytes>", a.lines().count(), a.len())
+            } else {
+                a.clone()
+            }
+        }));
         serde_json::to_string(&all).expect("strings always serialise")
     }
 
@@ -442,6 +451,16 @@ mod tests {
             None,
         );
         assert!(out.unwrap().success);
+    }
+
+    #[test]
+    fn long_scripts_are_summarised_in_the_plan() {
+        let script = "echo hi\n".repeat(40);
+        let cmd = Cmd::new("sh", ["-c", script.as_str(), "name", "short\narg"]);
+        assert_eq!(
+            cmd.argv(),
+            r#"["sh","-c","<script: 40 lines, 320 bytes>","name","short\narg"]"#
+        );
     }
 
     #[test]

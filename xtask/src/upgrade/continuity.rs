@@ -74,6 +74,11 @@ impl Record {
             .map_err(anyhow::Error::from)
     }
 
+    /// Whether the probe could not read some fact.
+    pub fn has_problems(&self) -> bool {
+        !self.0.problems.is_empty()
+    }
+
     /// A few lines for the terminal; the full record is in the JSON file.
     pub fn summary(&self) -> Vec<String> {
         let r = &self.0;

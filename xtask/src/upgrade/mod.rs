@@ -29,6 +29,10 @@ pub struct SetupArgs {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Exit status: 0 when every check is ✅ (or ➖ not applicable); \
+1 when a check is ❌ or a step failed; 2 for a bad flag or UPGRADE_TEST_* value."
+)]
 pub struct VerifyArgs {
     #[command(flatten)]
     settings: Settings,
@@ -89,8 +93,8 @@ impl Ctx<'_> {
         &self.s.namespace
     }
 
-    /// Renders a template from manifests/upgrade-tests/ into the record
-    /// directory and returns its path.
+    /// Renders a template from manifests/ into the record directory (so
+    /// what was applied stays inspectable) and returns its path.
     fn render(&self, template: &str, out_name: &str, values: &[(&str, &str)]) -> Result<String> {
         let path = repo_root().join("manifests").join(template);
         let text = std::fs::read_to_string(&path)
@@ -169,6 +173,15 @@ pub fn setup(args: SetupArgs) -> Result<()> {
         for line in record.summary() {
             println!("    {line}");
         }
+        // A baseline with holes would only turn into confusing ❌ lines
+        // after the upgrade: refuse it now, while the cause is fresh.
+        if record.has_problems() {
+            bail!(
+                "the {} scenario's baseline is incomplete (the probe problems are listed above); \
+                 fix them and run setup-upgrade-tests again",
+                scenario.name()
+            );
+        }
     }
     if !s.dry_run {
         println!(
@@ -185,54 +198,10 @@ fn deploy(ctx: &Ctx, scenario: Scenario) -> Result<()> {
     let ns = ctx.ns().to_owned();
     let name = scenario.object_name();
     match scenario {
-        Scenario::Static => {
-            // Only Mountpoint S3 gets here (settings::unsupported).
-            let job = ctx.render(
-                "csi/minio/bucket-job.yaml",
-                "bucket-job.yaml",
-                &[("NAMESPACE", &ns), ("BUCKET", &s.bucket)],
-            )?;
-            ctx.apply(&job)?;
-            let wait = ctx.kubectl(&[
-                "wait",
-                "--for=condition=Complete",
-                "job/create-bucket",
-                "--namespace",
-                &ns,
-                &s.timeout_arg(),
-            ]);
-            ctx.runner
-                .wait(&wait, &format!("bucket {} created", s.bucket), s.timeout)?;
-            let cluster_ip = Cmd::new("kubectl", s.kube_args()).args([
-                "get",
-                "service",
-                "minio",
-                "--namespace",
-                "s3-endpoint",
-                "--output=jsonpath={.spec.clusterIP}",
-            ]);
-            let endpoint = match ctx.runner.query_ok(&cluster_ip)? {
-                Some(ip) if ip.trim().is_empty() => bail!(
-                    "the MinIO Service has no ClusterIP; is the driver installed \
-                     (`cargo xtask csi install mountpoint-s3 --version V`)?"
-                ),
-                Some(ip) => ip.trim().to_owned(),
-                None => "MINIO_CLUSTER_IP".to_owned(),
-            };
-            let pv = format!("{ns}-{name}");
-            let file = ctx.render(
-                "upgrade-tests/static-s3.yaml",
-                "static-s3.yaml",
-                &[
-                    ("NAMESPACE", &ns),
-                    ("PV", &pv),
-                    ("CLAIM", &name),
-                    ("BUCKET", &s.bucket),
-                    ("ENDPOINT", &endpoint),
-                ],
-            )?;
-            ctx.apply(&file)?;
-        }
+        Scenario::Static => match s.driver {
+            Driver::MountpointS3 => static_s3(ctx, &name)?,
+            Driver::Hostpath => static_hostpath(ctx, &name)?,
+        },
         Scenario::Dynamic => {
             let class = traits(s.driver)
                 .storage_class
@@ -251,6 +220,138 @@ fn deploy(ctx: &Ctx, scenario: Scenario) -> Result<()> {
     }
     let pod_file = writer_pod(ctx, scenario)?;
     ctx.apply(&pod_file)
+}
+
+/// Mountpoint S3: a bucket on the in-cluster MinIO and a PV naming it.
+fn static_s3(ctx: &Ctx, name: &str) -> Result<()> {
+    let s = ctx.s;
+    let ns = ctx.ns().to_owned();
+    let job = ctx.render(
+        "csi/minio/bucket-job.yaml",
+        "bucket-job.yaml",
+        &[("NAMESPACE", &ns), ("BUCKET", &s.bucket)],
+    )?;
+    ctx.apply(&job)?;
+    let wait = ctx.kubectl(&[
+        "wait",
+        "--for=condition=Complete",
+        "job/create-bucket",
+        "--namespace",
+        &ns,
+        &s.timeout_arg(),
+    ]);
+    ctx.runner
+        .wait(&wait, &format!("bucket {} created", s.bucket), s.timeout)?;
+    let cluster_ip = Cmd::new("kubectl", s.kube_args()).args([
+        "get",
+        "service",
+        "minio",
+        "--namespace",
+        "s3-endpoint",
+        "--output=jsonpath={.spec.clusterIP}",
+    ]);
+    let endpoint = match ctx.runner.query_ok(&cluster_ip)? {
+        Some(ip) if ip.trim().is_empty() => bail!(
+            "the MinIO Service has no ClusterIP; is the driver installed \
+             (`cargo xtask csi install mountpoint-s3 --version V`)?"
+        ),
+        Some(ip) => ip.trim().to_owned(),
+        None => "MINIO_CLUSTER_IP".to_owned(),
+    };
+    let pv = format!("{ns}-{name}");
+    let file = ctx.render(
+        "upgrade-tests/static-s3.yaml",
+        "static-s3.yaml",
+        &[
+            ("NAMESPACE", &ns),
+            ("PV", &pv),
+            ("CLAIM", name),
+            ("BUCKET", &s.bucket),
+            ("ENDPOINT", &endpoint),
+        ],
+    )?;
+    ctx.apply(&file)?;
+    Ok(())
+}
+
+/// hostpath: the driver only mounts volumes it created, so the
+/// pre-provisioned volume is made as an admin would: provisioned once
+/// through a Retain class, then its claim and PV object are deleted (the
+/// volume stays), and a hand-written PV points at it.
+fn static_hostpath(ctx: &Ctx, name: &str) -> Result<()> {
+    let s = ctx.s;
+    let ns = ctx.ns().to_owned();
+    let seed = format!("{name}-seed");
+    let file = ctx.render(
+        "upgrade-tests/hostpath-seed.yaml",
+        "hostpath-seed.yaml",
+        &[("NAMESPACE", &ns), ("CLAIM", name)],
+    )?;
+    ctx.apply(&file)?;
+    let bound = ctx.kubectl(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Bound",
+        &format!("persistentvolumeclaim/{seed}"),
+        "--namespace",
+        &ns,
+        &s.timeout_arg(),
+    ]);
+    ctx.runner
+        .wait(&bound, &format!("claim {seed} Bound"), s.timeout)?;
+    let seed_pv = ctx
+        .jsonpath("persistentvolumeclaim", &seed, "{.spec.volumeName}")?
+        .unwrap_or_else(|| "SEED_PV".to_owned());
+    let facts = ctx.jsonpath(
+        "persistentvolume",
+        &seed_pv,
+        "{.spec.csi.volumeHandle} \
+         {.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].key} \
+         {.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}",
+    )?;
+    let (handle, key, value) = match facts {
+        None => ("HANDLE".into(), "TOPOLOGY_KEY".into(), "NODE".into()),
+        Some(f) => match f.split_whitespace().collect::<Vec<_>>()[..] {
+            [h, k, v] => (h.to_owned(), k.to_owned(), v.to_owned()),
+            _ => bail!(
+                "PV {seed_pv} made for claim {seed} has no CSI volume handle and node affinity \
+                 (read {f:?}); is it a hostpath volume?"
+            ),
+        },
+    };
+    let timeout = s.timeout_arg();
+    for (kind, object) in [
+        ("persistentvolumeclaim", &seed),
+        ("persistentvolume", &seed_pv),
+    ] {
+        let delete = ctx.kubectl(&[
+            "delete",
+            kind,
+            object,
+            "--namespace",
+            &ns,
+            "--ignore-not-found",
+            "--wait=true",
+            &timeout,
+        ]);
+        ctx.runner.wait(
+            &delete,
+            &format!("{kind} {object} deleted (volume kept)"),
+            s.timeout,
+        )?;
+    }
+    let file = ctx.render(
+        "upgrade-tests/static-hostpath.yaml",
+        "static-hostpath.yaml",
+        &[
+            ("NAMESPACE", &ns),
+            ("PV", &format!("{ns}-{name}")),
+            ("CLAIM", name),
+            ("HANDLE", &handle),
+            ("TOPOLOGY_KEY", &key),
+            ("TOPOLOGY_VALUE", &value),
+        ],
+    )?;
+    ctx.apply(&file)
 }
 
 /// The writer pod: the template with the continuity writer as its command.
@@ -424,14 +525,18 @@ pub fn cleanup(args: CleanupArgs) -> Result<()> {
     );
     let pvs = ctx.kubectl(&[
         "delete",
-        "persistentvolume",
+        "persistentvolume,storageclass",
         "--selector",
         &selector,
         "--ignore-not-found",
         "--wait=true",
         &timeout,
     ]);
-    runner.wait(&pvs, "static PersistentVolumes deleted", s.timeout)?;
+    runner.wait(
+        &pvs,
+        "the static PersistentVolumes and StorageClass deleted",
+        s.timeout,
+    )?;
     let dir = s.record_dir();
     if s.dry_run {
         println!("(dry run: would remove {})", dir.display());

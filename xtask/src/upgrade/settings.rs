@@ -25,8 +25,8 @@ pub struct Settings {
     /// in-cluster MinIO if missing.
     #[arg(long, env = "UPGRADE_TEST_BUCKET", default_value = "upgrade-test-static-bucket", value_parser = parse_bucket)]
     pub bucket: String,
-    /// CSI driver under test: mountpoint-s3 (FUSE; static scenario) or
-    /// hostpath (dynamic scenario).
+    /// CSI driver under test: mountpoint-s3 (FUSE; static scenario only) or
+    /// hostpath (static and dynamic).
     #[arg(
         long,
         env = "UPGRADE_TEST_DRIVER",
@@ -73,10 +73,6 @@ impl Scenario {
 /// Why a driver cannot run a scenario, or `None` if it can.
 pub fn unsupported(driver: Driver, scenario: Scenario) -> Option<&'static str> {
     match (driver, scenario) {
-        (Driver::Hostpath, Scenario::Static) => Some(
-            "the hostpath driver only mounts volumes it created itself, so it has no \
-             pre-provisioned volumes",
-        ),
         (Driver::MountpointS3, Scenario::Dynamic) => Some(
             "the Mountpoint S3 CSI driver supports static provisioning only (a PV naming an \
              existing bucket)",

@@ -123,7 +123,10 @@ fn cluster(name: &str, before: &Pod, after: &Pod) -> Fakes {
 }
 
 fn hostpath_env() -> Vec<(&'static str, &'static str)> {
-    vec![("UPGRADE_TEST_DRIVER", "hostpath")]
+    vec![
+        ("UPGRADE_TEST_DRIVER", "hostpath"),
+        ("UPGRADE_TEST_TYPE", "dynamic"),
+    ]
 }
 
 fn setup(f: &Fakes, env: &[(&str, &str)]) -> Run {
@@ -236,13 +239,6 @@ fn setup_deploys_writers_probes_them_and_saves_the_records() {
         !run.all_steps().iter().any(|s| s.starts_with("docker")),
         "{:?}",
         run.all_steps()
-    );
-    // all: the static scenario is skipped with the reason
-    assert!(
-        run.stdout
-            .contains("➖ static scenario skipped for hostpath"),
-        "{}",
-        run.stdout
     );
 }
 
@@ -469,7 +465,7 @@ fn cleanup_deletes_namespace_static_volumes_and_records() {
         run.steps(),
         vec![
             "kubectl delete namespace upgrade-test --ignore-not-found --wait=true --timeout=120s",
-            "kubectl delete persistentvolume --selector app.kubernetes.io/part-of=kube-harness-upgrade-test,kube-harness/upgrade-test-namespace=upgrade-test --ignore-not-found --wait=true --timeout=120s",
+            "kubectl delete persistentvolume,storageclass --selector app.kubernetes.io/part-of=kube-harness-upgrade-test,kube-harness/upgrade-test-namespace=upgrade-test --ignore-not-found --wait=true --timeout=120s",
         ]
     );
     assert!(!dir.exists(), "records left behind");
@@ -525,13 +521,13 @@ fn environment_variables_are_validated_with_a_clear_error() {
     let run = f.run(
         &["setup-upgrade-tests"],
         &[
-            ("UPGRADE_TEST_TYPE", "static"),
-            ("UPGRADE_TEST_DRIVER", "hostpath"),
+            ("UPGRADE_TEST_TYPE", "dynamic"),
+            ("UPGRADE_TEST_DRIVER", "mountpoint-s3"),
         ],
     );
     assert_eq!(run.code, 1, "{}", run.transcript());
     assert!(
-        run.stderr.contains("UPGRADE_TEST_TYPE=static cannot run with driver hostpath: the hostpath driver only mounts volumes it created itself"),
+        run.stderr.contains("UPGRADE_TEST_TYPE=dynamic cannot run with driver mountpoint-s3: the Mountpoint S3 CSI driver supports static provisioning only"),
         "{}",
         run.stderr
     );
@@ -562,6 +558,17 @@ fn help_documents_the_environment_variables() {
         run.stdout
     );
     assert!(run.stdout.contains("[default: 120s]"), "{}", run.stdout);
+    let run = f.run(&["verify-upgrade-tests", "--help"], &[]);
+    assert!(
+        run.stdout.contains("[env: UPGRADE_TEST_MAX_GAP="),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Exit status: 0 when every check is ✅"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -637,5 +644,85 @@ fn a_pod_that_never_gets_ready_fails_setup_with_kubectls_reason() {
         !run.steps().iter().any(|s| s.contains(" exec ")),
         "{:?}",
         run.steps()
+    );
+}
+
+#[test]
+fn hostpath_static_preprovisions_a_volume_then_binds_a_hand_written_pv_to_it() {
+    let mut f = cluster("static", &POD, &POD);
+    f.reply(
+        "kubectl",
+        "*get persistentvolumeclaim continuity-static-seed *",
+        "pvc-8d1e",
+    );
+    f.reply(
+        "kubectl",
+        "*get persistentvolume pvc-8d1e *",
+        "4f0c2b1e-aa11-11ef-9d3b-0242ac120003 topology.hostpath.csi/node e2e-worker2",
+    );
+    let run = setup(
+        &f,
+        &[
+            ("UPGRADE_TEST_DRIVER", "hostpath"),
+            ("UPGRADE_TEST_TYPE", "static"),
+            ("UPGRADE_TEST_NAMESPACE", "up-1"),
+        ],
+    );
+    run.assert_ok();
+    let m = f.out_dir().join("upgrade-tests/up-1/manifests");
+    let steps = run.steps();
+    assert_eq!(
+        steps[1..8],
+        [
+            format!("kubectl apply --filename {}", m.join("hostpath-seed.yaml").display()),
+            "kubectl wait --for=jsonpath={.status.phase}=Bound persistentvolumeclaim/continuity-static-seed --namespace up-1 --timeout=120s".to_owned(),
+            "kubectl get persistentvolumeclaim continuity-static-seed --namespace up-1 --output=jsonpath={.spec.volumeName}".to_owned(),
+            "kubectl get persistentvolume pvc-8d1e --namespace up-1 --output=jsonpath={.spec.csi.volumeHandle} {.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].key} {.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}".to_owned(),
+            "kubectl delete persistentvolumeclaim continuity-static-seed --namespace up-1 --ignore-not-found --wait=true --timeout=120s".to_owned(),
+            "kubectl delete persistentvolume pvc-8d1e --namespace up-1 --ignore-not-found --wait=true --timeout=120s".to_owned(),
+            format!("kubectl apply --filename {}", m.join("static-hostpath.yaml").display()),
+        ]
+    );
+    let pv = std::fs::read_to_string(m.join("static-hostpath.yaml")).unwrap();
+    for expected in [
+        "name: up-1-continuity-static",
+        "volumeHandle: 4f0c2b1e-aa11-11ef-9d3b-0242ac120003",
+        "- key: topology.hostpath.csi/node",
+        r#"values: ["e2e-worker2"]"#,
+        "volumeName: up-1-continuity-static",
+    ] {
+        assert!(pv.contains(expected), "{expected} missing from\n{pv}");
+    }
+    let seed = std::fs::read_to_string(m.join("hostpath-seed.yaml")).unwrap();
+    assert!(seed.contains("reclaimPolicy: Retain"), "{seed}");
+    assert!(
+        run.stdout.contains("static scenario: mount recorded"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn setup_refuses_an_incomplete_baseline() {
+    let mut f = cluster("dynamic", &POD, &POD);
+    f.reply(
+        "kubectl",
+        &format!("*exec continuity-dynamic {SETUP_PROBE}"),
+        "continuity-probe 1\nclock 1000.00 1795434496\nmount_point /data\nwriter_pid 7\n\
+         error writer process 7 is not running\nresolved /data\nend\n",
+    );
+    let run = setup(&f, &hostpath_env());
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stdout
+            .contains("probe problem (writer): process 7 is not running"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("the dynamic scenario's baseline is incomplete"),
+        "{}",
+        run.stderr
     );
 }
