@@ -20,3 +20,9 @@ pub use crate::snapshot::{cell, na, ContrastMatrix};
 // What nearly every test also needs.
 pub use serde_json::json;
 pub use std::time::Duration;
+
+// Cluster, faker, disruptions.
+pub use crate::disruption::{self, DisruptionError};
+pub use crate::env::{env, BackendKind, EnvError, OperatorHandle, TestEnv};
+pub use crate::faker::volumes::{CAPACITY_BYTES_ANNOTATION, USED_BYTES_ANNOTATION};
+pub use crate::faker::{Kind as FakerKind, StatusFaker};

@@ -50,3 +50,30 @@ where
         Box::pin(async move { self.api.get(&self.name).await })
     }
 }
+
+impl<K> crate::wait::Probe for GetProbe<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + serde::Serialize
+        + Send
+        + Sync,
+{
+    type Output = K;
+
+    async fn probe(&mut self) -> Result<K, crate::wait::ProbeError> {
+        match self.api.get_opt(&self.name).await {
+            Ok(Some(obj)) => Ok(obj),
+            Ok(None) => Err(crate::wait::ProbeError::Failed(format!(
+                "{} not found",
+                self.describe()
+            ))),
+            Err(e) => Err(crate::wait::ProbeError::Failed(format!(
+                "reading {}: {e}",
+                self.describe()
+            ))),
+        }
+    }
+}

@@ -654,3 +654,28 @@ fn deployment_rolls_to_new_replicaset() {
     assert_eq!(prog.reason.as_deref(), Some("NewReplicaSetAvailable"));
     assert!(sim.reasons("op").iter().any(|r| r == "ScalingReplicaSet"));
 }
+
+#[test]
+fn scale_down_removes_the_highest_ordinal_first() {
+    let mut sim = Sim::new();
+    sim.create(Kind::StatefulSet, statefulset("db", 3, "db:v1"));
+    assert!(sim.run_until(MINUTE, |s| converged(s, "db", 3)));
+    sim.deletions.clear();
+    sim.patch(Kind::StatefulSet, "db", json!({"spec": {"replicas": 1}}));
+    assert!(sim.run_until(MINUTE, |s| converged(s, "db", 1)
+        && s.names(Kind::Pod) == ["db-0"]));
+    assert_eq!(sim.deletions, ["db-2", "db-1"]);
+    // Claims are retained, as with the default persistentVolumeClaimRetentionPolicy.
+    assert_eq!(sim.names(Kind::PersistentVolumeClaim).len(), 3);
+}
+
+#[test]
+fn parallel_policy_creates_all_pods_at_once() {
+    let mut sim = Sim::new();
+    let mut set = statefulset("db", 3, "db:v1");
+    set["spec"]["podManagementPolicy"] = json!("Parallel");
+    sim.create(Kind::StatefulSet, set);
+    sim.tick();
+    sim.tick();
+    assert_eq!(sim.names(Kind::Pod), ["db-0", "db-1", "db-2"]);
+}

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use harness::disruption;
 use harness::env::TestEnv;
 use harness::faker::volumes::USED_BYTES_ANNOTATION;
+use harness::prelude::{all_of, consistently, eq, eventually, field, DurationExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -197,25 +198,29 @@ async fn pause_holds_status_exactly_and_resume_converges() -> Result<()> {
     let patched = env
         .patch(&sts, json!({"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "db:v2"}]}}}}))
         .await?;
-    let held = env.get(&sts).fetch().await?.status;
+    let held = env.get(&sts).fetch().await?.status.unwrap();
     // Consistently for 10 s: the status never moves, observedGeneration lags.
-    let t0 = tokio::time::Instant::now();
-    while t0.elapsed() < Duration::from_secs(10) {
-        let now = env.get(&sts).fetch().await?;
-        assert_eq!(now.status, held, "status moved while paused");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert_ne!(
-        held.unwrap().observed_generation,
-        patched.metadata.generation
-    );
+    consistently(env.get(&sts))
+        .for_(10.s())
+        .every(500.ms())
+        .should(all_of![
+            field("status", eq(&held)),
+            field("status.readyReplicas", eq(3)),
+        ])
+        .await?;
+    assert_ne!(held.observed_generation, patched.metadata.generation);
 
     faker.resume();
-    let s = wait_converged(&env, &sts, 3).await?;
-    assert_eq!(
-        s.status.unwrap().observed_generation,
-        patched.metadata.generation
-    );
+    let s = eventually(env.get(&sts))
+        .within(60.s())
+        .should(all_of![
+            field("status.observedGeneration", eq(patched.metadata.generation)),
+            field("status.updatedReplicas", eq(3)),
+            field("status.readyReplicas", eq(3)),
+        ])
+        .await?;
+    let st = s.status.unwrap();
+    assert_eq!(st.current_revision, st.update_revision);
     Ok(())
 }
 
