@@ -327,16 +327,30 @@ pub fn on_remove(st: &mut State, crd: &Value) {
 }
 
 /// Validates a custom object against its version's schema, pruning unknown
-/// fields and applying defaults as kube-apiserver does.
+/// fields and applying defaults as kube-apiserver does; with
+/// `fieldValidation=Strict`, unknown fields are refused instead.
 pub fn validate_custom(
     info: &ResourceInfo,
     version: &str,
     obj: &mut Value,
+    strict: bool,
 ) -> Result<(), ApiError> {
     let Some(sch) = info.schema(version) else {
         return Ok(());
     };
-    let causes = schema::apply(sch, obj);
+    let mut pruned = Vec::new();
+    let causes = schema::apply(sch, obj, &mut pruned);
+    if strict && !pruned.is_empty() {
+        let fields: Vec<String> = pruned
+            .iter()
+            .map(|p| format!("unknown field {p:?}"))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
+            fields.join(", "),
+            kind = info.kind
+        )));
+    }
     if causes.is_empty() {
         Ok(())
     } else {

@@ -78,8 +78,8 @@ fn walk_structure(s: &Value, path: &str, out: &mut Vec<(String, String)>) {
 }
 
 /// Prunes unknown fields, applies defaults and validates `obj` in place;
-/// returns the 422 causes.
-pub fn apply(schema: &Value, obj: &mut Value) -> Vec<(String, String)> {
+/// returns the 422 causes and adds the pruned field paths to `pruned`.
+pub fn apply(schema: &Value, obj: &mut Value, pruned: &mut Vec<String>) -> Vec<(String, String)> {
     let mut errs = Vec::new();
     let Some(root) = obj.as_object_mut() else {
         return errs;
@@ -94,7 +94,7 @@ pub fn apply(schema: &Value, obj: &mut Value) -> Vec<(String, String)> {
         match props.and_then(|p| p.get(&k)) {
             Some(ps) => {
                 let v = root.get_mut(&k).expect("key");
-                visit(ps, v, &k, &mut errs);
+                visit(ps, v, &k, &mut errs, pruned);
                 if v.is_null() && !nullable(ps) {
                     root.remove(&k);
                 }
@@ -102,6 +102,7 @@ pub fn apply(schema: &Value, obj: &mut Value) -> Vec<(String, String)> {
             None if keep_unknown => {}
             None => {
                 root.remove(&k);
+                pruned.push(k);
             }
         }
     }
@@ -158,7 +159,13 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn visit(s: &Value, v: &mut Value, path: &str, errs: &mut Vec<(String, String)>) {
+fn visit(
+    s: &Value,
+    v: &mut Value,
+    path: &str,
+    errs: &mut Vec<(String, String)>,
+    pruned: &mut Vec<String>,
+) {
     if v.is_null() {
         return;
     }
@@ -261,7 +268,7 @@ fn visit(s: &Value, v: &mut Value, path: &str, errs: &mut Vec<(String, String)>)
                 match child {
                     Some(cs) => {
                         let cv = map.get_mut(&k).expect("key");
-                        visit(cs, cv, &format!("{path}.{k}"), errs);
+                        visit(cs, cv, &format!("{path}.{k}"), errs, pruned);
                         if cv.is_null() && !nullable(cs) {
                             map.remove(&k);
                         }
@@ -270,6 +277,7 @@ fn visit(s: &Value, v: &mut Value, path: &str, errs: &mut Vec<(String, String)>)
                         || (props.is_none() && extra.is_none() && s.get("type").is_none()) => {}
                     None => {
                         map.remove(&k);
+                        pruned.push(format!("{path}.{k}"));
                     }
                 }
             }
@@ -281,7 +289,7 @@ fn visit(s: &Value, v: &mut Value, path: &str, errs: &mut Vec<(String, String)>)
         Value::Array(items) => {
             if let Some(is) = s.get("items") {
                 for (i, item) in items.iter_mut().enumerate() {
-                    visit(is, item, &format!("{path}[{i}]"), errs);
+                    visit(is, item, &format!("{path}[{i}]"), errs, pruned);
                 }
             }
             let n = items.len() as f64;
@@ -325,7 +333,9 @@ mod tests {
     fn prunes_unknown_fields_and_defaults() {
         let mut o = json!({"apiVersion": "x/v1", "kind": "K", "metadata": {"name": "n"},
             "spec": {"size": 2, "junk": 1, "free": {"any": {"thing": 1}}}, "extra": true});
-        assert!(apply(&schema(), &mut o).is_empty());
+        let mut pruned = Vec::new();
+        assert!(apply(&schema(), &mut o, &mut pruned).is_empty());
+        assert_eq!(pruned, ["spec.junk", "extra"]);
         assert_eq!(
             o["spec"],
             json!({"size": 2, "mode": "a", "free": {"any": {"thing": 1}}})
@@ -337,12 +347,12 @@ mod tests {
     #[test]
     fn reports_every_invalid_field() {
         let mut o = json!({"spec": {"size": 0, "mode": "c"}, "status": {"ready": "yes"}});
-        let errs = apply(&schema(), &mut o);
+        let errs = apply(&schema(), &mut o, &mut Vec::new());
         let fields: Vec<&str> = errs.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(fields, ["spec.size", "spec.mode", "status.ready"]);
         let mut missing = json!({"spec": {}});
         assert_eq!(
-            apply(&schema(), &mut missing)[0],
+            apply(&schema(), &mut missing, &mut Vec::new())[0],
             ("spec.size".to_string(), "Required value".to_string())
         );
     }

@@ -24,6 +24,7 @@ pub fn prepare_create(
     info: &ResourceInfo,
     version: &str,
     obj: &mut Value,
+    strict: bool,
 ) -> Result<(), ApiError> {
     if info.status && !is(info, "", "nodes") {
         // Create cannot set status where status has its own subresource.
@@ -101,7 +102,7 @@ pub fn prepare_create(
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             crate::crd::prepare(st, obj, None)?;
         }
-        _ if info.custom => crate::crd::validate_custom(info, version, obj)?,
+        _ if info.custom => crate::crd::validate_custom(info, version, obj, strict)?,
         _ => {}
     }
     Ok(())
@@ -114,6 +115,7 @@ pub fn prepare_update(
     old: &Value,
     new: &mut Value,
     part: Part,
+    strict: bool,
 ) -> Result<(), ApiError> {
     let name = meta::name(old).to_string();
     let forbid = |field: &str, msg: &str| {
@@ -189,7 +191,7 @@ pub fn prepare_update(
         ("apiextensions.k8s.io", "customresourcedefinitions", Part::Main) => {
             crate::crd::prepare(st, new, Some(old))?;
         }
-        _ if info.custom => crate::crd::validate_custom(info, version, new)?,
+        _ if info.custom => crate::crd::validate_custom(info, version, new, strict)?,
         _ => {}
     }
     Ok(())

@@ -110,9 +110,12 @@ fn write_scale(st: &mut State, req: &Req, scale: &Value, dry_run: bool) -> Resul
     );
     let paths = req.info.scale.as_ref().expect("scalable");
     meta::set_path(&mut new, &paths.spec_replicas, replicas.into());
+    // The resourceVersion is always set above, so this is a plain update.
     let opts = WriteOpts {
         dry_run,
-        from_patch: true,
+        from_patch: false,
+        manager: super::write::field_manager(req),
+        strict: false,
     };
     let out = ops::update(
         st,

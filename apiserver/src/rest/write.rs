@@ -15,7 +15,22 @@ fn opts(req: &Req, from_patch: bool) -> WriteOpts {
     WriteOpts {
         dry_run: req.params.dry_run(),
         from_patch,
+        manager: field_manager(req),
+        strict: req.params.get("fieldValidation") == Some("Strict"),
     }
+}
+
+/// `?fieldManager=`, else the product part of the User-Agent, as
+/// kube-apiserver names writers in managedFields.
+pub(super) fn field_manager(req: &Req) -> Option<String> {
+    if let Some(m) = req.params.get("fieldManager") {
+        return Some(m.to_string());
+    }
+    req.headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.split('/').next().unwrap_or("").trim().to_string())
+        .filter(|m| !m.is_empty())
 }
 
 fn part(req: &Req) -> Part {
@@ -85,7 +100,7 @@ pub fn patch_error(e: PatchError) -> ApiError {
             err.details = json!({
                 "causes": conflicts.iter().map(|c| json!({
                     "reason": "FieldManagerConflict",
-                    "message": format!("conflict with \"{}\"", c.manager),
+                    "message": c.cause_message(),
                     "field": c.field,
                 })).collect::<Vec<_>>()
             });
@@ -98,7 +113,7 @@ pub(super) fn patch_context(req: &Req, now: String) -> PatchContext {
     PatchContext {
         api_version: req.info.api_version(&req.version),
         kind: req.info.kind.clone(),
-        field_manager: req.params.get("fieldManager").map(String::from),
+        field_manager: field_manager(req),
         force: req.params.flag("force"),
         now,
         is_custom: req.info.custom,

@@ -21,11 +21,68 @@ pub enum Part {
 }
 
 /// Options shared by create and update.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct WriteOpts {
     pub dry_run: bool,
-    /// The body came out of a PATCH, which never needs a resourceVersion.
+    /// The body came out of a PATCH, which never needs a resourceVersion
+    /// and whose managedFields the patch module already maintained.
     pub from_patch: bool,
+    /// Who writes (`?fieldManager=` or the User-Agent's product); recorded
+    /// in managedFields as an Update. `None` leaves them as they are.
+    pub manager: Option<String>,
+    /// `?fieldValidation=Strict`: unknown fields are an error, not pruned.
+    pub strict: bool,
+}
+
+/// The field-ownership context for a plain write of `info`.
+fn managed_ctx(
+    st: &State,
+    info: &ResourceInfo,
+    version: &str,
+    part: Part,
+) -> crate::patch::PatchContext {
+    crate::patch::PatchContext {
+        api_version: info.api_version(version),
+        kind: info.kind.clone(),
+        now: st.now(),
+        is_custom: info.custom,
+        subresource: (part == Part::Status).then(|| "status".to_string()),
+        status_subresource: info.status,
+        ..Default::default()
+    }
+}
+
+/// Records a plain write in managedFields (the patch module owns the rules).
+fn record(
+    st: &State,
+    info: &ResourceInfo,
+    version: &str,
+    part: Part,
+    before: Option<&Value>,
+    after: Value,
+    opts: &WriteOpts,
+) -> Value {
+    match opts.manager.as_deref().filter(|m| !m.is_empty()) {
+        Some(m) if !opts.from_patch => {
+            let ctx = managed_ctx(st, info, version, part);
+            crate::patch::managed::record_update(before, &after, m, &ctx)
+        }
+        _ => after,
+    }
+}
+
+/// Equality that ignores resourceVersion and managedFields timestamps, so
+/// rewriting an unchanged object stays a no-op.
+fn same_content(a: &Value, b: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("managedFields");
+            m.remove("resourceVersion");
+        }
+        v
+    };
+    strip(a) == strip(b)
 }
 
 pub fn target<'a>(info: &'a ResourceInfo, name: &'a str) -> Target<'a> {
@@ -180,7 +237,8 @@ pub fn create(
             m.insert("generation".into(), 1.into());
         }
     }
-    strategy::prepare_create(st, info, version, &mut obj)?;
+    strategy::prepare_create(st, info, version, &mut obj, opts.strict)?;
+    let obj = record(st, info, version, Part::Main, None, obj, &opts);
     if opts.dry_run {
         return Ok(Obj::new(obj));
     }
@@ -305,7 +363,8 @@ pub fn update(
             ));
         }
     }
-    strategy::prepare_update(st, info, version, &old, &mut new, part)?;
+    strategy::prepare_update(st, info, version, &old, &mut new, part, opts.strict)?;
+    let mut new = record(st, info, version, part, Some(&old), new, &opts);
     if (info.generation || info.custom) && meta::spec_part(&new) != meta::spec_part(&old) {
         let g = meta::metadata(&old)
             .and_then(|m| m.get("generation"))
@@ -316,7 +375,7 @@ pub fn update(
     // A write that changes nothing is not a write: no new resourceVersion,
     // no watch event (controllers rely on this to settle).
     meta::set_str(&mut new, "resourceVersion", meta::resource_version(&old));
-    if new == *old {
+    if same_content(&new, &old) {
         return Ok(old);
     }
     if opts.dry_run {

@@ -74,9 +74,16 @@ pub struct Replacement {
 
 /// Delete a pod (its own grace period) and wait until a pod of the same name
 /// with a new uid exists, as a StatefulSet controller makes it.
-pub async fn delete_pod(env: &TestEnv, name: &str, within: Duration) -> Result<Replacement, DisruptionError> {
+pub async fn delete_pod(
+    env: &TestEnv,
+    name: &str,
+    within: Duration,
+) -> Result<Replacement, DisruptionError> {
     let api: Api<Pod> = env.api();
-    let old = api.get(name).await.map_err(api_err(format!("get pod {name}")))?;
+    let old = api
+        .get(name)
+        .await
+        .map_err(api_err(format!("get pod {name}")))?;
     let old_uid = old.uid().unwrap_or_default();
     let t0 = Instant::now();
     api.delete(name, &DeleteParams::default())
@@ -84,7 +91,10 @@ pub async fn delete_pod(env: &TestEnv, name: &str, within: Duration) -> Result<R
         .map_err(api_err(format!("delete pod {name}")))?;
     let mut terminated_after = None;
     loop {
-        let now = api.get_opt(name).await.map_err(api_err(format!("get pod {name}")))?;
+        let now = api
+            .get_opt(name)
+            .await
+            .map_err(api_err(format!("get pod {name}")))?;
         match now {
             Some(p) if p.uid().as_deref() == Some(old_uid.as_str()) => {}
             Some(p) => {
@@ -139,9 +149,13 @@ pub async fn uncordon(client: &Client, node: &str) -> Result<(), DisruptionError
 
 async fn set_unschedulable(client: &Client, node: &str, on: bool) -> Result<(), DisruptionError> {
     let api: Api<Node> = Api::all(client.clone());
-    api.patch(node, &PatchParams::default(), &Patch::Merge(json!({"spec": {"unschedulable": on}})))
-        .await
-        .map_err(api_err(format!("cordon node {node}")))?;
+    api.patch(
+        node,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"unschedulable": on}})),
+    )
+    .await
+    .map_err(api_err(format!("cordon node {node}")))?;
     Ok(())
 }
 
@@ -156,7 +170,11 @@ pub struct DrainReport {
 /// mirror pods excepted), retrying evictions a budget blocks until `within`
 /// runs out; then [`DisruptionError::EvictionBlocked`] for the first pod
 /// still blocked.
-pub async fn drain_node(client: &Client, node: &str, within: Duration) -> Result<DrainReport, DisruptionError> {
+pub async fn drain_node(
+    client: &Client,
+    node: &str,
+    within: Duration,
+) -> Result<DrainReport, DisruptionError> {
     cordon(client, node).await?;
     let pods: Api<Pod> = Api::all(client.clone());
     let t0 = Instant::now();
@@ -196,7 +214,12 @@ pub async fn drain_node(client: &Client, node: &str, within: Duration) -> Result
             }
         }
         // kubectl retries blocked evictions every 5 s.
-        tokio::time::sleep(Duration::from_secs(5).min(within / 4).max(Duration::from_millis(50))).await;
+        tokio::time::sleep(
+            Duration::from_secs(5)
+                .min(within / 4)
+                .max(Duration::from_millis(50)),
+        )
+        .await;
         if t0.elapsed() > within + Duration::from_secs(5) {
             return Err(DisruptionError::Timeout {
                 what: format!("drain of node {node}"),

@@ -78,8 +78,8 @@ impl Settings {
                 "1" | "true" | "yes" | "on"
             )
         });
-        let kubeconfig = get("KUBECONFIG")
-            .and_then(|v| v.split(':').find(|p| !p.is_empty()).map(PathBuf::from));
+        let kubeconfig =
+            get("KUBECONFIG").and_then(|v| v.split(':').find(|p| !p.is_empty()).map(PathBuf::from));
         let home = get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
         Ok(Settings {
             backend,
@@ -167,7 +167,9 @@ mod tests {
     fn backend_defaults_to_embedded_and_parses_names() {
         assert_eq!(settings(&[]).unwrap().backend, BackendKind::Embedded);
         assert_eq!(
-            settings(&[("HARNESS_CLUSTER", "Existing")]).unwrap().backend,
+            settings(&[("HARNESS_CLUSTER", "Existing")])
+                .unwrap()
+                .backend,
             BackendKind::Existing
         );
         assert_eq!(
@@ -197,12 +199,18 @@ mod tests {
 
         let s = settings(&[("KUBECONFIG", "/nonexistent/kc")]).unwrap();
         let msg = s.kubeconfig_path().unwrap_err().to_string();
-        assert!(msg.contains("KUBECONFIG=/nonexistent/kc does not exist"), "{msg}");
+        assert!(
+            msg.contains("KUBECONFIG=/nonexistent/kc does not exist"),
+            "{msg}"
+        );
 
         std::fs::create_dir_all(dir.path().join(".kube")).unwrap();
         std::fs::write(dir.path().join(".kube/config"), "x").unwrap();
         let s = settings(&[("HOME", home)]).unwrap();
-        assert_eq!(s.kubeconfig_path().unwrap(), dir.path().join(".kube/config"));
+        assert_eq!(
+            s.kubeconfig_path().unwrap(),
+            dir.path().join(".kube/config")
+        );
     }
 
     #[tokio::test]
@@ -229,6 +237,9 @@ mod tests {
         let e = check_reachable(&config).unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, EnvError::Unreachable { .. }));
-        assert!(msg.contains("127.0.0.1:1") && msg.contains("kubectl cluster-info"), "{msg}");
+        assert!(
+            msg.contains("127.0.0.1:1") && msg.contains("kubectl cluster-info"),
+            "{msg}"
+        );
     }
 }

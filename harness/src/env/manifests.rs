@@ -17,9 +17,11 @@ use super::error::EnvError;
 pub fn parse_documents(source: &str, text: &str) -> Result<Vec<Value>, EnvError> {
     let mut out = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value = <serde_yaml::Value as serde::Deserialize>::deserialize(doc).map_err(|e| EnvError::Manifest {
-            source_name: format!("{source} (document {})", i + 1),
-            message: e.to_string(),
+        let value = <serde_yaml::Value as serde::Deserialize>::deserialize(doc).map_err(|e| {
+            EnvError::Manifest {
+                source_name: format!("{source} (document {})", i + 1),
+                message: e.to_string(),
+            }
         })?;
         if value.is_null() {
             continue;
@@ -34,7 +36,11 @@ pub fn parse_documents(source: &str, text: &str) -> Result<Vec<Value>, EnvError>
             continue;
         }
         for field in ["apiVersion", "kind"] {
-            if json.get(field).and_then(Value::as_str).is_none_or(str::is_empty) {
+            if json
+                .get(field)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 return Err(EnvError::Manifest {
                     source_name: format!("{source} (document {})", i + 1),
                     message: format!("missing `{field}`"),
@@ -81,13 +87,25 @@ fn gvk_of(obj: &Value) -> GroupVersionKind {
 
 /// Create the object, or replace it if it exists (last writer wins, like a
 /// plain `kubectl apply` without conflicts). Returns the stored object.
-pub async fn apply_value(client: &Client, ns: &str, mut obj: Value) -> Result<DynamicObject, EnvError> {
+pub async fn apply_value(
+    client: &Client,
+    ns: &str,
+    mut obj: Value,
+) -> Result<DynamicObject, EnvError> {
     let gvk = gvk_of(&obj);
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_owned();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     let what = format!("apply {}/{name}", gvk.kind);
     let (ar, caps) = discovery::pinned_kind(client, &gvk)
         .await
-        .map_err(EnvError::api(format!("{what}: discover {}/{}", gvk.api_version(), gvk.kind)))?;
+        .map_err(EnvError::api(format!(
+            "{what}: discover {}/{}",
+            gvk.api_version(),
+            gvk.kind
+        )))?;
     let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
         let target_ns = obj
             .pointer("/metadata/namespace")
@@ -99,10 +117,11 @@ pub async fn apply_value(client: &Client, ns: &str, mut obj: Value) -> Result<Dy
     } else {
         Api::all_with(client.clone(), &ar)
     };
-    let mut dynamic: DynamicObject = serde_json::from_value(obj).map_err(|e| EnvError::Manifest {
-        source_name: what.clone(),
-        message: e.to_string(),
-    })?;
+    let mut dynamic: DynamicObject =
+        serde_json::from_value(obj).map_err(|e| EnvError::Manifest {
+            source_name: what.clone(),
+            message: e.to_string(),
+        })?;
     match api.create(&PostParams::default(), &dynamic).await {
         Ok(o) => Ok(o),
         Err(kube::Error::Api(e)) if e.code == 409 => {
@@ -123,7 +142,10 @@ pub async fn wait_established(client: &Client, names: &[String]) -> Result<(), E
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for name in names {
         loop {
-            let crd = api.get(name).await.map_err(EnvError::api(format!("get CRD {name}")))?;
+            let crd = api
+                .get(name)
+                .await
+                .map_err(EnvError::api(format!("get CRD {name}")))?;
             let established = crd
                 .status
                 .and_then(|s| s.conditions)
@@ -162,10 +184,20 @@ mod tests {
 
     #[test]
     fn bad_documents_are_named() {
-        let e = parse_documents("m.yaml", "apiVersion: v1\nkind: ConfigMap\n---\nkind: Pod\n").unwrap_err();
-        assert_eq!(e.to_string(), "manifest m.yaml (document 2): missing `apiVersion`");
+        let e = parse_documents(
+            "m.yaml",
+            "apiVersion: v1\nkind: ConfigMap\n---\nkind: Pod\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "manifest m.yaml (document 2): missing `apiVersion`"
+        );
         let e = parse_documents("m.yaml", "a: [").unwrap_err();
-        assert!(e.to_string().starts_with("manifest m.yaml (document 1):"), "{e}");
+        assert!(
+            e.to_string().starts_with("manifest m.yaml (document 1):"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -127,14 +127,14 @@ impl TestEnv {
                 backend::check_reachable(&config)?;
                 (
                     Cluster::Real { kubeconfig: path },
-                    Connector::Config(config),
+                    Connector::Config(Box::new(config)),
                     Arc::new(jiff::Timestamp::now),
                 )
             }
             #[cfg(feature = "k3s")]
             BackendKind::K3s => {
                 let k = k3s::start().await?;
-                let connector = Connector::Config(k.config.clone());
+                let connector = Connector::Config(Box::new(k.config.clone()));
                 (Cluster::K3s(k), connector, Arc::new(jiff::Timestamp::now))
             }
             #[cfg(not(feature = "k3s"))]
@@ -424,7 +424,11 @@ impl TestEnv {
             + Debug,
     {
         let name = obj.name_any();
-        match self.api::<K>().delete(&name, &DeleteParams::default()).await {
+        match self
+            .api::<K>()
+            .delete(&name, &DeleteParams::default())
+            .await
+        {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
             Err(e) => Err(EnvError::api(format!("delete {}/{name}", K::kind(&())))(e)),

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, ListParams};
 use kube::Client;
 
 use super::error::EnvError;
@@ -18,18 +18,16 @@ pub enum Connector {
     /// The embedded server (cheap, in-process).
     Embedded(apiserver::ApiServer),
     /// A real cluster.
-    Config(kube::Config),
+    Config(Box<kube::Config>),
 }
 
 impl Connector {
     /// A new client whose default namespace is `ns`.
     pub fn client(&self, ns: &str) -> Result<Client, EnvError> {
         match self {
-            Connector::Embedded(server) => {
-                Ok(Client::new(server.router(), ns.to_owned()))
-            }
+            Connector::Embedded(server) => Ok(Client::new(server.router(), ns.to_owned())),
             Connector::Config(cfg) => {
-                let mut cfg = cfg.clone();
+                let mut cfg = (**cfg).clone();
                 cfg.default_namespace = ns.to_owned();
                 Client::try_from(cfg).map_err(|e| EnvError::BadKubeconfig {
                     path: PathBuf::from("(client config)"),
@@ -101,6 +99,18 @@ impl NamespaceGuard {
     /// Delete now (async), waiting until it is gone if the backend is fast.
     pub async fn delete(connector: &Connector, ns: &str, wait_gone: bool) -> Result<(), EnvError> {
         let client = connector.client(ns)?;
+        if wait_gone {
+            // Nobody runs the kubelet during cleanup: without this, namespace
+            // termination would wait out every pod's grace period.
+            let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+            let dp = DeleteParams {
+                grace_period_seconds: Some(0),
+                ..DeleteParams::default()
+            };
+            pods.delete_collection(&dp, &ListParams::default())
+                .await
+                .map_err(EnvError::api(format!("delete pods in namespace {ns}")))?;
+        }
         let api: Api<Namespace> = Api::all(client);
         match api.delete(ns, &DeleteParams::background()).await {
             Ok(_) => {}
@@ -160,7 +170,10 @@ impl Drop for NamespaceGuard {
                 })
             })
             .map_err(|e| e.to_string())
-            .and_then(|h| h.join().unwrap_or_else(|_| Err("cleanup thread panicked".into())));
+            .and_then(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("cleanup thread panicked".into()))
+            });
         if let Err(e) = outcome {
             eprintln!(
                 "kube-harness: could not delete test namespace {}: {e}",
@@ -180,10 +193,20 @@ mod tests {
         let b = unique_name("suite::stuck::Stuck_Rollout_holds__its_shape");
         assert!(a.starts_with("stuck-rollout-holds-its-shape-"), "{a}");
         assert_ne!(a, b);
-        for n in [&a, &b, &unique_name(&"x".repeat(100)), &unique_name("9lives"), &unique_name("")] {
+        for n in [
+            &a,
+            &b,
+            &unique_name(&"x".repeat(100)),
+            &unique_name("9lives"),
+            &unique_name(""),
+        ] {
             assert!(n.len() <= 63, "{n}");
             assert!(n.starts_with(|c: char| c.is_ascii_lowercase()), "{n}");
-            assert!(n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{n}");
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{n}"
+            );
             assert!(!n.contains("--"), "{n}");
         }
     }

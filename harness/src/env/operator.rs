@@ -35,7 +35,11 @@ impl std::fmt::Debug for OperatorHandle {
 }
 
 impl OperatorHandle {
-    pub(crate) fn spawn<F, Fut, E>(connector: Connector, namespace: String, run: F) -> Result<Self, EnvError>
+    pub(crate) fn spawn<F, Fut, E>(
+        connector: Connector,
+        namespace: String,
+        run: F,
+    ) -> Result<Self, EnvError>
     where
         F: Fn(Client) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
@@ -96,7 +100,9 @@ impl OperatorHandle {
         match t.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(EnvError::Operator(format!("returned an error: {e}"))),
-            Err(e) if e.is_panic() => Err(EnvError::Operator(format!("panicked: {}", panic_text(e)))),
+            Err(e) if e.is_panic() => {
+                Err(EnvError::Operator(format!("panicked: {}", panic_text(e))))
+            }
             Err(_) => Err(EnvError::Operator("was cancelled".into())),
         }
     }

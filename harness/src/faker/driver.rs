@@ -97,7 +97,10 @@ pub async fn apply(client: &Client, w: &Write, stamp: jiff::Timestamp) -> Result
         }
         Write::PatchStatus { target, patch } => {
             let api = target_api(client, target);
-            match api.patch_status(&target.name, &pp, &Patch::Merge(patch)).await {
+            match api
+                .patch_status(&target.name, &pp, &Patch::Merge(patch))
+                .await
+            {
                 Err(kube::Error::Api(e)) if patch_unsupported(e.code) => {
                     read_modify_write(&api, &target.name, patch, true).await?
                 }
@@ -172,7 +175,10 @@ async fn bind(client: &Client, ns: &str, pod: &str, node: &str) -> Result<(), ku
         Err(kube::Error::Api(e)) if matches!(e.code, 404 | 405) => {
             let api = dynamic(client, Kind::Pod, Some(ns));
             let patch = json!({"spec": {"nodeName": node}});
-            match api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            match api
+                .patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
                 Err(kube::Error::Api(e)) if patch_unsupported(e.code) => {
                     read_modify_write(&api, pod, &patch, false).await
                 }

@@ -28,6 +28,8 @@
 //! The deciding ([`Evidence`]) is pure and unit-tested; [`Probe`] only reads.
 
 mod probe;
+#[cfg(test)]
+mod server_tests;
 mod verdict;
 
 pub use probe::Probe;

@@ -24,6 +24,8 @@ mod expect;
 mod log;
 mod record;
 mod render;
+#[cfg(test)]
+mod server_tests;
 
 pub use diff::{diff, lookup, Change, Track};
 pub use entry::{Entry, What};

@@ -35,7 +35,7 @@ pub struct Recorder {
     namespace: String,
     start: Instant,
     timeline: Arc<Mutex<Timeline>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Drop for Recorder {

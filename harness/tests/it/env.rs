@@ -21,7 +21,8 @@ async fn fixture_gives_a_namespace_named_after_the_test(#[future] env: TestEnv) 
     let env = env.await;
     assert_eq!(env.backend(), BackendKind::Embedded);
     assert!(
-        env.namespace().starts_with("fixture-gives-a-namespace-named-after-th-"),
+        env.namespace()
+            .starts_with("fixture-gives-a-namespace-named-after-th-"),
         "{}",
         env.namespace()
     );
@@ -91,8 +92,10 @@ spec:
     )?;
     let names = env.install_crds(dir.path()).await?;
     assert_eq!(names, ["widgets.example.com"]);
-    env.apply_yaml("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n")
-        .await?;
+    env.apply_yaml(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n",
+    )
+    .await?;
     Ok(())
 }
 
@@ -127,13 +130,19 @@ async fn keep_leaves_the_namespace_and_cleanup_deletes_on_demand() -> Result<()>
     let kubeconfig = env.kubeconfig().await?;
     assert!(kubeconfig.is_file());
     drop(env);
-    assert!(Api::<Namespace>::all(server.client()).get_opt(&ns).await?.is_some());
+    assert!(Api::<Namespace>::all(server.client())
+        .get_opt(&ns)
+        .await?
+        .is_some());
 
     let env = TestEnv::embedded().await?;
     let server = env.embedded_server().unwrap().clone();
     let ns = env.namespace().to_owned();
     env.cleanup().await?;
-    assert!(Api::<Namespace>::all(server.client()).get_opt(&ns).await?.is_none());
+    assert!(Api::<Namespace>::all(server.client())
+        .get_opt(&ns)
+        .await?
+        .is_none());
     Ok(())
 }
 
@@ -147,14 +156,23 @@ async fn operator_handle_stops_restarts_and_waits() -> Result<()> {
             Some(cm) => cm.data.unwrap()["n"].parse::<u32>().unwrap() + 1,
             None => 1,
         };
-        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "starts"}, "data": {"n": n.to_string()}})).unwrap();
+        let cm: ConfigMap = serde_json::from_value(
+            json!({"metadata": {"name": "starts"}, "data": {"n": n.to_string()}}),
+        )
+        .unwrap();
         api.delete("starts", &Default::default()).await.ok();
         api.create(&Default::default(), &cm).await?;
         std::future::pending::<()>().await;
         Ok::<(), kube::Error>(())
     })?;
     let api: Api<ConfigMap> = env.api();
-    let read = || async { api.get_opt("starts").await.ok().flatten().map(|c| c.data.unwrap()["n"].clone()) };
+    let read = || async {
+        api.get_opt("starts")
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.data.unwrap()["n"].clone())
+    };
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(read().await.as_deref(), Some("1"));
     assert!(op.is_running());
@@ -166,7 +184,8 @@ async fn operator_handle_stops_restarts_and_waits() -> Result<()> {
     assert!(!op.is_running());
     assert!(op.wait().await.is_err());
 
-    let mut failing = env.spawn_operator(|_c: kube::Client| async { Err::<(), _>("no leader lease") })?;
+    let mut failing =
+        env.spawn_operator(|_c: kube::Client| async { Err::<(), _>("no leader lease") })?;
     let e = failing.wait().await.unwrap_err();
     assert!(e.to_string().contains("no leader lease"), "{e}");
     Ok(())
@@ -175,12 +194,21 @@ async fn operator_handle_stops_restarts_and_waits() -> Result<()> {
 #[tokio::test]
 async fn backend_errors_name_the_fix() {
     let lookup = |pairs: &'static [(&'static str, &'static str)]| {
-        move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     };
     let e = Settings::from_lookup(lookup(&[("HARNESS_CLUSTER", "minikube")])).unwrap_err();
     assert!(matches!(e, EnvError::UnknownBackend { .. }), "{e}");
 
-    let s = Settings::from_lookup(lookup(&[("HARNESS_CLUSTER", "existing"), ("KUBECONFIG", "/nonexistent/kubeconfig")])).unwrap();
+    let s = Settings::from_lookup(lookup(&[
+        ("HARNESS_CLUSTER", "existing"),
+        ("KUBECONFIG", "/nonexistent/kubeconfig"),
+    ]))
+    .unwrap();
     let e = TestEnv::with_settings(s, "t").await.unwrap_err();
     assert!(matches!(e, EnvError::NoKubeconfig { .. }), "{e}");
     assert!(e.to_string().contains("/nonexistent/kubeconfig"), "{e}");
