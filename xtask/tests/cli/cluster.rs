@@ -268,9 +268,15 @@ fn missing_kind_is_named_with_how_to_install_it() {
         "{}",
         run.stderr
     );
-    // the dry run still prints a plan but warns nothing ran
+    // a dry run looks for the tools on PATH too (without running them)
     let run = f.run(&["cluster", "status", "--dry-run"], &[]);
     assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("`kind` not found on PATH"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.calls.is_empty(), "{:?}", run.calls);
 }
 
 #[test]

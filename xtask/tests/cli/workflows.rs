@@ -38,7 +38,7 @@ fn workflows_pass_the_linter() {
     let files = workflows();
     let (tool, mut cmd) = if let Some(actionlint) = on_path("actionlint") {
         let mut cmd = Command::new(actionlint);
-        cmd.arg("-color=never").args(&files);
+        cmd.arg("-no-color").args(&files);
         ("actionlint", cmd)
     } else if let Some(cj) = on_path("check-jsonschema") {
         let mut cmd = Command::new(cj);
