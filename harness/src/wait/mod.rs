@@ -34,7 +34,7 @@ pub use duration::{fmt_duration, DurationExt};
 pub use failure::{Failure, Outcome, ProbeErrorSeen, WaitKind};
 pub use probe::{Probe, ProbeError, StopTrying};
 
-use crate::matchers::Matcher;
+use crate::matchers::{BoxMatcher, Matcher};
 use futures::{Stream, StreamExt};
 use std::future::Future;
 use std::pin::Pin;
@@ -78,6 +78,7 @@ pub struct Eventually<P> {
     common: Common,
     within: Duration,
     must_pass: u32,
+    stop_when: Option<BoxMatcher>,
 }
 
 /// Requires the probe's value to keep matching; see [`consistently`].
@@ -97,6 +98,7 @@ pub fn eventually<P: Probe>(probe: P) -> Eventually<P> {
         common: Common::new(),
         within: config::DEFAULT_TIMEOUT,
         must_pass: 1,
+        stop_when: None,
     }
 }
 
@@ -165,6 +167,14 @@ impl<P: Probe> Eventually<P> {
     /// to ride out a state that flickers. `0` counts as `1`.
     pub fn must_pass_repeatedly(mut self, n: u32) -> Self {
         self.must_pass = n.max(1);
+        self
+    }
+
+    /// Fails at once when a value that does not pass matches `terminal`,
+    /// e.g. `field("status.phase", eq("Failed"))`: a state the object will
+    /// not leave, so waiting out the timeout would only delay the report.
+    pub fn stop_when(mut self, terminal: impl Matcher + 'static) -> Self {
+        self.stop_when = Some(Box::new(terminal));
         self
     }
 

@@ -200,6 +200,7 @@ pub(super) async fn eventually<P: Probe>(
         mut common,
         within,
         must_pass,
+        stop_when,
     } = w;
     let kind = WaitKind::Eventually;
     let scale = scale_or_failure::<P::Output>(kind, &common, m, negate).map_err(|f| *f)?;
@@ -226,7 +227,20 @@ pub(super) async fn eventually<P: Probe>(
             }
             Step::Fail(json, ms) => {
                 streak = 0;
+                let terminal = stop_when
+                    .as_ref()
+                    .filter(|t| t.mismatches(Some(&json), "").is_empty())
+                    .map(|t| t.describe());
                 log.value(json, ms);
+                if let Some(t) = terminal {
+                    let reason = format!("reached terminal state {t}");
+                    return Err(log.failure(
+                        &common,
+                        common.subject::<P::Output>(),
+                        expectation(m, negate),
+                        Outcome::StoppedTrying { reason },
+                    ));
+                }
             }
             Step::Error(e) => {
                 streak = 0;

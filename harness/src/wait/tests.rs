@@ -284,6 +284,31 @@ async fn stop_trying_ends_the_wait_at_once_with_its_reason() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn stop_when_ends_the_wait_on_a_terminal_value() {
+    let (tx, rx) = watch::channel(json!({"phase": "Provisioning"}));
+    set_later(tx, 1200.ms(), json!({"phase": "Failed"}));
+    let calls = Arc::new(AtomicU32::new(0));
+    let start = Instant::now();
+    let err = eventually(watched(&rx, &calls))
+        .every(500.ms())
+        .stop_when(field("phase", eq("Failed")))
+        .should(field("phase", eq("Ready")))
+        .await
+        .unwrap_err();
+    assert_eq!(start.elapsed(), 1500.ms());
+    assert_eq!(
+        err.outcome,
+        Outcome::StoppedTrying {
+            reason: "reached terminal state phase = \"Failed\"".into()
+        }
+    );
+    assert_eq!(
+        err.mismatches,
+        vec![Mismatch::new("phase", "\"Ready\"", "\"Failed\"")]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn probe_errors_are_retried_by_eventually_and_reported() {
     let n = Arc::new(AtomicU32::new(0));
     let flaky = {
