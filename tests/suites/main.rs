@@ -1,1 +1,4 @@
 //! Scenario suites: one test binary, one module per suite.
+
+mod rollout_common;
+mod rollout_stuck;
