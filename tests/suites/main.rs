@@ -1,1 +1,7 @@
 //! Scenario suites: one test binary, one module per suite.
+
+mod rollout_common;
+mod rollout_disruption;
+mod rollout_paused;
+mod rollout_restart;
+mod rollout_stuck;
