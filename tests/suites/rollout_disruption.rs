@@ -48,7 +48,8 @@ async fn pod_deleted_mid_rollout(w: &Rollout) -> anyhow::Result<()> {
     let pods: Api<Pod> = w.env.api();
     let old = pods.get("seid-0").await?;
     pods.delete("seid-0", &DeleteParams::default()).await?;
-    w.timeline.note("Pod/seid-0", "deleted by test", "mid-rollout");
+    w.timeline
+        .note("Pod/seid-0", "deleted by test", "mid-rollout");
     w.faker.resume();
     completes_once(w).await?;
     let new = pods.get("seid-0").await?;
@@ -71,9 +72,15 @@ async fn node_drained_mid_rollout(w: &Rollout) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("seid-1 is not scheduled"))?;
     w.faker.resume();
     let report = drain_node(&w.env.client(), &node, 60.s()).await?;
-    w.timeline
-        .note(&format!("Node/{node}"), "drained", &report.evicted.join(","));
-    anyhow::ensure!(!report.evicted.is_empty(), "drain of {node} evicted nothing");
+    w.timeline.note(
+        &format!("Node/{node}"),
+        "drained",
+        &report.evicted.join(","),
+    );
+    anyhow::ensure!(
+        !report.evicted.is_empty(),
+        "drain of {node} evicted nothing"
+    );
     completes_once(w).await?;
     let on_drained: Vec<String> = pods
         .list(&Default::default())
@@ -110,5 +117,8 @@ async fn rollout_disruption_catches_a_missing_rollout_started_event() {
     .expect_err("a missing RolloutStarted must fail the suite");
     let msg = format!("{err:#}");
     println!("{msg}");
-    assert!(msg.contains("rolloutStartedEvents: expected 1, got 0"), "{msg}");
+    assert!(
+        msg.contains("rolloutStartedEvents: expected 1, got 0"),
+        "{msg}"
+    );
 }

@@ -31,7 +31,8 @@ async fn restart_scenario(w: &mut Rollout) -> anyhow::Result<()> {
     let started = upgrading.status.rollout.map(|r| r.started_at);
 
     restart_operator(&mut w.operator).await?;
-    w.timeline.note("Operator/rollout-operator", "restarted", "mid-rollout");
+    w.timeline
+        .note("Operator/rollout-operator", "restarted", "mid-rollout");
     let running = w.operator.is_running();
     anyhow::ensure!(running, "the operator task is not running after restart");
 
@@ -102,8 +103,13 @@ async fn rollout_restart_silent_controller_is_named() {
         "{msg}"
     );
     assert!(
-        msg.contains("no events from rollout-operator since restart (last one before: RolloutStarted)"),
+        msg.contains(
+            "no events from rollout-operator since restart (last one before: RolloutStarted)"
+        ),
         "{msg}"
     );
-    assert!(msg.contains("absent → mid-rollout"), "the timeline shows the restart: {msg}");
+    assert!(
+        msg.contains("absent → mid-rollout"),
+        "the timeline shows the restart: {msg}"
+    );
 }
