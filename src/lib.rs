@@ -1,1 +1,4 @@
-//! Root package; its tests/ hold the scenario suites.
+//! Root package: the scenarios that the suites in `tests/suites/` assert and
+//! that `cargo xtask demo` tells as a story.
+
+pub mod rollout;

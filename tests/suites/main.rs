@@ -1,6 +1,5 @@
 //! Scenario suites: one test binary, one module per suite.
 
-mod rollout_common;
 mod rollout_disruption;
 mod rollout_paused;
 mod rollout_restart;

@@ -1,7 +1,9 @@
 //! `cargo xtask demo`: the project's main story, end to end.
 //!
-//! For now that is the assertion tour (`harness/examples/assertions_tour.rs`)
-//! on plain values; it grows as the embedded API server and the faker land.
+//! The rollout story (`examples/rollout_story.rs`: the rollout suites'
+//! scenarios on the embedded API server, printing the timeline and the
+//! Stuck-vs-Paused contract), then the assertion tour
+//! (`harness/examples/assertions_tour.rs`: what failure messages look like).
 
 use crate::bench::{cargo, workspace_root};
 use anyhow::{Context, Result};
@@ -10,7 +12,7 @@ use anyhow::{Context, Result};
 pub struct Args {}
 
 /// Examples the demo runs, in order: (package, example).
-const STEPS: &[(&str, &str)] = &[("harness", "assertions_tour")];
+const STEPS: &[(&str, &str)] = &[("suites", "rollout_story"), ("harness", "assertions_tour")];
 
 pub fn run(_args: Args) -> Result<()> {
     for (package, example) in STEPS {

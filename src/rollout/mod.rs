@@ -1,7 +1,13 @@
 //! What the rollout suites share: a NodeDeployment "seid" (3 × sei:v1) made
 //! Ready by the operator under test on the embedded backend, with the
 //! StatusFaker playing the StatefulSet controller and kubelet, a timeline
-//! recorder, and the Stuck-vs-Paused contrast matrix (seed 003).
+//! recorder, and the Stuck-vs-Paused contrast matrix (seed 003). One
+//! submodule per suite holds that suite's scenario.
+
+pub mod disruption;
+pub mod paused;
+pub mod restart;
+pub mod stuck;
 
 use harness::env::{OperatorHandle, TestEnv};
 use harness::faker::StatusFaker;
