@@ -30,7 +30,9 @@ async fn rollout_restart_silent_controller_is_named() {
         "{msg}"
     );
     assert!(
-        msg.contains("absent → mid-rollout"),
+        msg.lines().any(|l| l.contains("Operator/rollout-operator")
+            && l.contains(" restarted ")
+            && l.ends_with(" mid-rollout")),
         "the timeline shows the restart: {msg}"
     );
 }

@@ -47,6 +47,15 @@ pub enum What {
         /// Extra detail: a condition's reason.
         note: Option<String>,
     },
+    /// Something the test did (deleted a pod, restarted the operator), put
+    /// on the record by [`super::Recorder::note`] so the cause sits among
+    /// its effects.
+    Note {
+        /// What happened, e.g. `deleted by test`.
+        label: String,
+        /// Free text, e.g. `mid-rollout`.
+        detail: String,
+    },
 }
 
 impl Entry {
@@ -57,7 +66,7 @@ impl Entry {
             What::Event { reason, .. } => reason,
             What::Created { .. } => "created",
             What::Deleted => "deleted",
-            What::Changed { label, .. } => label,
+            What::Changed { label, .. } | What::Note { label, .. } => label,
         }
     }
 
@@ -73,6 +82,7 @@ impl Entry {
                 None => String::new(),
             },
             What::Deleted => String::new(),
+            What::Note { detail, .. } => detail.clone(),
             What::Changed { from, to, note, .. } => {
                 let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "absent".to_string());
                 let mut out = format!("{} → {}", show(from), show(to));
@@ -284,5 +294,13 @@ mod tests {
             source: "rollout-operator".into(),
         });
         assert_eq!(warning.detail(), "[Warning] spec.image is empty");
+        let note = e(What::Note {
+            label: "restarted".into(),
+            detail: "mid-rollout".into(),
+        });
+        assert_eq!(
+            (note.label(), note.detail().as_str()),
+            ("restarted", "mid-rollout")
+        );
     }
 }

@@ -136,11 +136,9 @@ impl Recorder {
         lock(&self.timeline).push(
             at,
             object,
-            What::Changed {
+            What::Note {
                 label: label.to_string(),
-                from: None,
-                to: Some(detail.to_string()),
-                note: None,
+                detail: detail.to_string(),
             },
         );
     }

@@ -149,7 +149,7 @@ async fn notes_from_the_test_appear_in_the_timeline() {
     assert_eq!(tl.entries()[0].at, Duration::from_millis(1500));
     assert_eq!(
         tl.render(),
-        "timeline (ns notes):\n  +1.500s  Operator/rollout-operator  restarted  absent → silent_after_restart"
+        "timeline (ns notes):\n  +1.500s  Operator/rollout-operator  restarted  silent_after_restart"
     );
 }
 
