@@ -218,7 +218,7 @@ async fn delete_opts(req: &mut Req) -> Result<DeleteOpts, ApiError> {
     delete_opts_from(req, &body)
 }
 
-fn delete_opts_from(req: &Req, body: &Value) -> Result<DeleteOpts, ApiError> {
+pub(super) fn delete_opts_from(req: &Req, body: &Value) -> Result<DeleteOpts, ApiError> {
     let bad_policy = |p: &str| {
         ApiError::invalid(
             "DeleteOptions",
@@ -343,29 +343,6 @@ pub async fn delete_collection(mut req: Req) -> Result<Response, ApiError> {
             "metadata": {"resourceVersion": rv.to_string()},
             "items": items,
         }),
-    ))
-}
-
-/// `pods/{name}/eviction`: deletes the pod with the eviction's options.
-pub async fn evict(mut req: Req) -> Result<Response, ApiError> {
-    let eviction = req.object().await?;
-    let name = req.name.clone().unwrap_or_default();
-    let body_name = meta::name(&eviction);
-    if !body_name.is_empty() && body_name != name {
-        return Err(ApiError::bad_request(format!(
-            "name in URL does not match name in Eviction object ({body_name} vs {name})"
-        )));
-    }
-    let options = eviction.get("deleteOptions").cloned().unwrap_or(json!({}));
-    let o = delete_opts_from(&req, &options)?;
-    let at = ObjRef {
-        gr: req.info.gr(),
-        key: (req.namespace.clone().unwrap_or_default(), name),
-    };
-    req.shared.write(|st| ops::delete(st, &req.info, &at, &o))?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
     ))
 }
 

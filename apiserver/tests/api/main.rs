@@ -6,6 +6,7 @@ mod crd;
 mod crud;
 mod deletion;
 mod errors;
+mod eviction;
 mod http;
 mod kubectl;
 mod listing;
