@@ -20,17 +20,36 @@ fn opts(req: &Req, from_patch: bool) -> WriteOpts {
     }
 }
 
-/// `?fieldManager=`, else the product part of the User-Agent, as
-/// kube-apiserver names writers in managedFields.
+/// `?fieldManager=`, else what precedes the first '/' of the User-Agent,
+/// minus unprintable characters and cut at 128 bytes, as kube-apiserver
+/// names writers in managedFields. Every write is recorded, so with neither
+/// (kube-rs sends no User-Agent) the manager is empty, not absent.
 pub(super) fn field_manager(req: &Req) -> Option<String> {
-    if let Some(m) = req.params.get("fieldManager") {
+    if let Some(m) = req.params.get("fieldManager").filter(|m| !m.is_empty()) {
         return Some(m.to_string());
     }
-    req.headers
+    let ua = req
+        .headers
         .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.split('/').next().unwrap_or("").trim().to_string())
-        .filter(|m| !m.is_empty())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    Some(prefix_from_user_agent(&ua))
+}
+
+const FIELD_MANAGER_MAX_LEN: usize = 128;
+
+fn prefix_from_user_agent(ua: &str) -> String {
+    let mut out = String::new();
+    for c in ua.split('/').next().unwrap_or("").chars() {
+        if c.is_control() {
+            continue;
+        }
+        if out.len() + c.len_utf8() > FIELD_MANAGER_MAX_LEN {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn part(req: &Req) -> Part {

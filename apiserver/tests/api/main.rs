@@ -10,6 +10,7 @@ mod eviction;
 mod http;
 mod kubectl;
 mod listing;
+mod managed_fields;
 mod patch;
 mod printing;
 mod runtime;
