@@ -176,6 +176,12 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code.as_u16(),
         });
+        // Upstream omits an empty reason (e.g. eviction's multi-budget 500).
+        if self.reason.is_empty() {
+            if let Some(o) = s.as_object_mut() {
+                o.remove("reason");
+            }
+        }
         if !self.details.is_null() {
             s["details"] = self.details.clone();
         }
@@ -185,7 +191,19 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        crate::rest::json_response(self.code, &self.status())
+        let mut resp = crate::rest::json_response(self.code, &self.status());
+        // kube-apiserver turns a Status's retryAfterSeconds into the header
+        // clients (client-go, kubectl drain) actually wait on.
+        if let Some(secs) = self
+            .details
+            .get("retryAfterSeconds")
+            .and_then(Value::as_u64)
+            .filter(|s| *s > 0)
+        {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+        resp
     }
 }
 

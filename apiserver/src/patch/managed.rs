@@ -72,7 +72,12 @@ impl Entry {
 
     fn to_json(&self) -> Value {
         let mut m = Map::new();
-        m.insert("manager".into(), json!(self.manager));
+        // `manager` is omitempty upstream: a client with neither
+        // ?fieldManager= nor a User-Agent (kube-rs sends none) gets an
+        // entry without one.
+        if !self.manager.is_empty() {
+            m.insert("manager".into(), json!(self.manager));
+        }
         m.insert("operation".into(), json!(self.operation));
         m.insert("apiVersion".into(), json!(self.api_version));
         if let Some(t) = &self.time {

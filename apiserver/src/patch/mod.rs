@@ -231,12 +231,10 @@ pub fn apply_patch(
             "the patched object must be a JSON object, the patch made it {patched}"
         )));
     }
-    Ok(
-        match ctx.field_manager.as_deref().filter(|m| !m.is_empty()) {
-            Some(manager) => record_update(Some(live), &patched, manager, ctx),
-            None => patched,
-        },
-    )
+    Ok(match ctx.field_manager.as_deref() {
+        Some(manager) => record_update(Some(live), &patched, manager, ctx),
+        None => patched,
+    })
 }
 
 fn parse_object(body: &[u8], what: &str) -> Result<Value, PatchError> {

@@ -2,6 +2,7 @@
 //! bodies and parameters, and guarantees every answer (even a panic) is a
 //! `Status` object.
 
+mod eviction;
 pub(crate) mod read;
 mod scale;
 mod write;
@@ -333,7 +334,7 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
         }
         (true, Some("eviction")) if req.info.group.is_empty() && req.info.plural == "pods" => {
             match m {
-                Method::POST => write::evict(req).await,
+                Method::POST => eviction::evict(req).await,
                 _ => Err(ApiError::method_not_allowed()),
             }
         }

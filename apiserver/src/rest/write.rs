@@ -20,17 +20,36 @@ fn opts(req: &Req, from_patch: bool) -> WriteOpts {
     }
 }
 
-/// `?fieldManager=`, else the product part of the User-Agent, as
-/// kube-apiserver names writers in managedFields.
+/// `?fieldManager=`, else what precedes the first '/' of the User-Agent,
+/// minus unprintable characters and cut at 128 bytes, as kube-apiserver
+/// names writers in managedFields. Every write is recorded, so with neither
+/// (kube-rs sends no User-Agent) the manager is empty, not absent.
 pub(super) fn field_manager(req: &Req) -> Option<String> {
-    if let Some(m) = req.params.get("fieldManager") {
+    if let Some(m) = req.params.get("fieldManager").filter(|m| !m.is_empty()) {
         return Some(m.to_string());
     }
-    req.headers
+    let ua = req
+        .headers
         .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.split('/').next().unwrap_or("").trim().to_string())
-        .filter(|m| !m.is_empty())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    Some(prefix_from_user_agent(&ua))
+}
+
+const FIELD_MANAGER_MAX_LEN: usize = 128;
+
+fn prefix_from_user_agent(ua: &str) -> String {
+    let mut out = String::new();
+    for c in ua.split('/').next().unwrap_or("").chars() {
+        if c.is_control() {
+            continue;
+        }
+        if out.len() + c.len_utf8() > FIELD_MANAGER_MAX_LEN {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn part(req: &Req) -> Part {
@@ -218,7 +237,7 @@ async fn delete_opts(req: &mut Req) -> Result<DeleteOpts, ApiError> {
     delete_opts_from(req, &body)
 }
 
-fn delete_opts_from(req: &Req, body: &Value) -> Result<DeleteOpts, ApiError> {
+pub(super) fn delete_opts_from(req: &Req, body: &Value) -> Result<DeleteOpts, ApiError> {
     let bad_policy = |p: &str| {
         ApiError::invalid(
             "DeleteOptions",
@@ -343,29 +362,6 @@ pub async fn delete_collection(mut req: Req) -> Result<Response, ApiError> {
             "metadata": {"resourceVersion": rv.to_string()},
             "items": items,
         }),
-    ))
-}
-
-/// `pods/{name}/eviction`: deletes the pod with the eviction's options.
-pub async fn evict(mut req: Req) -> Result<Response, ApiError> {
-    let eviction = req.object().await?;
-    let name = req.name.clone().unwrap_or_default();
-    let body_name = meta::name(&eviction);
-    if !body_name.is_empty() && body_name != name {
-        return Err(ApiError::bad_request(format!(
-            "name in URL does not match name in Eviction object ({body_name} vs {name})"
-        )));
-    }
-    let options = eviction.get("deleteOptions").cloned().unwrap_or(json!({}));
-    let o = delete_opts_from(&req, &options)?;
-    let at = ObjRef {
-        gr: req.info.gr(),
-        key: (req.namespace.clone().unwrap_or_default(), name),
-    };
-    req.shared.write(|st| ops::delete(st, &req.info, &at, &o))?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
     ))
 }
 

@@ -27,8 +27,9 @@ pub struct WriteOpts {
     /// The body came out of a PATCH, which never needs a resourceVersion
     /// and whose managedFields the patch module already maintained.
     pub from_patch: bool,
-    /// Who writes (`?fieldManager=` or the User-Agent's product); recorded
-    /// in managedFields as an Update. `None` leaves them as they are.
+    /// Who writes (`?fieldManager=` or the User-Agent's product, possibly
+    /// empty); recorded in managedFields as an Update. `None` (the server's
+    /// own writes) leaves them as they are.
     pub manager: Option<String>,
     /// `?fieldValidation=Strict`: unknown fields are an error, not pruned.
     pub strict: bool,
@@ -62,7 +63,7 @@ fn record(
     after: Value,
     opts: &WriteOpts,
 ) -> Value {
-    match opts.manager.as_deref().filter(|m| !m.is_empty()) {
+    match opts.manager.as_deref() {
         Some(m) if !opts.from_patch => {
             let ctx = managed_ctx(st, info, version, part);
             crate::patch::managed::record_update(before, &after, m, &ctx)

@@ -642,3 +642,63 @@ spec:
     assert_eq!(w["spec"]["size"], 3);
     Ok(())
 }
+
+/// `kubectl drain` goes through pods/eviction: with room for one disruption
+/// it evicts one pod, then retries the other on the server's 429 message
+/// until its timeout (each retry waits 5 s, hence one drain only).
+#[tokio::test]
+async fn drain_respects_a_disruption_budget() -> Result<()> {
+    let Some(f) = fixture("drain_respects_a_disruption_budget").await? else {
+        return Ok(());
+    };
+    let client = f.server.client();
+    let node: k8s_openapi::api::core::v1::Node =
+        serde_json::from_value(json!({"metadata": {"name": "node-a"}}))?;
+    Api::all(client.clone())
+        .create(&PostParams::default(), &node)
+        .await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for name in ["db-0", "db-1"] {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": "db"}},
+            "spec": {"nodeName": "node-a", "terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "db", "image": "db:1"}]}
+        }))?;
+        pods.create(&PostParams::default(), &pod).await?;
+        pods.patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": "2025-01-01T00:00:00Z"}
+            ]}})),
+        )
+        .await?;
+    }
+    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> =
+        Api::namespaced(client.clone(), "default");
+    let pdb = serde_json::from_value(json!({
+        "metadata": {"name": "db"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "db"}}},
+    }))?;
+    pdbs.create(&PostParams::default(), &pdb).await?;
+    let set_allowed = |allowed: i32| {
+        json!({"status": {"observedGeneration": 1, "disruptionsAllowed": allowed,
+            "currentHealthy": 2, "desiredHealthy": 2 - allowed, "expectedPods": 2}})
+    };
+    // Room for one: drain evicts one pod, then waits on the spent budget.
+    pdbs.patch_status("db", &PatchParams::default(), &Patch::Merge(set_allowed(1)))
+        .await?;
+    let err = f
+        .kubectl
+        .fails(&["drain", "node-a", "--force", "--timeout=2s"])
+        .await?;
+    assert!(
+        err.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{err}"
+    );
+    assert_eq!(pods.list(&Default::default()).await?.items.len(), 1);
+    let st = pdbs.get("db").await?.status.context("pdb status")?;
+    assert_eq!(st.disruptions_allowed, 0);
+    assert_eq!(st.disrupted_pods.unwrap_or_default().len(), 1);
+    Ok(())
+}

@@ -428,7 +428,6 @@ async fn two_pods_and_a_budget(
 /// the budget's status.disruptionsAllowed is 0 (pkg/registry/core/pod/storage/eviction.go).
 /// The faker keeps that status current; the check itself belongs to the server.
 #[tokio::test(start_paused = true)]
-#[ignore = "needs PDB-aware pods/eviction in the embedded apiserver (it evicts unconditionally today)"]
 async fn eviction_blocked_by_a_budget_answers_429() -> Result<()> {
     let env = TestEnv::embedded().await?;
     let _faker = env.status_faker().start();
