@@ -4,6 +4,7 @@
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::VolumeAttachment;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde::de::DeserializeOwned;
@@ -51,6 +52,7 @@ pub async fn read_world(client: &Client, ns: Option<&str>) -> Result<World, kube
         pdbs: list::<PodDisruptionBudget>(client, ns).await?,
         pvs: list_cluster::<PersistentVolume>(client).await?,
         nodes: list_cluster::<Node>(client).await?,
+        attachments: list_cluster::<VolumeAttachment>(client).await?,
     })
 }
 

@@ -291,8 +291,11 @@ fn crash_state(since_start: Duration, run_for: Duration) -> ContainerState {
     }
 }
 
-/// One round of the kubelet on every ready node.
-pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
+/// One round of the kubelet on every ready node. With `attach` (the
+/// attach/detach controller is played too), a new pod's containers wait until
+/// its CSI volumes are attached to the node, as the kubelet's `WaitForAttach`
+/// makes them.
+pub fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write> {
     let mut out = Vec::new();
     for pod in &r.world.pods {
         let Some(spec) = pod.spec.as_ref() else {
@@ -317,8 +320,15 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
         }
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let mut m = mem.pods.get(&uid).cloned().unwrap_or_default();
+        let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
         if is_terminating(&pod.metadata) {
             terminate(r, mem, &mut m, pod, node_name, &mut out);
+        } else if attach
+            && m.bound_at.is_none()
+            && !running
+            && !super::attach::volumes_attached(r, pod, node_name)
+        {
+            // ContainerCreating until the volumes are attached; nothing to say yet.
         } else {
             run(r, mem, &mut m, pod, node_name, &mut out);
         }
@@ -665,10 +675,17 @@ fn terminate(
         prestop.unwrap_or_default() + r.rules.timings.shutdown
     };
     let exit_after = natural.min(grace);
-    if !r.elapsed(deleting_at, exit_after) {
+    // The hook is SIGKILLed when the grace period ends. This kubelet saw the
+    // deletion up to one round after it was requested, and a server that
+    // ends grace periods itself (the embedded one does, standing in for the
+    // kubelet's confirmation) may remove the pod at the very instant of our
+    // last round: so report the failure two rounds before the deadline.
+    let hook_killed = r.elapsed(deleting_at, grace.saturating_sub(r.rules.timings.round * 2));
+    let failed_hook = prestop.filter(|p| *p > grace && hook_killed);
+    if !r.elapsed(deleting_at, exit_after) && failed_hook.is_none() {
         return;
     }
-    if let Some(p) = prestop.filter(|p| *p > grace) {
+    if let Some(p) = failed_hook {
         // The hook was still running when the grace period ran out: the runtime
         // SIGKILLs it and the kubelet reports exit 137 (seed 004).
         for c in spec.containers.iter().filter(|c| {
@@ -681,6 +698,9 @@ fn terminate(
                 format!("PreStop hook for Container \"{}\" in Pod \"{}_{}({uid})\" failed - error: command exited with 137 (ran {}s of {}s grace period)",
                     c.name, name(&pod.metadata), pod.metadata.namespace.as_deref().unwrap_or(""), p.as_secs(), grace.as_secs())), out);
         }
+    }
+    if !r.elapsed(deleting_at, exit_after) {
+        return;
     }
     out.push(Write::Delete {
         target: Target::of(Kind::Pod, &pod.metadata),

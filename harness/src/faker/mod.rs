@@ -4,7 +4,7 @@
 //! wedged rollout exactly.
 //!
 //! Structure: pure per-kind controllers ([`statefulset`], [`workload`],
-//! [`kubelet`], [`volumes`], [`nodes`]) compute the writes of one round from a
+//! [`kubelet`], [`volumes`], [`attach`], [`nodes`]) compute the writes of one round from a
 //! [`World`] snapshot; [`driver`] reads that snapshot through a `kube::Client`
 //! and applies the writes (status through `/status`, pods with
 //! ownerReferences, Events like the real components). [`StatusFaker`] runs
@@ -14,6 +14,7 @@
 //! the PVC as the annotations [`volumes::USED_BYTES_ANNOTATION`] and
 //! [`volumes::CAPACITY_BYTES_ANNOTATION`] (decimal bytes).
 
+pub mod attach;
 pub mod driver;
 pub mod kubelet;
 pub mod model;
@@ -76,9 +77,12 @@ pub fn round(r: &Round, enabled: &BTreeSet<Kind>, mem: &mut Memory) -> Vec<Write
     if on(Kind::PersistentVolumeClaim) {
         out.extend(volumes::reconcile(r, mem));
     }
+    if on(Kind::VolumeAttachment) {
+        out.extend(attach::reconcile(r, mem));
+    }
     if on(Kind::Pod) {
         out.extend(kubelet::schedule(r, mem));
-        out.extend(kubelet::reconcile(r, mem));
+        out.extend(kubelet::reconcile(r, mem, on(Kind::VolumeAttachment)));
     }
     if on(Kind::PodDisruptionBudget) {
         out.extend(nodes::budgets(r));

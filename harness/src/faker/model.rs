@@ -11,6 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{ControllerRevision, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::VolumeAttachment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::core::ApiResource;
 use serde_json::{json, Map, Value};
@@ -41,11 +42,13 @@ pub enum Kind {
     PodDisruptionBudget,
     /// v1 Event.
     Event,
+    /// storage.k8s.io/v1 VolumeAttachment (cluster-scoped).
+    VolumeAttachment,
 }
 
 impl Kind {
     /// Every kind, in the order the driver lists them.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::StatefulSet,
         Kind::Deployment,
         Kind::ReplicaSet,
@@ -56,11 +59,13 @@ impl Kind {
         Kind::Node,
         Kind::PodDisruptionBudget,
         Kind::Event,
+        Kind::VolumeAttachment,
     ];
 
     /// The REST coordinates used by the driver's dynamic client.
     pub fn api_resource(self) -> ApiResource {
         use k8s_openapi::api::core::v1::Event;
+        use k8s_openapi::api::storage::v1::VolumeAttachment;
         match self {
             Kind::StatefulSet => ApiResource::erase::<StatefulSet>(&()),
             Kind::Deployment => ApiResource::erase::<Deployment>(&()),
@@ -72,12 +77,16 @@ impl Kind {
             Kind::Node => ApiResource::erase::<Node>(&()),
             Kind::PodDisruptionBudget => ApiResource::erase::<PodDisruptionBudget>(&()),
             Kind::Event => ApiResource::erase::<Event>(&()),
+            Kind::VolumeAttachment => ApiResource::erase::<VolumeAttachment>(&()),
         }
     }
 
     /// Cluster-scoped kinds live outside the test namespace.
     pub fn cluster_scoped(self) -> bool {
-        matches!(self, Kind::PersistentVolume | Kind::Node)
+        matches!(
+            self,
+            Kind::PersistentVolume | Kind::Node | Kind::VolumeAttachment
+        )
     }
 }
 
@@ -214,6 +223,8 @@ pub struct World {
     pub nodes: Vec<Node>,
     /// PDBs in scope.
     pub pdbs: Vec<PodDisruptionBudget>,
+    /// All VolumeAttachments.
+    pub attachments: Vec<VolumeAttachment>,
 }
 
 /// Per-object facts the controllers carry between rounds: when the faker first
@@ -228,6 +239,8 @@ pub struct Memory {
     pub said: HashSet<String>,
     /// Counter for generated names (ReplicaSet pods).
     pub serial: u64,
+    /// Keyed by VolumeAttachment name: when its attach or detach began.
+    pub attachments: HashMap<String, Instant>,
 }
 
 /// What the kubelet remembers about one pod.

@@ -28,6 +28,10 @@ pub struct Timings {
     pub pull_backoff: Duration,
     /// Time a crash-looping container runs before it exits again.
     pub crash_after: Duration,
+    /// VolumeAttachment created → attached (ControllerPublish).
+    pub attach: Duration,
+    /// VolumeAttachment deleted → gone (ControllerUnpublish).
+    pub detach: Duration,
 }
 
 impl Default for Timings {
@@ -41,6 +45,8 @@ impl Default for Timings {
             expand: Duration::from_secs(2),
             pull_backoff: Duration::from_secs(10),
             crash_after: Duration::from_secs(1),
+            attach: Duration::from_millis(200),
+            detach: Duration::from_millis(200),
         }
     }
 }

@@ -136,6 +136,17 @@ impl Sim {
                     .and_then(Value::as_i64)
             })
             .unwrap_or(30);
+        let finalized = obj
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if finalized {
+            // The API server only marks an object with finalizers.
+            if obj["metadata"].get("deletionTimestamp").is_none() {
+                obj["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+            }
+            return;
+        }
         if k.0 == Kind::Pod && bound && grace > 0 {
             if obj["metadata"].get("deletionTimestamp").is_none() {
                 obj["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
@@ -166,6 +177,7 @@ impl Sim {
             pvs: self.list(Kind::PersistentVolume),
             nodes: self.list(Kind::Node),
             pdbs: self.list(Kind::PodDisruptionBudget),
+            attachments: self.list(Kind::VolumeAttachment),
         }
     }
 
@@ -219,6 +231,15 @@ impl Sim {
                 let k = key(target.kind, target.namespace.as_deref(), &target.name);
                 if let Some(obj) = self.objects.get_mut(&k) {
                     apply_merge(obj, &patch);
+                    let released = obj["metadata"].get("deletionTimestamp").is_some()
+                        && obj
+                            .pointer("/metadata/finalizers")
+                            .and_then(Value::as_array)
+                            .is_none_or(|f| f.is_empty());
+                    if released {
+                        self.deletions.push(k.2.clone());
+                        self.objects.remove(&k);
+                    }
                 }
             }
             Write::Delete {

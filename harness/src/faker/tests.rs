@@ -127,7 +127,15 @@ fn statefulset_becomes_ready_in_ordinal_order() {
     // Events as the real components record them.
     assert_eq!(
         sim.reasons("db-0"),
-        ["Scheduled", "Pulling", "Pulled", "Created", "Started"]
+        // The CSI volume is attached before the kubelet pulls and starts.
+        [
+            "Scheduled",
+            "SuccessfulAttachVolume",
+            "Pulling",
+            "Pulled",
+            "Created",
+            "Started"
+        ]
     );
     assert_eq!(
         sim.reasons("db")
@@ -664,7 +672,13 @@ fn scale_down_removes_the_highest_ordinal_first() {
     sim.patch(Kind::StatefulSet, "db", json!({"spec": {"replicas": 1}}));
     assert!(sim.run_until(MINUTE, |s| converged(s, "db", 1)
         && s.names(Kind::Pod) == ["db-0"]));
-    assert_eq!(sim.deletions, ["db-2", "db-1"]);
+    // (their volumes' attachments go too: db-2's is released before db-1 is deleted)
+    let pods: Vec<&String> = sim
+        .deletions
+        .iter()
+        .filter(|n| n.starts_with("db-"))
+        .collect();
+    assert_eq!(pods, ["db-2", "db-1"]);
     // Claims are retained, as with the default persistentVolumeClaimRetentionPolicy.
     assert_eq!(sim.names(Kind::PersistentVolumeClaim).len(), 3);
 }
@@ -678,4 +692,107 @@ fn parallel_policy_creates_all_pods_at_once() {
     sim.tick();
     sim.tick();
     assert_eq!(sim.names(Kind::Pod), ["db-0", "db-1", "db-2"]);
+}
+
+fn attachments(sim: &Sim) -> Vec<(String, String, bool, bool)> {
+    sim.names(Kind::VolumeAttachment)
+        .iter()
+        .map(|n| {
+            let va: k8s_openapi::api::storage::v1::VolumeAttachment =
+                sim.typed(Kind::VolumeAttachment, n);
+            (
+                va.spec.source.persistent_volume_name.unwrap_or_default(),
+                va.spec.node_name,
+                va.status.is_some_and(|s| s.attached),
+                va.metadata.deletion_timestamp.is_some(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn csi_volume_is_attached_before_containers_start() {
+    let mut sim = Sim::new();
+    sim.create(Kind::StatefulSet, statefulset("db", 1, "db:v1"));
+    assert!(sim.run_until(MINUTE, |s| converged(s, "db", 1)));
+    let p = pod(&sim, "db-0");
+    let node = p.spec.unwrap().node_name.unwrap();
+    let pv = sim
+        .typed::<PersistentVolumeClaim>(Kind::PersistentVolumeClaim, "data-db-0")
+        .spec
+        .unwrap()
+        .volume_name
+        .unwrap();
+    assert_eq!(attachments(&sim), vec![(pv, node, true, false)]);
+    let reasons = sim.reasons("db-0");
+    let at = |r: &str| reasons.iter().position(|x| x == r).unwrap();
+    assert!(at("SuccessfulAttachVolume") < at("Started"), "{reasons:?}");
+    // A finalizer guards the detach, as the external-attacher's does.
+    let va: k8s_openapi::api::storage::v1::VolumeAttachment = sim.typed(
+        Kind::VolumeAttachment,
+        &sim.names(Kind::VolumeAttachment)[0],
+    );
+    assert_eq!(
+        va.metadata.finalizers.unwrap(),
+        vec!["external-attacher/faker.csi.kube-harness.io".to_string()]
+    );
+}
+
+#[test]
+fn pod_moved_to_another_node_detaches_then_attaches_its_volume() {
+    let mut sim = Sim::new();
+    sim.create(Kind::StatefulSet, statefulset("db", 1, "db:v1"));
+    assert!(sim.run_until(MINUTE, |s| converged(s, "db", 1)));
+    let old_node = pod(&sim, "db-0").spec.unwrap().node_name.unwrap();
+    sim.patch(
+        Kind::Node,
+        &old_node,
+        json!({"spec": {"unschedulable": true}}),
+    );
+    sim.delete(Kind::Pod, "db-0");
+    let mut saw_detaching = false;
+    let moved = sim.run_until(MINUTE, |s| {
+        saw_detaching |= attachments(s).iter().any(|a| a.1 == old_node && a.3);
+        converged(s, "db", 1)
+            && pod(s, "db-0").spec.unwrap().node_name.as_deref() != Some(old_node.as_str())
+    });
+    assert!(moved, "db-0 never came back on another node");
+    assert!(
+        saw_detaching,
+        "the old attachment never showed a detach in flight"
+    );
+    let now = attachments(&sim);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0].1, old_node);
+    assert!(now[0].2, "{now:?}");
+    // While the old node still held the ReadWriteOnce volume, the new pod was
+    // told why it waits (seed 004's attach conflict).
+    let evs: Vec<_> = sim
+        .events
+        .iter()
+        .filter(|e| e.regarding.name == "db-0")
+        .map(|e| (e.reason.as_str(), e.message.as_str()))
+        .collect();
+    let multi = evs
+        .iter()
+        .find(|(r, _)| *r == "FailedAttachVolume")
+        .expect("a Multi-Attach error while the old node held the volume");
+    assert!(
+        multi.1.starts_with("Multi-Attach error for volume \"pvc-"),
+        "{multi:?}"
+    );
+    let attached = evs
+        .iter()
+        .filter(|(r, _)| *r == "SuccessfulAttachVolume")
+        .count();
+    assert_eq!(attached, 2, "once per pod (old and new uid): {evs:?}");
+}
+
+#[test]
+fn attach_controller_off_leaves_pods_unblocked() {
+    let mut sim = Sim::new();
+    sim.enabled.remove(&Kind::VolumeAttachment);
+    sim.create(Kind::StatefulSet, statefulset("db", 1, "db:v1"));
+    assert!(sim.run_until(MINUTE, |s| converged(s, "db", 1)));
+    assert!(sim.names(Kind::VolumeAttachment).is_empty());
 }

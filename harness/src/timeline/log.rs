@@ -58,6 +58,22 @@ impl Timeline {
         &self.entries
     }
 
+    /// The part from `at` on (entries stamped `at` or later), so "A before B"
+    /// and "exactly once" can be asked about what followed an action (a pod
+    /// deletion) without the set-up before it counting.
+    pub fn since(&self, at: Duration) -> Timeline {
+        Timeline {
+            namespace: self.namespace.clone(),
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| e.at >= at)
+                .cloned()
+                .collect(),
+            ..Timeline::default()
+        }
+    }
+
     /// Appends an entry (for callers that record happenings of their own,
     /// such as "operator restarted").
     pub fn push(&mut self, at: Duration, object: impl Into<String>, what: What) {
@@ -171,6 +187,26 @@ impl Timeline {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn since_keeps_what_followed() {
+        let mut tl = Timeline::new("ns");
+        let ready = |to: &str| What::Changed {
+            label: "Ready".into(),
+            from: None,
+            to: Some(to.into()),
+            note: None,
+        };
+        tl.push(Duration::from_secs(1), "Pod/a", ready("True"));
+        tl.push(Duration::from_secs(5), "Pod/a", What::Deleted);
+        tl.push(Duration::from_secs(9), "Pod/a", ready("True"));
+        let after = tl.since(Duration::from_secs(5));
+        assert_eq!(after.namespace(), "ns");
+        assert_eq!(after.entries().len(), 2);
+        after.expect("Ready=True").exactly(1).unwrap();
+        after.before("deleted", "Ready=True").unwrap();
+        assert!(tl.before("deleted", "Ready=True").is_err());
+    }
 
     fn facts(key: &str, reason: &str, n: u32) -> EventFacts {
         EventFacts {

@@ -125,9 +125,17 @@ async fn statefulset_of_three_becomes_ready() -> Result<()> {
         .into_iter()
         .map(|e| e.1)
         .collect();
+    // The CSI volume is attached (attach/detach controller) before the kubelet starts.
     assert_eq!(
         reasons,
-        ["Scheduled", "Pulling", "Pulled", "Created", "Started"]
+        [
+            "Scheduled",
+            "SuccessfulAttachVolume",
+            "Pulling",
+            "Pulled",
+            "Created",
+            "Started"
+        ]
     );
     // Timestamps are virtual: the whole rollout took seconds of tokio time,
     // and object timestamps moved with it, not with the wall clock.
