@@ -9,20 +9,6 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams};
 use kube::ResourceExt;
 
-async fn wedge_mid_rollout(w: &Rollout) -> anyhow::Result<()> {
-    w.faker.pause();
-    w.set_image(V2).await?;
-    eventually(|| w.shape())
-        .describe("nodedeployment/seid")
-        .should(all_of![
-            field("status.phase", eq("Upgrading")),
-            field("childSpecImage", eq(V2)),
-        ])
-        .await
-        .map_err(|f| w.with_timeline(f))?;
-    Ok(())
-}
-
 async fn completes_once(w: &Rollout) -> anyhow::Result<()> {
     eventually(|| w.shape())
         .describe("nodedeployment/seid (completion)")
@@ -50,7 +36,7 @@ async fn completes_once(w: &Rollout) -> anyhow::Result<()> {
 
 /// Delete `seid-0` mid-rollout; the rollout completes once, with a new pod.
 pub async fn pod_deleted_mid_rollout(w: &Rollout) -> anyhow::Result<()> {
-    wedge_mid_rollout(w).await?;
+    w.wedge(V2).await?;
     let pods: Api<Pod> = w.env.api();
     let old = pods.get("seid-0").await?;
     pods.delete("seid-0", &DeleteParams::default()).await?;
@@ -70,7 +56,7 @@ pub async fn pod_deleted_mid_rollout(w: &Rollout) -> anyhow::Result<()> {
 /// Drain the node of `seid-1` mid-rollout; the rollout completes once and
 /// nothing runs on the cordoned node.
 pub async fn node_drained_mid_rollout(w: &Rollout) -> anyhow::Result<()> {
-    wedge_mid_rollout(w).await?;
+    w.wedge(V2).await?;
     let pods: Api<Pod> = w.env.api();
     let node = pods
         .get("seid-1")

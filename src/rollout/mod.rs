@@ -132,6 +132,23 @@ impl Rollout {
         Ok(())
     }
 
+    /// Wedges a rollout to `image`: the faker (the StatefulSet controller
+    /// and kubelet) pauses, the image changes, and the operator starts the
+    /// rollout it can then never see converge. Returns the first Upgrading
+    /// shape.
+    pub async fn wedge(&self, image: &str) -> anyhow::Result<Shape> {
+        self.faker.pause();
+        self.set_image(image).await?;
+        eventually(|| self.shape())
+            .describe("nodedeployment/seid (wedged)")
+            .should(all_of![
+                field("status.phase", eq("Upgrading")),
+                field("childSpecImage", eq(image)),
+            ])
+            .await
+            .map_err(|f| self.with_timeline(f))
+    }
+
     /// Stops the operator and deletes the namespace while the faker still
     /// plays the kubelet (pods terminate, so the namespace goes quickly, in
     /// virtual time); call it on success and failure alike.

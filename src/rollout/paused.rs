@@ -9,13 +9,7 @@ use rollout_operator::Faults;
 
 /// The stuck column holds for 10 s.
 pub async fn stuck_column(w: &Rollout) -> anyhow::Result<()> {
-    w.faker.pause();
-    w.set_image(V2).await?;
-    eventually(|| w.shape())
-        .describe("nodedeployment/seid")
-        .should(field("status.phase", eq("Upgrading")))
-        .await
-        .map_err(|f| w.with_timeline(f))?;
+    w.wedge(V2).await?;
     consistently(|| w.shape())
         .describe("nodedeployment/seid (Stuck column)")
         .for_(10.s())

@@ -21,13 +21,7 @@ fn probe(w: &Rollout) -> Probe<NodeDeployment> {
 /// Restart while wedged; the rollout must survive it unchanged, the
 /// restarted controller must reconcile, and the rollout must complete.
 pub async fn restart_scenario(w: &mut Rollout) -> anyhow::Result<()> {
-    w.faker.pause();
-    w.set_image(V2).await?;
-    let upgrading = eventually(|| w.shape())
-        .describe("nodedeployment/seid")
-        .should(field("status.phase", eq("Upgrading")))
-        .await
-        .map_err(|f| w.with_timeline(f))?;
+    let upgrading = w.wedge(V2).await?;
     let started = upgrading.status.rollout.map(|r| r.started_at);
 
     restart_operator(&mut w.operator).await?;

@@ -1,7 +1,8 @@
-//! Suite 1, stuck rollout baseline (seed 003): a rollout wedged behind a StatefulSet that never
-//! reports convergence holds the whole "stuck" shape for 10 s (every field
-//! an on-call reads says "upgrading, healthy pods, not done"), then
-//! completes and clears once the StatefulSet controller comes back.
+//! Suite 1, stuck rollout baseline (seed 003): a rollout wedged behind a
+//! StatefulSet that never reports convergence holds the whole "stuck" shape
+//! for 10 s (every field an on-call reads says "upgrading, healthy pods, not
+//! done"), then completes and clears once the StatefulSet controller comes
+//! back.
 
 use super::{Rollout, REPLICAS, V1, V2};
 use harness::prelude::*;
@@ -15,13 +16,7 @@ pub async fn stuck_then_recovers(faults: Faults) -> anyhow::Result<String> {
 /// Wedge, hold the stuck shape for 10 s, resume, and see the rollout
 /// complete and clear; returns the rendered timeline.
 pub async fn stuck_scenario(w: &Rollout) -> anyhow::Result<String> {
-    w.faker.pause(); // wedge AwaitChildConvergence / ObserveImage
-    w.set_image(V2).await?;
-    eventually(|| w.shape())
-        .describe("nodedeployment/seid")
-        .should(field("status.phase", eq("Upgrading")))
-        .await
-        .map_err(|f| w.with_timeline(f))?;
+    w.wedge(V2).await?;
 
     consistently(|| w.shape())
         .describe("nodedeployment/seid (stuck)")
