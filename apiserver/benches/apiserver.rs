@@ -232,6 +232,37 @@ mod fake {
         Ok(ClientBuilder::new().build().await?)
     }
 
+    /// The same watch work as the other columns: open a watch, create one
+    /// ConfigMap, wait for its Added event. kube-fake-client answers a watch
+    /// request with a plain List, so this records what the client got
+    /// instead of a latency.
+    async fn watch_note(c: kube4::Client) -> String {
+        use kube4::api::WatchEvent as WatchEvent4;
+        let cms = Api4::<ConfigMap4>::namespaced(c, "default");
+        let mut stream =
+            match tokio::time::timeout(WATCH_TIMEOUT, cms.watch(&WatchParams4::default(), "0"))
+                .await
+            {
+                Ok(Ok(s)) => s.boxed(),
+                Ok(Err(e)) => return format!("watch refused ({e})"),
+                Err(_) => return "watch unsupported (no answer to the request)".into(),
+            };
+        let cm: ConfigMap4 =
+            serde_json::from_value(json!({"metadata": {"name": "cm-0"}})).expect("cm literal");
+        if let Err(e) = cms.create(&PostParams4::default(), &cm).await {
+            return format!("create during watch failed ({e})");
+        }
+        match tokio::time::timeout(Duration::from_secs(1), stream.next()).await {
+            Ok(Some(Ok(WatchEvent4::Added(_)))) => {
+                "watch delivered an event; latency not measured".into()
+            }
+            Ok(Some(Ok(other))) => format!("watch gave an unexpected first event: {other:?}"),
+            Ok(Some(Err(e))) => format!("no watch events: the stream fails to decode ({e})"),
+            Ok(None) => "no watch events: the stream ended without any".into(),
+            Err(_) => "no watch events: none within 1 s of a create".into(),
+        }
+    }
+
     pub async fn column() -> Result<Column> {
         let mut col = Column::default();
         let mut samples = Vec::with_capacity(STARTS);
@@ -255,15 +286,7 @@ mod fake {
         }
         col.creates_per_s = Some(CREATES as f64 / t.elapsed().as_secs_f64());
 
-        let cms = Api4::<ConfigMap4>::namespaced(client().await?, "default");
-        col.note =
-            match tokio::time::timeout(WATCH_TIMEOUT, cms.watch(&WatchParams4::default(), "0"))
-                .await
-            {
-                Ok(Ok(_)) => Some("watch opened but latency not measured".into()),
-                Ok(Err(e)) => Some(format!("watch unsupported ({e})")),
-                Err(_) => Some("watch unsupported (no answer)".into()),
-            };
+        col.note = Some(watch_note(client().await?).await);
 
         let c = client().await?;
         let pods = Api4::<Pod4>::namespaced(c, "default");
