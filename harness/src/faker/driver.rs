@@ -39,6 +39,16 @@ where
     Ok(api.list(&ListParams::default()).await?.items)
 }
 
+/// The cluster's current resourceVersion. A list's resourceVersion is the
+/// store's latest revision across every resource (etcd's on a real cluster,
+/// the embedded server's counter), so when it has not moved nothing has
+/// changed, and the last world read is still the world.
+pub async fn revision(client: &Client) -> Result<String, kube::Error> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let list = nodes.list_metadata(&ListParams::default().limit(1)).await?;
+    Ok(list.metadata.resource_version.unwrap_or_default())
+}
+
 /// Read everything the controllers look at. Namespaced kinds come from `ns`
 /// (or every namespace if `None`).
 pub async fn read_world(client: &Client, ns: Option<&str>) -> Result<World, kube::Error> {
