@@ -97,13 +97,21 @@ fn run_one(b: &Bench) -> Result<String> {
             out.status
         );
     }
-    let table: Vec<&str> = stdout.lines().filter(|l| l.starts_with('|')).collect();
-    anyhow::ensure!(
-        !table.is_empty(),
-        "bench `{}` printed no Markdown table; its output:\n{stdout}",
-        b.name
-    );
-    Ok(table.join("\n") + "\n")
+    report_of(&stdout).with_context(|| {
+        format!(
+            "bench `{}` printed no Markdown table; its output:\n{stdout}",
+            b.name
+        )
+    })
+}
+
+/// The report a bench printed: its table and what follows it (the notes
+/// that say why a cell is n/a and what the rows measured), without any
+/// chatter before the table.
+fn report_of(stdout: &str) -> Option<String> {
+    let lines: Vec<&str> = stdout.lines().skip_while(|l| !l.starts_with('|')).collect();
+    let end = lines.iter().rposition(|l| !l.trim().is_empty())?;
+    Some(lines[..=end].join("\n") + "\n")
 }
 
 /// The cargo that runs xtask (so toolchain overrides carry over).
@@ -137,6 +145,16 @@ fn target_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_report_is_the_table_and_its_notes() {
+        let out = "warming up\n| a | b |\n|---|---|\n| 1 | 2 |\n\nNotes: b is n/a.\n\n";
+        assert_eq!(
+            report_of(out).as_deref(),
+            Some("| a | b |\n|---|---|\n| 1 | 2 |\n\nNotes: b is n/a.\n")
+        );
+        assert_eq!(report_of("no table here\n"), None);
+    }
 
     #[test]
     fn bench_table_rows_are_unique_and_point_at_real_targets() {
