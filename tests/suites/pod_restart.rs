@@ -36,6 +36,7 @@ use anyhow::{bail, Context, Result};
 use harness::disruption;
 use harness::env::TestEnv;
 use harness::faker::StatusFaker;
+use harness::prelude::{eq, eventually, present, DurationExt};
 use harness::timeline::{offset, Recorder, Timeline, Track};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod};
@@ -44,7 +45,6 @@ use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, Po
 use kube::ResourceExt;
 use serde_json::json;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 const NAME: &str = "etcd";
 const VICTIM: &str = "etcd-0";
@@ -145,24 +145,6 @@ fn statefulset(sc: &Scenario) -> Result<StatefulSet> {
             }],
         },
     }))?)
-}
-
-/// Poll `check` every 200 ms of tokio time until it yields `Some`, at most `limit`.
-async fn wait_for<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    let t0 = Instant::now();
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        if t0.elapsed() > limit {
-            bail!("{what}: not reached within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn ready(p: &Pod) -> bool {
@@ -367,12 +349,16 @@ async fn study(env: TestEnv, faker: Option<StatusFaker>, sc: &Scenario) -> Resul
     .await?;
     env.apply(statefulset(sc)?).await?;
     let pods: Api<Pod> = env.api();
-    wait_for(limit, "3 pods Ready", || async {
+    eventually(|| async {
         let list = pods
             .list(&ListParams::default().labels(&format!("app={NAME}")))
             .await?;
-        Ok((list.items.iter().filter(|p| ready(p)).count() == REPLICAS).then_some(()))
+        anyhow::Ok(list.items.iter().filter(|p| ready(p)).count())
     })
+    .describe("pods Ready")
+    .within(limit)
+    .every(200.ms())
+    .should(eq(REPLICAS))
     .await?;
     let pvcs: Api<PersistentVolumeClaim> = env.api();
     let pvs: HashSet<String> = pvcs
@@ -404,14 +390,14 @@ async fn study(env: TestEnv, faker: Option<StatusFaker>, sc: &Scenario) -> Resul
     rec.note(&format!("Pod/{VICTIM}"), "delete requested", "by the test");
     pods.delete(VICTIM, &DeleteParams::default()).await?;
 
-    let outcome = wait_for(
-        Duration::from_secs(sc.grace_seconds as u64) + limit,
-        "the replacement Ready",
-        || async {
-            let p = pods.get_opt(VICTIM).await?;
-            Ok(p.filter(|p| p.uid().as_deref() != Some(old_uid.as_str()) && ready(p)))
-        },
-    )
+    let outcome = eventually(|| async {
+        let p = pods.get_opt(VICTIM).await?;
+        anyhow::Ok(p.filter(|p| p.uid().as_deref() != Some(old_uid.as_str()) && ready(p)))
+    })
+    .describe("the replacement Ready")
+    .within(Duration::from_secs(sc.grace_seconds as u64) + limit)
+    .every(200.ms())
+    .should(present())
     .await;
     // Let the writers show they resumed, and the last events arrive.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -426,7 +412,7 @@ async fn study(env: TestEnv, faker: Option<StatusFaker>, sc: &Scenario) -> Resul
     } else {
         None
     };
-    let new = outcome?;
+    let new = outcome?.context("`present` matched, so the replacement is there")?;
     let after = rec.timeline().since(deleted_at);
     let attachments_seen = after
         .entries()
