@@ -194,16 +194,12 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                     say_once(
                         mem,
                         format!("attached/{uid}/{pv_name}"),
-                        EventSpec {
-                            regarding: ObjRef::to(*pod),
-                            type_: "Normal",
-                            reason: "SuccessfulAttachVolume".into(),
-                            message: format!(
-                                "AttachVolume.Attach succeeded for volume \"{pv_name}\" "
-                            ),
-                            component: "attachdetach-controller",
-                            host: None,
-                        },
+                        controller_event(
+                            pod,
+                            "Normal",
+                            "SuccessfulAttachVolume",
+                            format!("AttachVolume.Attach succeeded for volume \"{pv_name}\" "),
+                        ),
                         &mut out,
                     );
                 }
@@ -233,17 +229,15 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                         say_once(
                             mem,
                             format!("multiattach/{uid}/{pv_name}"),
-                            EventSpec {
-                                regarding: ObjRef::to(*pod),
-                                type_: "Warning",
-                                reason: "FailedAttachVolume".into(),
-                                message: format!(
+                            controller_event(
+                                pod,
+                                "Warning",
+                                "FailedAttachVolume",
+                                format!(
                                     "Multi-Attach error for volume \"{pv_name}\" Volume is already exclusively attached to one node ({}) and can't be attached to another",
                                     other.spec.node_name
                                 ),
-                                component: "attachdetach-controller",
-                                host: None,
-                            },
+                            ),
                             &mut out,
                         );
                     }
@@ -273,4 +267,16 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
         .collect();
     mem.attachments.retain(|n, _| live.contains(n.as_str()));
     out
+}
+
+/// An event the attach/detach controller records on a pod (it has no host).
+fn controller_event(pod: &Pod, type_: &'static str, reason: &str, message: String) -> EventSpec {
+    EventSpec {
+        regarding: ObjRef::to(pod),
+        type_,
+        reason: reason.into(),
+        message,
+        component: "attachdetach-controller",
+        host: None,
+    }
 }
