@@ -136,11 +136,7 @@ impl Sim {
                     .and_then(Value::as_i64)
             })
             .unwrap_or(30);
-        let finalized = obj
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
-        if finalized {
+        if has_finalizers(obj) {
             // The API server only marks an object with finalizers.
             if obj["metadata"].get("deletionTimestamp").is_none() {
                 obj["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
@@ -231,11 +227,8 @@ impl Sim {
                 let k = key(target.kind, target.namespace.as_deref(), &target.name);
                 if let Some(obj) = self.objects.get_mut(&k) {
                     apply_merge(obj, &patch);
-                    let released = obj["metadata"].get("deletionTimestamp").is_some()
-                        && obj
-                            .pointer("/metadata/finalizers")
-                            .and_then(Value::as_array)
-                            .is_none_or(|f| f.is_empty());
+                    let released =
+                        obj["metadata"].get("deletionTimestamp").is_some() && !has_finalizers(obj);
                     if released {
                         self.deletions.push(k.2.clone());
                         self.objects.remove(&k);
@@ -294,4 +287,11 @@ pub fn statefulset(name: &str, replicas: i32, image: &str) -> Value {
             }],
         },
     })
+}
+
+/// Whether the API server would hold this object's deletion.
+fn has_finalizers(obj: &Value) -> bool {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty())
 }
