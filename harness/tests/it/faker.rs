@@ -1,38 +1,21 @@
 //! The StatusFaker against the embedded API server, in paused tokio time:
 //! what an operator (or a user with kubectl) would observe.
 
-use std::future::Future;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use harness::disruption;
 use harness::env::TestEnv;
 use harness::faker::volumes::USED_BYTES_ANNOTATION;
-use harness::prelude::{all_of, consistently, eq, eventually, field, DurationExt};
+use harness::prelude::{
+    all_of, condition, consistently, contains, eq, eventually, field, DurationExt,
+};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use kube::ResourceExt;
 use serde_json::json;
-
-/// Poll `check` every 100 ms of tokio time until it yields `Some`, at most `limit`.
-async fn within<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>>>,
-{
-    let t0 = tokio::time::Instant::now();
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        if t0.elapsed() > limit {
-            bail!("{what}: not reached within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn statefulset(name: &str, replicas: i32, image: &str) -> StatefulSet {
     serde_json::from_value(json!({
@@ -57,22 +40,48 @@ fn statefulset(name: &str, replicas: i32, image: &str) -> StatefulSet {
     .expect("valid statefulset")
 }
 
-fn converged(s: &StatefulSet, replicas: i32) -> bool {
-    let st = s.status.clone().unwrap_or_default();
-    st.ready_replicas == Some(replicas)
-        && st.updated_replicas == Some(replicas)
-        && st.current_revision.is_some()
-        && st.current_revision == st.update_revision
-        && st.observed_generation == s.metadata.generation
+/// The signals that together say a StatefulSet's rollout is over, as fields
+/// so that a timeout names the one still missing. Two of them compare fields
+/// of the same object, which a path matcher cannot do.
+#[derive(serde::Serialize)]
+struct Convergence {
+    ready_replicas: Option<i32>,
+    updated_replicas: Option<i32>,
+    /// currentRevision is set and equals updateRevision.
+    on_update_revision: bool,
+    /// status.observedGeneration has caught up with metadata.generation.
+    generation_observed: bool,
+    #[serde(skip)]
+    sts: StatefulSet,
+}
+
+impl From<StatefulSet> for Convergence {
+    fn from(sts: StatefulSet) -> Self {
+        let st = sts.status.clone().unwrap_or_default();
+        Self {
+            ready_replicas: st.ready_replicas,
+            updated_replicas: st.updated_replicas,
+            on_update_revision: st.current_revision.is_some()
+                && st.current_revision == st.update_revision,
+            generation_observed: st.observed_generation == sts.metadata.generation,
+            sts,
+        }
+    }
 }
 
 async fn wait_converged(env: &TestEnv, sts: &StatefulSet, replicas: i32) -> Result<StatefulSet> {
     let probe = env.get(sts);
-    within(Duration::from_secs(60), "statefulset converged", || async {
-        let s = probe.fetch().await?;
-        Ok(converged(&s, replicas).then_some(s))
-    })
-    .await
+    let done = eventually(|| async { probe.fetch().await.map(Convergence::from) })
+        .describe(format!("statefulset {} converged", sts.name_any()))
+        .within(60.s())
+        .should(all_of![
+            field("ready_replicas", eq(replicas)),
+            field("updated_replicas", eq(replicas)),
+            field("on_update_revision", eq(true)),
+            field("generation_observed", eq(true)),
+        ])
+        .await?;
+    Ok(done.sts)
 }
 
 async fn events_for(env: &TestEnv, name: &str) -> Result<Vec<(String, String, String)>> {
@@ -241,19 +250,13 @@ async fn image_pull_failure_looks_like_a_real_cluster() -> Result<()> {
         .apply(statefulset("db", 1, "registry.example/db:bad-tag"))
         .await?;
     let pods: Api<Pod> = env.api();
-    let reason = || async {
-        Ok::<_, anyhow::Error>(pods.get_opt("db-0").await?.and_then(|p| {
-            p.status?.container_statuses?[0]
-                .state
-                .clone()?
-                .waiting?
-                .reason
-        }))
-    };
-    within(Duration::from_secs(30), "ImagePullBackOff", || async {
-        Ok(reason().await?.filter(|r| r == "ImagePullBackOff"))
-    })
-    .await?;
+    eventually(|| pods.get_opt("db-0"))
+        .within(30.s())
+        .should(field(
+            "status.containerStatuses[0].state.waiting.reason",
+            eq("ImagePullBackOff"),
+        ))
+        .await?;
     let evs = events_for(&env, "db-0").await?;
     assert!(
         evs.contains(&(
@@ -280,16 +283,13 @@ async fn pvc_that_never_binds_stays_pending_with_provisioning_failed() -> Result
     faker.never_bind("data-db-*");
     env.apply(statefulset("db", 1, "db:v1")).await?;
     let pvcs: Api<PersistentVolumeClaim> = env.api();
-    within(
-        Duration::from_secs(30),
-        "ProvisioningFailed event",
-        || async {
-            Ok(events_for(&env, "data-db-0")
-                .await?
-                .into_iter()
-                .find(|e| e.1 == "ProvisioningFailed"))
-        },
-    )
+    eventually(|| async {
+        let evs = events_for(&env, "data-db-0").await?;
+        anyhow::Ok(evs.into_iter().map(|e| e.1).collect::<Vec<_>>())
+    })
+    .describe("event reasons for PVC data-db-0")
+    .within(30.s())
+    .should(contains("ProvisioningFailed"))
     .await?;
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(
@@ -330,23 +330,14 @@ async fn slow_readiness_and_node_not_ready() -> Result<()> {
     let node = pod.spec.unwrap().node_name.unwrap();
     faker.node_not_ready(&node);
     let nodes: Api<Node> = Api::all(env.client());
-    within(Duration::from_secs(10), "node NotReady", || async {
-        let n = nodes.get(&node).await?;
-        let ready = n
-            .status
-            .unwrap()
-            .conditions
-            .unwrap()
-            .into_iter()
-            .find(|c| c.type_ == "Ready")
-            .unwrap();
-        Ok((ready.status == "Unknown").then_some(()))
-    })
-    .await?;
-    within(Duration::from_secs(10), "readyReplicas drops", || async {
-        Ok((env.get(&sts).fetch().await?.status.unwrap().ready_replicas == Some(0)).then_some(()))
-    })
-    .await?;
+    eventually(|| nodes.get(&node))
+        .within(10.s())
+        .should(condition("Ready", "Unknown"))
+        .await?;
+    eventually(env.get(&sts))
+        .within(10.s())
+        .should(field("status.readyReplicas", eq(0)))
+        .await?;
     Ok(())
 }
 
@@ -358,16 +349,13 @@ async fn disk_usage_is_published_on_the_pvc() -> Result<()> {
     wait_converged(&env, &sts, 1).await?;
     faker.set_disk_usage("data-db-0", 700 << 20);
     let pvcs: Api<PersistentVolumeClaim> = env.api();
-    let used = within(Duration::from_secs(5), "usage annotation", || async {
-        Ok(pvcs
-            .get("data-db-0")
-            .await?
-            .annotations()
-            .get(USED_BYTES_ANNOTATION)
-            .cloned())
-    })
-    .await?;
-    assert_eq!(used, (700u64 << 20).to_string());
+    eventually(|| pvcs.get("data-db-0"))
+        .within(5.s())
+        .should(field(
+            &format!("metadata.annotations[\"{USED_BYTES_ANNOTATION}\"]"),
+            eq((700u64 << 20).to_string()),
+        ))
+        .await?;
     // Online expansion: capacity follows the request.
     let pvc = pvcs.get("data-db-0").await?;
     env.patch(
@@ -375,11 +363,10 @@ async fn disk_usage_is_published_on_the_pvc() -> Result<()> {
         json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}}),
     )
     .await?;
-    within(Duration::from_secs(30), "capacity 2Gi", || async {
-        let st = pvcs.get("data-db-0").await?.status.unwrap();
-        Ok((st.capacity.unwrap()["storage"].0 == "2Gi").then_some(()))
-    })
-    .await?;
+    eventually(|| pvcs.get("data-db-0"))
+        .within(30.s())
+        .should(field("status.capacity.storage", eq("2Gi")))
+        .await?;
     Ok(())
 }
 
@@ -416,13 +403,13 @@ async fn two_pods_and_a_budget(
         "spec": {"minAvailable": min_available, "selector": {"matchLabels": {"app": "db"}}},
     }))?;
     let pdb = env.apply(pdb).await?;
-    let allowed = within(Duration::from_secs(10), "pdb status", || async {
-        let st = env.get(&pdb).fetch().await?.status;
-        Ok(st
-            .filter(|s| s.current_healthy == 2)
-            .map(|s| s.disruptions_allowed))
-    })
-    .await?;
+    let allowed = eventually(env.get(&pdb))
+        .within(10.s())
+        .should(field("status.currentHealthy", eq(2)))
+        .await?
+        .status
+        .context("`currentHealthy` matched, so the budget has a status")?
+        .disruptions_allowed;
     assert_eq!(
         allowed,
         2 - min_available,
