@@ -271,12 +271,11 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
 
 /// An event the attach/detach controller records on a pod (it has no host).
 fn controller_event(pod: &Pod, type_: &'static str, reason: &str, message: String) -> EventSpec {
-    EventSpec {
-        regarding: ObjRef::to(pod),
+    EventSpec::new(
         type_,
-        reason: reason.into(),
+        "attachdetach-controller",
+        ObjRef::to(pod),
+        reason,
         message,
-        component: "attachdetach-controller",
-        host: None,
-    }
+    )
 }

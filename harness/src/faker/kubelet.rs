@@ -106,14 +106,13 @@ pub fn schedule(r: &Round, mem: &mut Memory) -> Vec<Write> {
                         pod: pod_ref.name.clone(),
                         node: node.clone(),
                     });
-                    out.push(Write::Event(EventSpec {
-                        regarding: pod_ref.clone(),
-                        type_: "Normal",
-                        reason: "Scheduled".into(),
-                        message: format!("Successfully assigned {key} to {node}"),
-                        component: "default-scheduler",
-                        host: None,
-                    }));
+                    out.push(Write::Event(EventSpec::new(
+                        "Normal",
+                        "default-scheduler",
+                        pod_ref.clone(),
+                        "Scheduled",
+                        format!("Successfully assigned {key} to {node}"),
+                    )));
                     None
                 }
                 None => Some(unschedulable_message(r)),
@@ -142,14 +141,13 @@ pub fn schedule(r: &Round, mem: &mut Memory) -> Vec<Write> {
                     "failedscheduling/{}/{message}",
                     pod_ref.uid.clone().unwrap_or_default()
                 ),
-                EventSpec {
-                    regarding: pod_ref,
-                    type_: "Warning",
-                    reason: "FailedScheduling".into(),
+                EventSpec::new(
+                    "Warning",
+                    "default-scheduler",
+                    pod_ref,
+                    "FailedScheduling",
                     message,
-                    component: "default-scheduler",
-                    host: None,
-                },
+                ),
                 &mut out,
             );
         }
@@ -352,14 +350,7 @@ fn kubelet_event(
     reason: &str,
     message: String,
 ) -> EventSpec {
-    EventSpec {
-        regarding: ObjRef::to(pod),
-        type_,
-        reason: reason.into(),
-        message,
-        component: "kubelet",
-        host: Some(node.to_owned()),
-    }
+    EventSpec::new(type_, "kubelet", ObjRef::to(pod), reason, message).on_host(node)
 }
 
 fn run(

@@ -173,6 +173,33 @@ pub struct EventSpec {
     pub host: Option<String>,
 }
 
+impl EventSpec {
+    /// An event as `component` records it; `type_` is `Normal` or `Warning`.
+    /// Only the kubelet names its node, so the host is added with [`Self::on_host`].
+    pub fn new(
+        type_: &'static str,
+        component: &'static str,
+        regarding: ObjRef,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            regarding,
+            type_,
+            reason: reason.into(),
+            message: message.into(),
+            component,
+            host: None,
+        }
+    }
+
+    /// `source.host`: the node whose kubelet recorded the event.
+    pub fn on_host(mut self, node: impl Into<String>) -> Self {
+        self.host = Some(node.into());
+        self
+    }
+}
+
 /// The reference an event carries (`involvedObject`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObjRef {

@@ -123,14 +123,13 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
             say_once(
                 mem,
                 format!("nodenotready/{node_n}"),
-                EventSpec {
-                    regarding: ObjRef::to(node),
-                    type_: "Normal",
-                    reason: "NodeNotReady".into(),
-                    message: format!("Node {node_n} status is now: NodeNotReady"),
-                    component: "node-controller",
-                    host: None,
-                },
+                EventSpec::new(
+                    "Normal",
+                    "node-controller",
+                    ObjRef::to(node),
+                    "NodeNotReady",
+                    format!("Node {node_n} status is now: NodeNotReady"),
+                ),
                 &mut out,
             );
             mem.said.remove(&format!("nodeready/{node_n}"));
@@ -146,14 +145,14 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
             say_once(
                 mem,
                 format!("nodeready/{node_n}"),
-                EventSpec {
-                    regarding: ObjRef::to(node),
-                    type_: "Normal",
-                    reason: "NodeReady".into(),
-                    message: format!("Node {node_n} status is now: NodeReady"),
-                    component: "kubelet",
-                    host: Some(node_n.clone()),
-                },
+                EventSpec::new(
+                    "Normal",
+                    "kubelet",
+                    ObjRef::to(node),
+                    "NodeReady",
+                    format!("Node {node_n} status is now: NodeReady"),
+                )
+                .on_host(&node_n),
                 &mut out,
             );
             mem.said.remove(&format!("nodenotready/{node_n}"));
@@ -187,14 +186,13 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                 say_once(
                     mem,
                     format!("podnotready/{}", pod.metadata.uid.as_deref().unwrap_or("")),
-                    EventSpec {
-                        regarding: ObjRef::to(pod),
-                        type_: "Warning",
-                        reason: "NodeNotReady".into(),
-                        message: "Node is not ready".into(),
-                        component: "node-controller",
-                        host: None,
-                    },
+                    EventSpec::new(
+                        "Warning",
+                        "node-controller",
+                        ObjRef::to(pod),
+                        "NodeNotReady",
+                        "Node is not ready",
+                    ),
                     &mut out,
                 );
             }

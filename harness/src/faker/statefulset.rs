@@ -220,14 +220,13 @@ fn sync_set(r: &Round, mem: &mut Memory, set: &StatefulSet, out: &mut Vec<Write>
             kind: Kind::Pod,
             object: pod,
         });
-        out.push(Write::Event(EventSpec {
-            regarding: set_ref.clone(),
-            type_: "Normal",
-            reason: "SuccessfulCreate".into(),
-            message: format!("create Pod {pod_name} in StatefulSet {set_name} successful"),
-            component: "statefulset-controller",
-            host: None,
-        }));
+        out.push(Write::Event(EventSpec::new(
+            "Normal",
+            "statefulset-controller",
+            set_ref.clone(),
+            "SuccessfulCreate",
+            format!("create Pod {pod_name} in StatefulSet {set_name} successful"),
+        )));
         if !parallel {
             return;
         }
@@ -280,17 +279,16 @@ fn delete_pod(mem: &mut Memory, set_ref: &ObjRef, pod: &Pod, _ordinal: i32, out:
             "delete/{pod_name}/{}",
             pod.metadata.uid.as_deref().unwrap_or("")
         ),
-        EventSpec {
-            regarding: set_ref.clone(),
-            type_: "Normal",
-            reason: "SuccessfulDelete".into(),
-            message: format!(
+        EventSpec::new(
+            "Normal",
+            "statefulset-controller",
+            set_ref.clone(),
+            "SuccessfulDelete",
+            format!(
                 "delete Pod {pod_name} in StatefulSet {} successful",
                 set_ref.name
             ),
-            component: "statefulset-controller",
-            host: None,
-        },
+        ),
         out,
     );
 }

@@ -85,14 +85,7 @@ fn event(
     message: String,
     component: &'static str,
 ) -> EventSpec {
-    EventSpec {
-        regarding: ObjRef::to(pvc),
-        type_,
-        reason: reason.into(),
-        message,
-        component,
-        host: None,
-    }
+    EventSpec::new(type_, component, ObjRef::to(pvc), reason, message)
 }
 
 /// One round of provisioning, binding, expansion and usage publishing.

@@ -24,14 +24,7 @@ use super::model::{
 pub const TEMPLATE_HASH_LABEL: &str = "pod-template-hash";
 
 fn event(obj: ObjRef, reason: &str, message: String, component: &'static str) -> Write {
-    Write::Event(EventSpec {
-        regarding: obj,
-        type_: "Normal",
-        reason: reason.into(),
-        message,
-        component,
-        host: None,
-    })
+    Write::Event(EventSpec::new("Normal", component, obj, reason, message))
 }
 
 /// One round of the Deployment controller.
