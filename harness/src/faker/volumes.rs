@@ -32,6 +32,8 @@ pub const USED_BYTES_ANNOTATION: &str = "faker.kube-harness.io/used-bytes";
 pub const CAPACITY_BYTES_ANNOTATION: &str = "faker.kube-harness.io/capacity-bytes";
 
 const PROVISIONER: &str = "faker.csi.kube-harness.io";
+/// The external-resizer sidecar names itself after the driver it serves.
+const RESIZER: &str = "external-resizer faker.csi.kube-harness.io";
 
 /// Parse a Kubernetes quantity (`10Gi`, `500M`, `1024`) to bytes.
 pub fn quantity_bytes(q: &Quantity) -> Option<u64> {
@@ -78,16 +80,6 @@ fn capacity(pvc: &PersistentVolumeClaim) -> Option<Quantity> {
         .cloned()
 }
 
-fn event(
-    pvc: &PersistentVolumeClaim,
-    type_: &'static str,
-    reason: &str,
-    message: String,
-    component: &'static str,
-) -> EventSpec {
-    EventSpec::new(type_, component, ObjRef::to(pvc), reason, message)
-}
-
 /// One round of provisioning, binding, expansion and usage publishing.
 pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
     let mut out = Vec::new();
@@ -115,14 +107,11 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                     old,
                     status,
                 ));
-                say_once(mem, format!("provisioningfailed/{uid}"), event(pvc, "Warning", "ProvisioningFailed",
-                    format!("failed to provision volume with StorageClass \"{class_name}\": rpc error: code = ResourceExhausted desc = insufficient capacity"),
-                    PROVISIONER), &mut out);
+                say_once(mem, format!("provisioningfailed/{uid}"), EventSpec::new("Warning", PROVISIONER, ObjRef::to(pvc), "ProvisioningFailed", format!("failed to provision volume with StorageClass \"{class_name}\": rpc error: code = ResourceExhausted desc = insufficient capacity")), &mut out);
             } else if r.elapsed(pending_at, t.bind) {
                 bind(r, mem, pvc, &uid, &mut out);
             } else {
-                say_once(mem, format!("provisioning/{uid}"), event(pvc, "Normal", "Provisioning",
-                    format!("External provisioner is provisioning volume for claim \"{ns}/{pvc_name}\""), PROVISIONER), &mut out);
+                say_once(mem, format!("provisioning/{uid}"), EventSpec::new("Normal", PROVISIONER, ObjRef::to(pvc), "Provisioning", format!("External provisioner is provisioning volume for claim \"{ns}/{pvc_name}\"")), &mut out);
             }
             mem.pvcs.insert(uid, m);
             continue;
@@ -161,12 +150,12 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                 say_once(
                     mem,
                     format!("fsresized/{uid}/{}", req.0),
-                    event(
-                        pvc,
+                    EventSpec::new(
                         "Normal",
+                        "kubelet",
+                        ObjRef::to(pvc),
                         "FileSystemResizeSuccessful",
                         format!("MountVolume.NodeExpandVolume succeeded for volume \"{pv_name}\""),
-                        "kubelet",
                     ),
                     &mut out,
                 );
@@ -179,12 +168,12 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                 say_once(
                     mem,
                     format!("fsresize/{uid}/{}", req.0),
-                    event(
-                        pvc,
+                    EventSpec::new(
                         "Normal",
+                        RESIZER,
+                        ObjRef::to(pvc),
                         "FileSystemResizeRequired",
-                        "Require file system resize of volume on node".into(),
-                        "external-resizer faker.csi.kube-harness.io",
+                        "Require file system resize of volume on node",
                     ),
                     &mut out,
                 );
@@ -195,12 +184,12 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                 say_once(
                     mem,
                     format!("resizing/{uid}/{}", req.0),
-                    event(
-                        pvc,
+                    EventSpec::new(
                         "Normal",
+                        RESIZER,
+                        ObjRef::to(pvc),
                         "Resizing",
                         format!("External resizer is resizing volume {pv_name}"),
-                        "external-resizer faker.csi.kube-harness.io",
                     ),
                     &mut out,
                 );
@@ -288,12 +277,12 @@ fn bind(r: &Round, mem: &mut Memory, pvc: &PersistentVolumeClaim, uid: &str, out
         say_once(
             mem,
             format!("provisioned/{uid}"),
-            event(
-                pvc,
+            EventSpec::new(
                 "Normal",
+                PROVISIONER,
+                ObjRef::to(pvc),
                 "ProvisioningSucceeded",
                 format!("Successfully provisioned volume {pv_name}"),
-                PROVISIONER,
             ),
             out,
         );
