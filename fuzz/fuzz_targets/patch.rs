@@ -2,7 +2,7 @@
 //! whatever the body, the answer is a patched object or a typed error.
 #![no_main]
 
-use apiserver::patch::{apply_patch, PatchContext, PatchType};
+use kube_harness_apiserver::patch::{apply_patch, PatchContext, PatchType};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;

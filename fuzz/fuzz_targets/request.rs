@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use apiserver::ApiServer;
+use kube_harness_apiserver::ApiServer;
 use arbitrary::Arbitrary;
 use axum::body::Body;
 use axum::http::Request;

@@ -12,14 +12,35 @@
 //! - [`liveness`]: proof that a controller reconciles, not just that it started.
 //! - [`continuity`]: proof that a CSI upgrade did not remount a volume.
 
-pub mod continuity;
 pub mod disruption;
 pub mod env;
 pub mod faker;
 pub mod liveness;
-pub mod matchers;
-pub mod snapshot;
+#[doc(hidden)]
+pub mod skip;
 pub mod timeline;
-pub mod wait;
+
+/// Needs feature `insta`.
+#[cfg(feature = "insta")]
+pub use kube_harness_assert::assert_k8s_snapshot;
+pub use kube_harness_assert::{all_of, any_of, assert_fields_eq, assert_that};
+pub use kube_harness_assert::{matchers, snapshot, wait};
+
+/// The CSI mount-continuity checker (crate `kube-harness-continuity`).
+/// Needs feature `continuity`.
+#[cfg(feature = "continuity")]
+pub use kube_harness_continuity as continuity;
+
+/// The embedded API server (crate `kube-harness-apiserver`).
+/// Needs feature `embedded` (on by default).
+#[cfg(feature = "embedded")]
+pub use kube_harness_apiserver as apiserver;
 
 pub mod prelude;
+
+#[doc(hidden)]
+pub mod __private {
+    //! What the crate's macros expand to; not part of the API.
+    pub use kube;
+    pub use serde_json;
+}

@@ -1,28 +1,15 @@
-//! One import for a test file: `use harness::prelude::*;`.
+//! One import for a test file: `use kube_harness::prelude::*;`.
 
-// Waiting.
-pub use crate::wait::{
-    consistently, eventually, AwaitOk, DurationExt, Failure, Probe, ProbeError, StopTrying,
-};
-
-// Matching.
-pub use crate::matchers::{
-    absent, condition, contains, eq, field, ge, gt, le, lt, matches_regex, no_condition, not,
-    present, stable, Matcher,
-};
-pub use crate::{all_of, any_of, assert_that};
-
-// Snapshots.
-pub use crate::assert_fields_eq;
-pub use crate::assert_k8s_snapshot;
-pub use crate::snapshot::{cell, na, ContrastMatrix};
-
-// What nearly every test also needs.
-pub use serde_json::json;
-pub use std::time::Duration;
+// Waiting, matching, snapshots (crate `kube-harness-assert`).
+pub use kube_harness_assert::prelude::*;
 
 // Cluster, faker, disruptions.
 pub use crate::disruption::{self, DisruptionError};
-pub use crate::env::{env, BackendKind, EnvError, OperatorHandle, TestEnv};
-pub use crate::faker::volumes::{CAPACITY_BYTES_ANNOTATION, USED_BYTES_ANNOTATION};
+/// The rstest fixture. Needs feature `rstest`.
+#[cfg(feature = "rstest")]
+pub use crate::env::env;
+pub use crate::env::{BackendKind, EnvError, OperatorHandle, TestEnv};
 pub use crate::faker::{Kind as FakerKind, StatusFaker};
+pub use crate::faker::{CAPACITY_BYTES_ANNOTATION, USED_BYTES_ANNOTATION};
+pub use crate::timeline::Track;
+pub use crate::{object, skip};

@@ -1,6 +1,10 @@
-//! Scenario suites: one test binary, one module per suite.
+//! Scenario suites: one test binary, one module per suite. Each suite file
+//! holds its scenarios and their assertions; `rollout` is what the four
+//! rollout suites share. `cargo xtask demo` tells the same scenarios as a
+//! story (tests/examples/rollout_story.rs includes these files).
 
 mod pod_restart;
+mod rollout;
 mod rollout_disruption;
 mod rollout_paused;
 mod rollout_restart;

@@ -33,16 +33,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use harness::disruption;
-use harness::env::TestEnv;
-use harness::faker::StatusFaker;
-use harness::prelude::{eq, eventually, present, DurationExt};
-use harness::timeline::{offset, Recorder, Timeline, Track};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::VolumeAttachment;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
+use kube_harness::disruption;
+use kube_harness::env::TestEnv;
+use kube_harness::prelude::{eq, eventually, present, skip, DurationExt};
+use kube_harness::timeline::{offset, Recorder, Timeline, Track};
 use serde_json::json;
 use tokio::task::JoinHandle;
 
@@ -333,14 +332,14 @@ impl Outcome {
     }
 }
 
-async fn study(env: TestEnv, faker: Option<StatusFaker>, sc: &Scenario) -> Result<Outcome> {
+async fn study(env: &TestEnv, sc: &Scenario) -> Result<Outcome> {
     let real = env.backend().is_real();
     let limit = if real {
         Duration::from_secs(300)
     } else {
         Duration::from_secs(120)
     };
-    let rec = Arc::new(Recorder::start(env.client(), env.namespace()).await?);
+    let rec = env.shared_timeline();
     rec.track::<Pod>(
         Track::named(VICTIM)
             .without_phase()
@@ -368,11 +367,11 @@ async fn study(env: TestEnv, faker: Option<StatusFaker>, sc: &Scenario) -> Resul
         .iter()
         .filter_map(|c| c.spec.as_ref()?.volume_name.clone())
         .collect();
-    let va_watch = watch_attachments(&env, rec.clone(), pvs);
+    let va_watch = watch_attachments(env, rec.clone(), pvs);
     let load = if real {
         None
     } else {
-        Some(WriteLoad::start(&env, &rec).await?)
+        Some(WriteLoad::start(env, &rec).await?)
     };
     // Let the load run before the disruption, so the report shows its rhythm.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -430,15 +429,6 @@ async fn study(env: TestEnv, faker: Option<StatusFaker>, sc: &Scenario) -> Resul
         file_gap,
         attachments_seen,
     };
-    drop(rec);
-    if let Some(f) = faker {
-        // The faker plays the kubelet that lets the namespace's pods go.
-        let cleaned = env.cleanup().await;
-        f.stop();
-        cleaned?;
-    } else {
-        env.cleanup().await?;
-    }
     Ok(result)
 }
 
@@ -617,7 +607,7 @@ fn render(sc: &Scenario, o: &Outcome) -> String {
 fn write_report(sc: &Scenario, text: &str) -> Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let dir = target.join("reports");
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     let path = dir.join(format!("{}.md", sc.slug));
@@ -700,10 +690,12 @@ fn check_modelled(sc: &Scenario, o: &Outcome) -> Result<()> {
 
 async fn run_embedded(sc: Scenario) -> Result<()> {
     let env = TestEnv::embedded().await?;
-    let faker = env.status_faker();
-    faker.prestop_runs_for(&format!("app={NAME}"), sc.prestop);
-    let faker = faker.start();
-    let o = study(env, Some(faker), &sc).await?;
+    env.status_faker()
+        .prestop_runs_for(&format!("app={NAME}"), sc.prestop)
+        .start();
+    let o = study(&env, &sc).await?;
+    // The faker plays the kubelet that lets the namespace's pods go.
+    env.finish().await?;
     let report = render(&sc, &o);
     write_report(&sc, &report)?;
     check(&sc, &o)
@@ -727,18 +719,18 @@ async fn pod_restart_prestop_within_grace_terminates_early() -> Result<()> {
 /// (real sockets and paused time do not mix, so this test runs unpaused).
 #[tokio::test]
 async fn pod_restart_on_a_real_cluster() -> Result<()> {
-    let settings = harness::env::Settings::from_env()?;
+    let settings = kube_harness::env::Settings::from_env()?;
     if !settings.backend.is_real() {
-        println!(
-            "SKIPPED pod_restart_on_a_real_cluster: HARNESS_CLUSTER={} (needs a real cluster: HARNESS_CLUSTER=existing)",
+        skip!(
+            "HARNESS_CLUSTER={} (needs a real cluster: HARNESS_CLUSTER=existing)",
             settings.backend
         );
-        return Ok(());
     }
     let mut failures = Vec::new();
     for sc in [hook_outlives_grace(), hook_within_grace()] {
         let env = TestEnv::new().await?;
-        let o = study(env, None, &sc).await?;
+        let o = study(&env, &sc).await?;
+        env.finish().await?;
         let report = render(&sc, &o);
         write_report(&sc, &report)?;
         if let Err(e) = check(&sc, &o) {

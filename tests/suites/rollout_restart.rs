@@ -1,16 +1,83 @@
-//! Suite 3: operator restart liveness; scenario in `suites::rollout::restart`.
+//! Suite 3 (seed 002): restart the operator mid-rollout and prove it
+//! resumes; then inject the failure seen in the wild, a restarted controller
+//! that logs "Starting workers" and never reconciles, and check that the
+//! reconcile-liveness probe names it instead of timing out bare, and that
+//! its logs say the same in one line each.
 
-use rollout_operator::Faults;
-use suites::rollout::restart::restart_resumes;
+use crate::rollout::{Rollout, NAME, V2};
+use anyhow::Result;
+use kube_harness::disruption::restart_operator;
+use kube_harness::liveness::Probe as Liveness;
+use kube_harness::prelude::*;
+use rollout_operator::{Faults, NodeDeployment};
 
-#[tokio::test(start_paused = true)]
-async fn rollout_restart_mid_rollout_resumes() -> anyhow::Result<()> {
-    restart_resumes(Faults::default()).await
+const V3: &str = "sei:v3";
+
+/// Restart while wedged; the rollout must survive it unchanged, the
+/// restarted controller must reconcile, and the rollout must complete.
+pub async fn restart_mid_rollout(w: &Rollout) -> Result<()> {
+    let upgrading = w.wedge(V2).await?;
+    let started = upgrading.status.rollout.map(|r| r.started_at);
+
+    restart_operator(&w.operator).await?;
+    w.env
+        .timeline()
+        .note("Operator/rollout-operator", "restarted", "mid-rollout");
+    anyhow::ensure!(
+        w.operator.is_running(),
+        "the operator task is not running after restart"
+    );
+
+    // The restarted controller must reconcile: retarget to v3 and require
+    // the new generation be observed (or a named diagnosis).
+    let proof = Liveness::<NodeDeployment>::in_env(&w.env, NAME)
+        .component("rollout-operator")
+        .since("restart")
+        .within(30.s())
+        .after_patch(&json!({"spec": {"image": V3}}))
+        .await?;
+    println!("liveness proof: {proof}");
+
+    consistently(w.shape())
+        .for_(3.s())
+        .every(500.ms())
+        .should(all_of![
+            field("status.phase", eq("Upgrading")),
+            field("status.rollout.startedAt", eq(&started)),
+            field("status.rollout.targetImage", eq(V3)),
+            field("rolloutStartedEvents", eq(1)),
+        ])
+        .await?;
+
+    w.faker.resume();
+    eventually(w.shape())
+        .within(60.s())
+        .should(all_of![
+            field("status.phase", eq("Ready")),
+            field("status.currentImage", eq(V3)),
+            field("podImages", eq([V3, V3, V3])),
+            field("rolloutStartedEvents", eq(1)),
+            field("rolloutCompleteEvents", eq(1)),
+        ])
+        .await?;
+    w.env.timeline().expect("RolloutRetargeted").exactly(1)?;
+    Ok(())
 }
 
 #[tokio::test(start_paused = true)]
-async fn rollout_restart_silent_controller_is_named() {
-    let err = restart_resumes(Faults::default().silent_after_restart())
+async fn rollout_restart_mid_rollout_resumes() -> Result<()> {
+    let w = Rollout::ready(Faults::default()).await?;
+    restart_mid_rollout(&w).await?;
+    let since_restart = w.env.operator_logs().after("--- restarted");
+    since_restart.expect("Starting workers").exactly(1)?;
+    since_restart.expect("reconciling").at_least(1)?;
+    w.finish().await
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollout_restart_silent_controller_is_named() -> Result<()> {
+    let w = Rollout::ready(Faults::default().silent_after_restart()).await?;
+    let err = restart_mid_rollout(&w)
         .await
         .expect_err("a silent restarted controller must fail the suite");
     let msg = format!("{err:#}");
@@ -35,4 +102,9 @@ async fn rollout_restart_silent_controller_is_named() {
             && l.ends_with(" mid-rollout")),
         "the timeline shows the restart: {msg}"
     );
+    // Seed 002 in two lines: the workers started, and nothing reconciled.
+    let since_restart = w.env.operator_logs().after("--- restarted");
+    since_restart.expect("Starting workers").exactly(1)?;
+    since_restart.expect("reconciling").never()?;
+    w.finish().await
 }

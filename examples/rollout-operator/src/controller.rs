@@ -133,7 +133,7 @@ async fn reconcile(cached: Arc<NodeDeployment>, ctx: Arc<Ctx>) -> Result<Action,
     let ns = cached
         .namespace()
         .ok_or_else(|| ReconcileError::NoNamespace(name.clone()))?;
-    debug!(namespace = %ns, name = %name, "reconciling NodeDeployment");
+    info!(namespace = %ns, name = %name, "reconciling NodeDeployment");
     let nds: Api<NodeDeployment> = Api::namespaced(ctx.client.clone(), &ns);
     let children: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &ns);
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);

@@ -12,10 +12,19 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::all_of;
 use crate::env::{OperatorHandle, TestEnv};
+use crate::matchers::{eq, not, present};
+use crate::wait::{eventually, ProbeError, StopTrying};
+use std::sync::{Mutex, MutexGuard};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Why a disruption did not complete.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DisruptionError {
     /// A PodDisruptionBudget refused the eviction (HTTP 429, as kube-apiserver answers).
     #[error("eviction of pod {namespace}/{pod} blocked by a PodDisruptionBudget: {message}")]
@@ -55,7 +64,7 @@ fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> DisruptionE
 }
 
 /// Stop the operator and start it again with a fresh client (a pod restart).
-pub async fn restart_operator(op: &mut OperatorHandle) -> Result<(), DisruptionError> {
+pub async fn restart_operator(op: &OperatorHandle) -> Result<(), DisruptionError> {
     op.restart().await.map_err(DisruptionError::from)
 }
 
@@ -89,35 +98,37 @@ pub async fn delete_pod(
     api.delete(name, &DeleteParams::default())
         .await
         .map_err(api_err(format!("delete pod {name}")))?;
-    let mut terminated_after = None;
-    loop {
-        let now = api
-            .get_opt(name)
-            .await
-            .map_err(api_err(format!("get pod {name}")))?;
-        match now {
-            Some(p) if p.uid().as_deref() == Some(old_uid.as_str()) => {}
-            Some(p) => {
-                let elapsed = t0.elapsed();
-                return Ok(Replacement {
-                    old_uid,
-                    new_uid: p.uid().unwrap_or_default(),
-                    terminated_after: terminated_after.unwrap_or(elapsed),
-                    replaced_after: elapsed,
-                });
-            }
-            None => {
-                terminated_after.get_or_insert(t0.elapsed());
-            }
+    // When the old pod was first seen gone (a StatefulSet replaces it only
+    // after it is gone; a ReplicaSet may replace it while it terminates).
+    let gone_at = Mutex::new(None);
+    let replacement = eventually(|| async {
+        let now = api.get_opt(name).await?;
+        let uid = now.as_ref().and_then(|p| p.uid());
+        if uid.is_none() {
+            gone_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(t0.elapsed());
         }
-        if t0.elapsed() > within {
-            return Err(DisruptionError::Timeout {
-                what: format!("replacement of pod {name} (uid {old_uid})"),
-                waited: within,
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        Ok::<_, kube::Error>(uid)
+    })
+    .describe(format!("replacement of pod {name} (uid {old_uid})"))
+    .within(within)
+    .every(Duration::from_millis(50))
+    .should(all_of![present(), not(eq(&old_uid))])
+    .await
+    .map_err(|f| DisruptionError::Timeout {
+        what: f.to_string(),
+        waited: within,
+    })?;
+    let elapsed = t0.elapsed();
+    let terminated_after = gone_at.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(Replacement {
+        old_uid,
+        new_uid: replacement.unwrap_or_default(),
+        terminated_after: terminated_after.unwrap_or(elapsed),
+        replaced_after: elapsed,
+    })
 }
 
 /// Evict one pod through the eviction API. A PodDisruptionBudget that allows
@@ -177,13 +188,18 @@ pub async fn drain_node(
 ) -> Result<DrainReport, DisruptionError> {
     cordon(client, node).await?;
     let pods: Api<Pod> = Api::all(client.clone());
-    let t0 = Instant::now();
-    let mut report = DrainReport::default();
-    loop {
+    let report = Mutex::new(DrainReport::default());
+    let blocked: Mutex<Option<DisruptionError>> = Mutex::new(None);
+    // One pass: evict what is left; the wait repeats it as kubectl does
+    // (every 5 s) until nothing evictable is left on the node.
+    let pass = || async {
+        *lock(&blocked) = None;
         let on_node: Vec<Pod> = pods
             .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
             .await
-            .map_err(api_err(format!("list pods on node {node}")))?
+            .map_err(|e| {
+                StopTrying::new(api_err(format!("list pods on node {node}"))(e).to_string())
+            })?
             .items
             .into_iter()
             .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
@@ -194,37 +210,37 @@ pub async fn drain_node(
                 !daemon && !mirror
             })
             .collect();
-        if on_node.is_empty() {
-            return Ok(report);
-        }
-        let mut blocked = None;
+        let left = on_node.len();
         for p in &on_node {
             let ns = p.namespace().unwrap_or_default();
             match evict(client, &ns, &p.name_any()).await {
-                Ok(()) => report.evicted.push(format!("{ns}/{}", p.name_any())),
+                Ok(()) => lock(&report).evicted.push(format!("{ns}/{}", p.name_any())),
                 Err(e @ DisruptionError::EvictionBlocked { .. }) => {
-                    blocked.get_or_insert(e);
+                    lock(&blocked).get_or_insert(e);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(StopTrying::new(e.to_string()).into()),
             }
         }
-        if let Some(e) = blocked {
-            if t0.elapsed() > within {
-                return Err(e);
-            }
-        }
-        // kubectl retries blocked evictions every 5 s.
-        tokio::time::sleep(
-            Duration::from_secs(5)
-                .min(within / 4)
-                .max(Duration::from_millis(50)),
-        )
+        Ok::<_, ProbeError>(left)
+    };
+    let every = Duration::from_secs(5)
+        .min(within / 4)
+        .max(Duration::from_millis(50));
+    let outcome = eventually(pass)
+        .describe(format!("drain of node {node}"))
+        .within(within)
+        .every(every)
+        .timeout_scale(1.0)
+        .should(eq(0))
         .await;
-        if t0.elapsed() > within + Duration::from_secs(5) {
-            return Err(DisruptionError::Timeout {
-                what: format!("drain of node {node}"),
+    match outcome {
+        Ok(_) => Ok(report.into_inner().unwrap_or_else(|p| p.into_inner())),
+        Err(f) => Err(blocked
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(DisruptionError::Timeout {
+                what: f.to_string(),
                 waited: within,
-            });
-        }
+            })),
     }
 }

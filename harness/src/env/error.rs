@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 /// Errors of [`crate::env::TestEnv`]. Every message names the problem and the fix.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EnvError {
     /// `HARNESS_CLUSTER` holds a value that is not a backend.
-    #[error("HARNESS_CLUSTER={value:?} is not a cluster backend; use `embedded` (default, in-process), `existing` (the cluster KUBECONFIG points to) or `k3s` (a K3s container; needs `--features harness/k3s` and Docker)")]
+    #[error("HARNESS_CLUSTER={value:?} is not a cluster backend; use `embedded` (default, in-process), `existing` (the cluster KUBECONFIG points to) or `k3s` (a K3s container; needs `--features kube-harness/k3s` and Docker)")]
     UnknownBackend {
         /// The value found.
         value: String,
@@ -34,7 +35,7 @@ pub enum EnvError {
         message: String,
     },
     /// `HARNESS_CLUSTER=k3s` in a build without the `k3s` feature.
-    #[error("HARNESS_CLUSTER=k3s needs the harness `k3s` cargo feature: run `cargo test --features harness/k3s`, or use HARNESS_CLUSTER=embedded")]
+    #[error("HARNESS_CLUSTER=k3s needs the kube-harness `k3s` cargo feature: run `cargo test --features kube-harness/k3s`, or use HARNESS_CLUSTER=embedded")]
     K3sNotBuilt,
     /// The k3s backend could not start a container.
     #[error("HARNESS_CLUSTER=k3s could not start a K3s container ({message}); is Docker running and reachable (`docker info`)? Otherwise use HARNESS_CLUSTER=embedded")]
@@ -65,6 +66,12 @@ pub enum EnvError {
     /// The operator under test could not be started or stopped as asked.
     #[error("operator: {0}")]
     Operator(String),
+    /// The env's timeline could not start watching the namespace's Events.
+    #[error("timeline: {0}")]
+    Timeline(String),
+    /// `HARNESS_CLUSTER=embedded` in a build without the `embedded` feature.
+    #[error("HARNESS_CLUSTER=embedded (the default) needs the kube-harness `embedded` cargo feature (on by default; was `default-features = false` set?); enable it, or set HARNESS_CLUSTER=existing")]
+    EmbeddedNotBuilt,
 }
 
 impl EnvError {

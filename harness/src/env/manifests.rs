@@ -135,33 +135,28 @@ pub async fn apply_value(
     }
 }
 
-/// Wait until every named CRD reports `Established=True` (real clusters).
+/// Wait until every named CRD reports `Established=True` (real clusters),
+/// with kube-runtime's `await_condition` (a watch, not a polling loop).
 pub async fn wait_established(client: &Client, names: &[String]) -> Result<(), EnvError> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::runtime::wait::{await_condition, conditions};
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for name in names {
-        loop {
-            let crd = api
-                .get(name)
-                .await
-                .map_err(EnvError::api(format!("get CRD {name}")))?;
-            let established = crd
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            if established {
-                break;
+        let established = await_condition(api.clone(), name, conditions::is_crd_established());
+        match tokio::time::timeout(Duration::from_secs(60), established).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return Err(EnvError::Manifest {
+                    source_name: format!("CRD {name}"),
+                    message: format!("watching for Established failed: {e}"),
+                })
             }
-            if tokio::time::Instant::now() > deadline {
+            Err(_) => {
                 return Err(EnvError::Manifest {
                     source_name: format!("CRD {name}"),
                     message: "not Established after 60s".into(),
-                });
+                })
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
     Ok(())

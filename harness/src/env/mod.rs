@@ -22,16 +22,18 @@
 pub mod backend;
 pub mod error;
 #[cfg(feature = "k3s")]
-pub mod k3s;
+mod k3s;
+mod logs;
 pub mod manifests;
-pub mod namespace;
-pub mod operator;
-pub mod probe;
+mod namespace;
+mod object;
+mod operator;
+mod probe;
 
 use std::fmt::Debug;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::NamespaceResourceScope;
@@ -40,24 +42,31 @@ use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
+#[cfg(feature = "embedded")]
 use tokio::sync::OnceCell;
 
 pub use backend::{BackendKind, Settings};
 pub use error::EnvError;
-pub use namespace::{Connector, NamespaceGuard};
+pub use logs::{
+    capture_layer, LogExpect, LogExpectError, OperatorLogs, OPERATOR_LOG_VAR, OPERATOR_SPAN,
+};
+use namespace::{Connector, NamespaceGuard};
+pub use object::{from_json, FIELD_MANAGER};
 pub use operator::OperatorHandle;
-pub use probe::GetProbe;
+pub use probe::{EnvProbe, GetProbe};
 
 use crate::faker::{StampFn, StatusFaker};
+use crate::timeline::Recorder;
 
 /// Label on every namespace the harness creates, so leftovers are easy to find
 /// (`kubectl get ns -l kube-harness.io/test`).
 pub const TEST_LABEL: &str = "kube-harness.io/test";
 
 enum Cluster {
+    #[cfg(feature = "embedded")]
     Embedded {
-        server: apiserver::ApiServer,
-        http: OnceCell<apiserver::HttpEndpoint>,
+        server: kube_harness_apiserver::ApiServer,
+        http: OnceCell<kube_harness_apiserver::HttpEndpoint>,
     },
     Real {
         kubeconfig: PathBuf,
@@ -66,8 +75,22 @@ enum Cluster {
     K3s(k3s::K3sCluster),
 }
 
-/// One test's cluster + client + namespace. Fields drop in order: the
-/// namespace guard runs before the cluster (server or container) goes.
+/// What the env handed out and must take back, in teardown order.
+#[derive(Default)]
+struct Owned {
+    operators: Vec<OperatorHandle>,
+    faker: Option<StatusFaker>,
+}
+
+/// One test's cluster + client + namespace, and everything the test started
+/// through it: the faker, the operators under test, the timeline and the
+/// operators' captured logs.
+///
+/// Teardown runs in one order, whether the test passed, failed or panicked
+/// ([`TestEnv::finish`] awaits it; dropping the env runs it too): the
+/// operators stop (so nothing rewrites what is being deleted), the faker
+/// resumes (a paused kubelet would leave pods terminating forever), the
+/// namespace is deleted, then the faker stops.
 pub struct TestEnv {
     guard: NamespaceGuard,
     client: Client,
@@ -75,6 +98,9 @@ pub struct TestEnv {
     backend: BackendKind,
     connector: Connector,
     stamp: StampFn,
+    timeline: Arc<Recorder>,
+    logs: OperatorLogs,
+    owned: Mutex<Owned>,
     cluster: Cluster,
 }
 
@@ -87,6 +113,22 @@ impl Debug for TestEnv {
     }
 }
 
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let owned = std::mem::take(self.owned.get_mut().unwrap_or_else(|p| p.into_inner()));
+        for op in &owned.operators {
+            op.abort();
+        }
+        if let Some(f) = &owned.faker {
+            f.resume();
+        }
+        self.guard.delete_blocking();
+        if let Some(f) = &owned.faker {
+            f.stop();
+        }
+    }
+}
+
 impl TestEnv {
     /// An env for the running test, as `HARNESS_CLUSTER` / `HARNESS_KEEP` say.
     pub async fn new() -> Result<Self, EnvError> {
@@ -94,7 +136,9 @@ impl TestEnv {
     }
 
     /// An env on the embedded backend whatever the environment says (for
-    /// tests that only make sense there, e.g. ones that rely on the faker).
+    /// tests that only make sense there, e.g. ones that rely on the faker
+    /// playing every controller).
+    #[cfg(feature = "embedded")]
     pub async fn embedded() -> Result<Self, EnvError> {
         let mut s = Settings::from_env()?;
         s.backend = BackendKind::Embedded;
@@ -104,14 +148,15 @@ impl TestEnv {
     /// An env from explicit settings; `test_name` prefixes the namespace.
     pub async fn with_settings(settings: Settings, test_name: &str) -> Result<Self, EnvError> {
         let (cluster, connector, stamp): (Cluster, Connector, StampFn) = match settings.backend {
+            #[cfg(feature = "embedded")]
             BackendKind::Embedded => {
-                let clock = apiserver::TokioClock::new(jiff::Timestamp::now());
-                let server = apiserver::ApiServer::builder()
+                let clock = kube_harness_apiserver::TokioClock::new(jiff::Timestamp::now());
+                let server = kube_harness_apiserver::ApiServer::builder()
                     .clock(clock)
                     .start()
                     .await
                     .map_err(|e| EnvError::Embedded(e.to_string()))?;
-                let stamp: StampFn = Arc::new(move || apiserver::Clock::now(&clock));
+                let stamp: StampFn = Arc::new(move || kube_harness_apiserver::Clock::now(&clock));
                 (
                     Cluster::Embedded {
                         server: server.clone(),
@@ -121,6 +166,8 @@ impl TestEnv {
                     stamp,
                 )
             }
+            #[cfg(not(feature = "embedded"))]
+            BackendKind::Embedded => return Err(EnvError::EmbeddedNotBuilt),
             BackendKind::Existing => {
                 let path = settings.kubeconfig_path()?;
                 let config = backend::load_kubeconfig(&path).await?;
@@ -144,29 +191,39 @@ impl TestEnv {
         let namespace = namespace::unique_name(test_name);
         let client = connector.client(&namespace)?;
         let ns_api: Api<Namespace> = Api::all(client.clone());
-        let ns_obj: Namespace = serde_json::from_value(json!({
+        let ns_obj: Namespace = from_json(json!({
             "metadata": {"name": namespace, "labels": {TEST_LABEL: "true"}}
-        }))
-        .expect("valid namespace");
+        }));
         ns_api
             .create(&PostParams::default(), &ns_obj)
             .await
             .map_err(EnvError::api(format!("create namespace {namespace}")))?;
+        let mut guard = NamespaceGuard {
+            namespace: namespace.clone(),
+            connector: connector.clone(),
+            keep: settings.keep,
+            armed: true,
+            wait_gone: !settings.backend.is_real(),
+            how_to_look: String::new(),
+        };
+        let timeline = match Recorder::start(client.clone(), &namespace).await {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                guard.delete_blocking();
+                return Err(EnvError::Timeline(e.to_string()));
+            }
+        };
 
         let mut env = TestEnv {
-            guard: NamespaceGuard {
-                namespace: namespace.clone(),
-                connector: connector.clone(),
-                keep: settings.keep,
-                armed: true,
-                wait_gone: !settings.backend.is_real(),
-                how_to_look: String::new(),
-            },
+            guard,
             client,
             namespace,
             backend: settings.backend,
             connector,
             stamp,
+            timeline,
+            logs: OperatorLogs::default(),
+            owned: Mutex::new(Owned::default()),
             cluster,
         };
         if settings.keep {
@@ -194,6 +251,18 @@ impl TestEnv {
         s
     }
 
+    fn owned(&self) -> std::sync::MutexGuard<'_, Owned> {
+        self.owned.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn context(&self) -> probe::Context {
+        probe::Context {
+            namespace: self.namespace.clone(),
+            timeline: self.timeline.clone(),
+            logs: self.logs.clone(),
+        }
+    }
+
     /// The test's namespace.
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -215,17 +284,44 @@ impl TestEnv {
     }
 
     /// The embedded server, if this env runs on it.
-    pub fn embedded_server(&self) -> Option<&apiserver::ApiServer> {
+    #[cfg(feature = "embedded")]
+    pub fn embedded_server(&self) -> Option<&kube_harness_apiserver::ApiServer> {
         match &self.cluster {
             Cluster::Embedded { server, .. } => Some(server),
             _ => None,
         }
     }
 
-    /// The time source for timestamps written into objects (virtual on the
-    /// embedded backend, wall clock on real clusters).
+    /// The env's clock: virtual (tokio time) on the embedded backend, so it
+    /// agrees with the timestamps the server writes into objects; the wall
+    /// clock on real clusters.
+    pub fn now(&self) -> jiff::Timestamp {
+        (self.stamp)()
+    }
+
+    /// The env's clock as a function, for code that stamps objects itself
+    /// (an operator's clock, the faker).
     pub fn stamp(&self) -> StampFn {
         self.stamp.clone()
+    }
+
+    /// The test's timeline: the namespace's Events from the moment the env
+    /// started, plus what [`Recorder::track`] adds. Every failed wait on a
+    /// probe of this env carries it.
+    pub fn timeline(&self) -> &Recorder {
+        &self.timeline
+    }
+
+    /// The timeline as a shared handle, for a task of the test's that
+    /// records into it while the test goes on (a load generator, a watch).
+    pub fn shared_timeline(&self) -> Arc<Recorder> {
+        self.timeline.clone()
+    }
+
+    /// What the operators spawned through this env logged (see
+    /// [`OperatorLogs`]); the last lines are attached to every failed wait.
+    pub fn operator_logs(&self) -> &OperatorLogs {
+        &self.logs
     }
 
     /// A kubeconfig for kubectl or an out-of-process operator. On the
@@ -233,6 +329,7 @@ impl TestEnv {
     /// sockets: don't use it from paused-time code).
     pub async fn kubeconfig(&self) -> Result<PathBuf, EnvError> {
         match &self.cluster {
+            #[cfg(feature = "embedded")]
             Cluster::Embedded { server, http } => {
                 let ep = http
                     .get_or_try_init(|| async {
@@ -250,35 +347,56 @@ impl TestEnv {
         }
     }
 
-    /// A faker for this namespace. On the embedded backend it plays every
-    /// controller and registers three nodes; on a real cluster the real
-    /// controllers run, so it starts with nothing enabled: call
-    /// [`StatusFaker::enable`] for what the test owns.
+    /// The env's faker (one per env; every call returns the same one). On the
+    /// embedded backend it plays every controller and registers three nodes;
+    /// on a real cluster the real controllers run, so it starts with nothing
+    /// enabled: call [`StatusFaker::enable`] for what the test owns. Call
+    /// [`StatusFaker::start`] to run it; the env stops it at teardown.
     pub fn status_faker(&self) -> StatusFaker {
+        let mut owned = self.owned();
+        if let Some(f) = &owned.faker {
+            return f.clone();
+        }
         let faker = StatusFaker::new(
             self.client.clone(),
             Some(self.namespace.clone()),
             self.stamp.clone(),
         );
-        if self.backend.is_real() {
+        let faker = if self.backend.is_real() {
             faker.with_rules(|r| r.nodes = 0);
             faker.only([])
         } else {
             faker
+        };
+        owned.faker = Some(faker.clone());
+        faker
+    }
+
+    /// Resolves a path the way a test author means it: relative paths are
+    /// relative to the crate being tested (`CARGO_MANIFEST_DIR`, which cargo
+    /// and nextest set for tests and `cargo run`), not to wherever the
+    /// process happened to start.
+    pub fn crate_path(path: impl AsRef<Path>) -> PathBuf {
+        let path = path.as_ref();
+        match std::env::var_os("CARGO_MANIFEST_DIR") {
+            Some(dir) if path.is_relative() => PathBuf::from(dir).join(path),
+            _ => path.to_path_buf(),
         }
     }
 
     /// Install every CRD of a folder of YAML and wait until it is served.
+    /// A relative folder is relative to the crate ([`TestEnv::crate_path`]).
     pub async fn install_crds(&self, dir: impl AsRef<Path>) -> Result<Vec<String>, EnvError> {
-        let dir = dir.as_ref();
+        let dir = Self::crate_path(dir);
+        #[cfg(feature = "embedded")]
         if let Cluster::Embedded { server, .. } = &self.cluster {
             return server
-                .install_crds(dir)
+                .install_crds(&dir)
                 .await
                 .map_err(|e| EnvError::Embedded(e.to_string()));
         }
         let mut names = Vec::new();
-        for (source, text) in manifests::read_folder(dir)? {
+        for (source, text) in manifests::read_folder(&dir)? {
             for doc in manifests::parse_documents(&source, &text)? {
                 if doc["kind"] != "CustomResourceDefinition" {
                     continue;
@@ -292,13 +410,14 @@ impl TestEnv {
     }
 
     /// Apply a multi-document YAML file (or a folder of them) into the test
-    /// namespace (objects that name another namespace keep it).
+    /// namespace (objects that name another namespace keep it). A relative
+    /// path is relative to the crate ([`TestEnv::crate_path`]).
     pub async fn apply_manifests(&self, path: impl AsRef<Path>) -> Result<usize, EnvError> {
-        let path = path.as_ref();
+        let path = Self::crate_path(path);
         let files = if path.is_dir() {
-            manifests::read_folder(path)?
+            manifests::read_folder(&path)?
         } else {
-            let text = std::fs::read_to_string(path).map_err(|e| EnvError::Manifest {
+            let text = std::fs::read_to_string(&path).map_err(|e| EnvError::Manifest {
                 source_name: path.display().to_string(),
                 message: format!("cannot read: {e}"),
             })?;
@@ -333,8 +452,10 @@ impl TestEnv {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
-    /// Create the object in the test namespace, or replace it if it exists.
-    /// Returns what the server stored (uid, resourceVersion, defaults).
+    /// Server-side apply (`kubectl apply --server-side --force-conflicts`)
+    /// of the object into the test namespace, as field manager
+    /// [`FIELD_MANAGER`]: creates it or takes ownership of the fields it
+    /// sets. Returns what the server stored (uid, resourceVersion, defaults).
     pub async fn apply<K>(&self, obj: K) -> Result<K, EnvError>
     where
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
@@ -346,23 +467,54 @@ impl TestEnv {
         let mut obj = obj;
         let name = obj.name_any();
         let what = format!("apply {}/{name}", K::kind(&()));
+        let meta = obj.meta_mut();
+        meta.namespace = Some(self.namespace.clone());
+        // Apply refuses these: they belong to the server.
+        meta.resource_version = None;
+        meta.managed_fields = None;
+        meta.uid = None;
+        meta.creation_timestamp = None;
+        let mut body = serde_json::to_value(&obj).map_err(|e| EnvError::Manifest {
+            source_name: what.clone(),
+            message: e.to_string(),
+        })?;
+        // k8s-openapi types serialize apiVersion/kind; derived custom
+        // resources may not (kube's derive does); apply needs both.
+        body["apiVersion"] = json!(K::api_version(&()));
+        body["kind"] = json!(K::kind(&()));
+        self.api::<K>()
+            .patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&body),
+            )
+            .await
+            .map_err(EnvError::api(what))
+    }
+
+    /// Create the object in the test namespace (409 AlreadyExists if it is
+    /// there). Returns what the server stored.
+    pub async fn create<K>(&self, obj: &K) -> Result<K, EnvError>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + Debug,
+    {
+        let mut obj = obj.clone();
         obj.meta_mut().namespace = Some(self.namespace.clone());
-        let api = self.api::<K>();
-        match api.create(&PostParams::default(), &obj).await {
-            Ok(o) => Ok(o),
-            Err(kube::Error::Api(e)) if e.code == 409 => {
-                let current = api.get(&name).await.map_err(EnvError::api(what.clone()))?;
-                obj.meta_mut().resource_version = current.meta().resource_version.clone();
-                api.replace(&name, &PostParams::default(), &obj)
-                    .await
-                    .map_err(EnvError::api(what))
-            }
-            Err(e) => Err(EnvError::api(what)(e)),
-        }
+        let what = format!("create {}/{}", K::kind(&()), obj.name_any());
+        self.api::<K>()
+            .create(&PostParams::default(), &obj)
+            .await
+            .map_err(EnvError::api(what))
     }
 
     /// A probe of the object's current state: `.await` it for one read, or
-    /// hand it to `eventually` / `consistently`.
+    /// hand it to `eventually` / `consistently`, whose failures then name it
+    /// (`nodedeployment/seid in ns …`) and carry the env's timeline and
+    /// operator logs.
     pub fn get<K>(&self, obj: &K) -> GetProbe<K>
     where
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
@@ -370,7 +522,7 @@ impl TestEnv {
             + DeserializeOwned
             + Debug,
     {
-        GetProbe::new(self.api::<K>(), obj.name_any())
+        self.get_named(&obj.name_any())
     }
 
     /// A probe of the named object in the test namespace.
@@ -381,7 +533,19 @@ impl TestEnv {
             + DeserializeOwned
             + Debug,
     {
-        GetProbe::new(self.api::<K>(), name.to_owned())
+        GetProbe::new(self.api::<K>(), name.to_owned(), Some(self.context()))
+    }
+
+    /// Any async read as a probe of this env: `subject` names it in
+    /// failures, which also carry the env's timeline and operator logs.
+    ///
+    /// ```ignore
+    /// eventually(env.probe("nodedeployment/seid (shape)", || shape(&env)))
+    ///     .should(field("podImages", eq(["sei:v2"; 3])))
+    ///     .await?;
+    /// ```
+    pub fn probe<F>(&self, subject: impl Into<String>, read: F) -> EnvProbe<F> {
+        EnvProbe::new(subject.into(), read, self.context())
     }
 
     /// JSON merge patch (RFC 7386) of the object; returns the patched object.
@@ -394,25 +558,10 @@ impl TestEnv {
     {
         let name = obj.name_any();
         let what = format!("patch {}/{name}", K::kind(&()));
-        let api = self.api::<K>();
-        match api
+        self.api::<K>()
             .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
-        {
-            // A server without PATCH: same result through GET + PUT.
-            Err(kube::Error::Api(e)) if crate::faker::driver::patch_unsupported(e.code) => {
-                let dynamic: Api<kube::api::DynamicObject> = Api::namespaced_with(
-                    self.client.clone(),
-                    &self.namespace,
-                    &kube::core::ApiResource::erase::<K>(&()),
-                );
-                crate::faker::driver::read_modify_write(&dynamic, &name, &patch, false)
-                    .await
-                    .map_err(EnvError::api(what.clone()))?;
-                api.get(&name).await.map_err(EnvError::api(what))
-            }
-            other => other.map_err(EnvError::api(what)),
-        }
+            .map_err(EnvError::api(what))
     }
 
     /// Delete the object (default grace period); NotFound is not an error.
@@ -436,26 +585,52 @@ impl TestEnv {
     }
 
     /// Run the operator under test in-process: `run` gets a fresh client
-    /// (default namespace: the test's) on every start.
-    pub fn spawn_operator<F, Fut, E>(&self, run: F) -> Result<OperatorHandle, EnvError>
+    /// (default namespace: the test's) on every start. Its tracing output is
+    /// captured into [`TestEnv::operator_logs`], each line prefixed with
+    /// `name`. The env stops it first at teardown.
+    pub fn spawn_operator<F, Fut, E>(&self, name: &str, run: F) -> Result<OperatorHandle, EnvError>
     where
         F: Fn(Client) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: std::fmt::Display,
     {
-        OperatorHandle::spawn(self.connector.clone(), self.namespace.clone(), run)
+        let handle = OperatorHandle::spawn(
+            name,
+            self.connector.clone(),
+            self.namespace.clone(),
+            self.logs.clone(),
+            run,
+        )?;
+        self.owned().operators.push(handle.clone());
+        Ok(handle)
     }
 
-    /// Delete the namespace now and wait (on the embedded backend) until it is
-    /// gone, instead of at drop.
-    pub async fn cleanup(mut self) -> Result<(), EnvError> {
+    /// Tear down now, in order, and report what went wrong: operators
+    /// stopped, faker resumed, namespace deleted (waiting until it is gone
+    /// on the embedded backend, while the faker still plays the kubelet so
+    /// pods terminate as they would), faker stopped. Dropping the env does
+    /// the same without the report.
+    pub async fn finish(mut self) -> Result<(), EnvError> {
+        let owned = std::mem::take(&mut *self.owned());
+        for op in &owned.operators {
+            op.stop().await;
+        }
+        if let Some(f) = &owned.faker {
+            f.resume();
+        }
         self.guard.armed = false;
-        NamespaceGuard::delete(&self.connector, &self.namespace, !self.backend.is_real()).await
+        let deleted =
+            NamespaceGuard::delete(&self.connector, &self.namespace, !self.backend.is_real()).await;
+        if let Some(f) = &owned.faker {
+            f.stop();
+        }
+        deleted
     }
 }
 
 /// The rstest fixture: `async fn t(#[future] env: TestEnv)`, then `env.await`.
 /// Panics with the backend's error (it names the fix) if the env cannot start.
+#[cfg(feature = "rstest")]
 #[rstest::fixture]
 pub async fn env() -> TestEnv {
     match TestEnv::new().await {

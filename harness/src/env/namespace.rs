@@ -9,6 +9,8 @@ use kube::api::{Api, DeleteParams, ListParams};
 use kube::Client;
 
 use super::error::EnvError;
+use crate::matchers::eq;
+use crate::wait::eventually;
 
 /// How to make a fresh client, on any runtime. The guard needs this because a
 /// `kube::Client` is bound to the runtime that built it, and the test's
@@ -16,7 +18,7 @@ use super::error::EnvError;
 #[derive(Clone)]
 pub enum Connector {
     /// The embedded server (cheap, in-process).
-    Embedded(apiserver::ApiServer),
+    Embedded(kube_harness_apiserver::ApiServer),
     /// A real cluster.
     Config(Box<kube::Config>),
 }
@@ -25,6 +27,7 @@ impl Connector {
     /// A new client whose default namespace is `ns`.
     pub fn client(&self, ns: &str) -> Result<Client, EnvError> {
         match self {
+            #[cfg(feature = "embedded")]
             Connector::Embedded(server) => Ok(Client::new(server.router(), ns.to_owned())),
             Connector::Config(cfg) => {
                 let mut cfg = (**cfg).clone();
@@ -120,29 +123,25 @@ impl NamespaceGuard {
         if !wait_gone {
             return Ok(());
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            match api.get_opt(ns).await {
-                Ok(None) => return Ok(()),
-                Ok(Some(_)) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(20)).await
-                }
-                Ok(Some(_)) => {
-                    return Err(EnvError::Operator(format!(
-                        "namespace {ns} still terminating after 10s"
-                    )))
-                }
-                Err(e) => return Err(EnvError::api(format!("get namespace {ns}"))(e)),
-            }
-        }
+        // Waited on with the harness's own `eventually`: a namespace stuck
+        // terminating is reported with what is left in it.
+        eventually(|| async { api.get_opt(ns).await.map(|n| n.is_some()) })
+            .describe(format!("namespace {ns} (deletion)"))
+            .within(Duration::from_secs(10))
+            .every(Duration::from_millis(20))
+            .timeout_scale(1.0)
+            .should(eq(false))
+            .await
+            .map(|_| ())
+            .map_err(|f| EnvError::Operator(format!("namespace {ns} still terminating: {f}")))
     }
-}
 
-impl Drop for NamespaceGuard {
-    fn drop(&mut self) {
+    /// Delete now, synchronously (for `Drop`), unless disarmed or kept.
+    pub(crate) fn delete_blocking(&mut self) {
         if !self.armed {
             return;
         }
+        self.armed = false;
         if self.keep {
             eprintln!("{}", self.how_to_look);
             return;
@@ -180,6 +179,12 @@ impl Drop for NamespaceGuard {
                 self.namespace
             );
         }
+    }
+}
+
+impl Drop for NamespaceGuard {
+    fn drop(&mut self) {
+        self.delete_blocking();
     }
 }
 

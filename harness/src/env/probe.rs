@@ -1,31 +1,69 @@
-//! `env.get(&obj)`: the current state of one object, as a value to await once
-//! or a probe for `eventually` / `consistently`.
+//! Probes a `TestEnv` hands out: `env.get(&obj)` (one object's current
+//! state) and `env.probe(subject, closure)` (any async read). Both name their
+//! subject in failures and attach the env's timeline and operator logs to
+//! every failed wait, so a test never flattens that context by hand.
 
 use std::fmt::Debug;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::Arc;
 
 use kube::api::Api;
 use kube::Resource;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::logs::OperatorLogs;
+use crate::timeline::Recorder;
+use crate::wait::{Failure, Probe, ProbeError};
+
+/// What a failed wait of an env's probe gets: the namespace for its subject,
+/// the timeline and the operator logs for its report.
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub(crate) namespace: String,
+    pub(crate) timeline: Arc<Recorder>,
+    pub(crate) logs: OperatorLogs,
+}
+
+impl Context {
+    /// The timeline (synced, so Events the failure caused are in it) and the
+    /// tail of the operator logs, as report sections.
+    pub(crate) async fn annotate(&self, mut failure: Failure) -> Failure {
+        if let Err(e) = self.timeline.sync().await {
+            failure = failure.with_section("timeline sync failed", e.to_string());
+        }
+        let tl = self.timeline.timeline();
+        failure = failure.with_section(tl.title(), tl.rows());
+        if let Some((title, body)) = self.logs.failure_section() {
+            failure = failure.with_section(title, body);
+        }
+        failure
+    }
+}
 
 /// Reads one named object each time it is asked.
 pub struct GetProbe<K> {
     api: Api<K>,
     name: String,
+    context: Option<Context>,
 }
 
 impl<K> GetProbe<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
-    pub(crate) fn new(api: Api<K>, name: String) -> Self {
-        GetProbe { api, name }
+    pub(crate) fn new(api: Api<K>, name: String, context: Option<Context>) -> Self {
+        GetProbe { api, name, context }
     }
 
-    /// `kind/name` for messages.
+    /// `kind/name in ns x` for messages.
     pub fn describe(&self) -> String {
-        format!("{}/{}", K::kind(&()).to_lowercase(), self.name)
+        let what = format!("{}/{}", K::kind(&()).to_lowercase(), self.name);
+        match &self.context {
+            Some(c) => format!("{what} in ns {}", c.namespace),
+            None => what,
+        }
     }
 
     /// One read.
@@ -51,29 +89,72 @@ where
     }
 }
 
-impl<K> crate::wait::Probe for GetProbe<K>
+impl<K> Probe for GetProbe<K>
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug
-        + serde::Serialize
-        + Send
-        + Sync,
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Serialize + Send + Sync,
 {
     type Output = K;
 
-    async fn probe(&mut self) -> Result<K, crate::wait::ProbeError> {
+    async fn probe(&mut self) -> Result<K, ProbeError> {
         match self.api.get_opt(&self.name).await {
             Ok(Some(obj)) => Ok(obj),
-            Ok(None) => Err(crate::wait::ProbeError::Failed(format!(
-                "{} not found",
-                self.describe()
-            ))),
-            Err(e) => Err(crate::wait::ProbeError::Failed(format!(
+            Ok(None) => Err(ProbeError::Failed(format!("{} not found", self.describe()))),
+            Err(e) => Err(ProbeError::Failed(format!(
                 "reading {}: {e}",
                 self.describe()
             ))),
         }
+    }
+
+    fn subject(&self) -> Option<String> {
+        Some(self.describe())
+    }
+
+    async fn annotate(&mut self, failure: Failure) -> Failure {
+        match &self.context {
+            Some(c) => c.annotate(failure).await,
+            None => failure,
+        }
+    }
+}
+
+/// Any async read, named, with the env's context: what `env.probe(..)` returns.
+pub struct EnvProbe<F> {
+    subject: String,
+    read: F,
+    context: Context,
+}
+
+impl<F> EnvProbe<F> {
+    pub(crate) fn new(subject: String, read: F, context: Context) -> Self {
+        Self {
+            subject,
+            read,
+            context,
+        }
+    }
+}
+
+impl<F, Fut, T, E> Probe for EnvProbe<F>
+where
+    F: FnMut() -> Fut + Send,
+    Fut: Future<Output = Result<T, E>> + Send,
+    T: Serialize + Send,
+    E: std::fmt::Display + Send + 'static,
+{
+    type Output = T;
+
+    fn probe(&mut self) -> impl Future<Output = Result<T, ProbeError>> + Send {
+        let fut = (self.read)();
+        async move { fut.await.map_err(ProbeError::classify) }
+    }
+
+    fn subject(&self) -> Option<String> {
+        Some(format!("{} in ns {}", self.subject, self.context.namespace))
+    }
+
+    fn annotate(&mut self, failure: Failure) -> impl Future<Output = Failure> + Send {
+        let context = self.context.clone();
+        async move { context.annotate(failure).await }
     }
 }

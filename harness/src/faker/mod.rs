@@ -14,15 +14,15 @@
 //! the PVC as the annotations [`volumes::USED_BYTES_ANNOTATION`] and
 //! [`volumes::CAPACITY_BYTES_ANNOTATION`] (decimal bytes).
 
-pub mod attach;
-pub mod driver;
-pub mod kubelet;
-pub mod model;
-pub mod nodes;
-pub mod rules;
-pub mod statefulset;
-pub mod volumes;
-pub mod workload;
+mod attach;
+pub(crate) mod driver;
+mod kubelet;
+mod model;
+mod nodes;
+mod rules;
+mod statefulset;
+mod volumes;
+mod workload;
 
 #[cfg(test)]
 mod sim;
@@ -37,14 +37,19 @@ use kube::Client;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-pub use model::{Kind, Memory, Pauses, Round, World, Write};
-pub use rules::{Pattern, Rules, Timings};
+pub use model::Kind;
+use model::{Memory, Pauses, Round, World, Write};
+pub use nodes::FAKE_NODE_LABEL;
+use rules::Pattern;
+pub use rules::{Rules, Timings};
+pub use volumes::{CAPACITY_BYTES_ANNOTATION, USED_BYTES_ANNOTATION};
 
 /// Where the faker's object timestamps come from (the env's virtual clock).
 pub type StampFn = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 
 /// Errors of the faker's driver.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FakerError {
     /// Listing the world failed: the API server is unreachable or refuses the
     /// faker's requests.
@@ -59,7 +64,7 @@ pub enum FakerError {
 }
 
 /// Run every enabled controller once, in a fixed order, so a round is deterministic.
-pub fn round(r: &Round, enabled: &BTreeSet<Kind>, mem: &mut Memory) -> Vec<Write> {
+fn round(r: &Round, enabled: &BTreeSet<Kind>, mem: &mut Memory) -> Vec<Write> {
     let mut out = Vec::new();
     let on = |k: Kind| enabled.contains(&k);
     if on(Kind::Node) {
@@ -174,8 +179,10 @@ impl StatusFaker {
         self
     }
 
-    /// Start the background loop (one round every `timings.round` of tokio time).
-    pub fn start(self) -> Self {
+    /// Start the background loop (one round every `timings.round` of tokio
+    /// time); returns a handle to the same faker, so setup chains:
+    /// `env.status_faker().slow_readiness("app=db", 5.s()).start()`.
+    pub fn start(&self) -> Self {
         let weak = Arc::downgrade(&self.inner);
         let handle = tokio::spawn(async move {
             loop {
@@ -192,7 +199,7 @@ impl StatusFaker {
         if let Some(old) = self.inner.task.lock().expect("lock").replace(handle) {
             old.abort();
         }
-        self
+        self.clone()
     }
 
     /// Stop the background loop; `step()` still works.
@@ -202,9 +209,14 @@ impl StatusFaker {
         }
     }
 
-    /// Run one round now: read, compute, write. Returns the writes applied.
-    /// Rounds never overlap, so a test's `step()` and the loop interleave cleanly.
-    pub async fn step(&self) -> Result<Vec<Write>, FakerError> {
+    /// Run one round now: read, compute, write. Returns how many writes it
+    /// made (0: the world is settled, or paused). Rounds never overlap, so a
+    /// test's `step()` and the loop interleave cleanly.
+    pub async fn step(&self) -> Result<usize, FakerError> {
+        self.round_writes().await.map(|w| w.len())
+    }
+
+    async fn round_writes(&self) -> Result<Vec<Write>, FakerError> {
         let mut memory = self.inner.memory.lock().await;
         let world = self.read_world().await.map_err(|source| FakerError::Read {
             what: "the cluster state",

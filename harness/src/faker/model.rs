@@ -5,6 +5,7 @@
 //! Controllers are pure functions of `(world, rules, memory, now)`, so unit
 //! tests can drive them round by round without any API server.
 
+use kube_harness_apiserver::selectors::LabelSelector;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -279,10 +280,6 @@ pub struct PodMemory {
     pub started_at: Option<Instant>,
     /// When the kubelet first saw the deletion.
     pub deleting_at: Option<Instant>,
-    /// Pull failures so far (drives the back-off messages).
-    pub pull_failures: u32,
-    /// When the containers last crashed (crash-loop rule).
-    pub crashed_at: Option<Instant>,
 }
 
 /// What the volume controllers remember about one PVC.
@@ -314,7 +311,7 @@ pub struct Pauses {
     /// Global pause.
     pub all: bool,
     /// Scoped pauses: kind (or any) plus a label selector (empty: all labels).
-    pub scoped: Vec<(Option<Kind>, BTreeMap<String, String>)>,
+    pub scoped: Vec<(Option<Kind>, LabelSelector)>,
 }
 
 impl Pauses {
@@ -353,14 +350,12 @@ pub fn name(meta: &ObjectMeta) -> &str {
     meta.name.as_deref().unwrap_or("")
 }
 
-/// Does `labels` satisfy every `selector` pair?
-pub fn labels_match(
-    selector: &BTreeMap<String, String>,
-    labels: Option<&BTreeMap<String, String>>,
-) -> bool {
-    let empty = BTreeMap::new();
-    let labels = labels.unwrap_or(&empty);
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+/// Does an object with `labels` (none: no labels) match `selector`?
+pub fn labels_match(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
+    match labels {
+        Some(labels) => selector.matches_labels(labels),
+        None => selector.matches_labels(&BTreeMap::new()),
+    }
 }
 
 /// Is `meta` controlled by the owner with this uid?

@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 
 use super::kubelet::set_condition;
 use super::model::{
-    is_terminating, labels_match, name, pod_condition, say_once, status_write, to_value, EventSpec,
-    Kind, Memory, ObjRef, Round, Target, Write,
+    is_terminating, name, pod_condition, say_once, status_write, to_value, EventSpec, Kind, Memory,
+    ObjRef, Round, Target, Write,
 };
 
 /// Label on nodes the faker registered.
@@ -233,18 +233,26 @@ pub fn budgets(r: &Round) -> Vec<Write> {
         let Some(spec) = pdb.spec.as_ref() else {
             continue;
         };
-        let selector: BTreeMap<String, String> = spec
+        // matchLabels and matchExpressions, as the disruption controller
+        // reads them (kube's typed selector); a selector it cannot read
+        // selects nothing.
+        let Some(selector) = spec
             .selector
-            .as_ref()
-            .and_then(|s| s.match_labels.clone())
-            .unwrap_or_default();
+            .clone()
+            .and_then(|s| kube::core::Selector::try_from(s).ok())
+        else {
+            continue;
+        };
         let pods: Vec<_> = r
             .world
             .pods
             .iter()
             .filter(|p| {
                 p.metadata.namespace == pdb.metadata.namespace
-                    && labels_match(&selector, p.metadata.labels.as_ref())
+                    && kube::core::SelectorExt::matches(
+                        &selector,
+                        p.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()),
+                    )
             })
             .collect();
         let expected = pods.len() as i32;

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use kube_harness_apiserver::selectors::LabelSelector;
 use regex::Regex;
 
 /// How long the faked components take. Defaults are short but non-zero so an
@@ -84,21 +85,17 @@ impl Pattern {
     }
 }
 
-/// Label equality selector (`app=db,tier=x`), the subset tests need.
-pub type Labels = BTreeMap<String, String>;
+/// Which pods a rule applies to: a label selector in the API server's
+/// grammar (`app=db,tier in (a,b)`), parsed by the embedded server's parser.
+pub type Labels = LabelSelector;
 
-/// Parse `k=v,k2=v2` into a label map; an empty string selects everything.
-pub fn parse_selector(s: &str) -> Labels {
-    s.split(',')
-        .filter(|p| !p.trim().is_empty())
-        .filter_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            Some((
-                k.trim().to_owned(),
-                v.trim().trim_start_matches('=').to_owned(),
-            ))
-        })
-        .collect()
+/// Parses a selector a test gave the faker.
+///
+/// # Panics
+/// When it does not parse: a test's setup is wrong, which no retry fixes;
+/// the message names the selector and the problem.
+pub(crate) fn parse_selector(s: &str) -> Labels {
+    LabelSelector::parse(s).unwrap_or_else(|e| panic!("StatusFaker: invalid label selector: {e}"))
 }
 
 /// Fault rules in force.
@@ -145,7 +142,7 @@ impl Rules {
     }
 
     /// Extra readiness delay for a pod.
-    pub fn extra_readiness(&self, labels: Option<&Labels>) -> Duration {
+    pub fn extra_readiness(&self, labels: Option<&BTreeMap<String, String>>) -> Duration {
         self.slow_readiness
             .iter()
             .filter(|(sel, _)| super::model::labels_match(sel, labels))
@@ -155,14 +152,14 @@ impl Rules {
     }
 
     /// Does the pod ignore SIGTERM?
-    pub fn ignores_sigterm(&self, labels: Option<&Labels>) -> bool {
+    pub fn ignores_sigterm(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
         self.ignore_sigterm
             .iter()
             .any(|sel| super::model::labels_match(sel, labels))
     }
 
     /// How long the pod's preStop hook runs, if it has one that we fake.
-    pub fn prestop_for(&self, labels: Option<&Labels>) -> Option<Duration> {
+    pub fn prestop_for(&self, labels: Option<&BTreeMap<String, String>>) -> Option<Duration> {
         self.prestop
             .iter()
             .filter(|(sel, _)| super::model::labels_match(sel, labels))
@@ -185,10 +182,24 @@ mod tests {
     }
 
     #[test]
-    fn selector_parses_pairs() {
-        let s = parse_selector("app=db, tier = x");
-        assert_eq!(s.get("app").map(String::as_str), Some("db"));
-        assert_eq!(s.get("tier").map(String::as_str), Some("x"));
+    fn selectors_use_the_servers_grammar() {
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let s = parse_selector("app=db, tier in (a,b)");
+        assert!(s.matches_labels(&labels(&[("app", "db"), ("tier", "a")])));
+        assert!(!s.matches_labels(&labels(&[("app", "db"), ("tier", "c")])));
         assert!(parse_selector("").is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "StatusFaker: invalid label selector: unable to parse requirement")]
+    fn a_malformed_selector_is_refused_not_dropped() {
+        // The faker's old parser dropped `tier` silently and paused every
+        // `app=db` pod; now the test hears about it.
+        parse_selector("app=db,tier in a");
     }
 }

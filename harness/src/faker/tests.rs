@@ -282,10 +282,9 @@ fn pause_by_kind_and_selector_is_scoped() {
     let mut sim = Sim::new();
     sim.create(Kind::StatefulSet, statefulset("a", 1, "x:v1"));
     sim.create(Kind::StatefulSet, statefulset("b", 1, "x:v1"));
-    sim.pauses.scoped.push((
-        Some(Kind::Pod),
-        [("app".to_string(), "a".to_string())].into(),
-    ));
+    sim.pauses
+        .scoped
+        .push((Some(Kind::Pod), super::rules::parse_selector("app=a")));
     assert!(sim.run_until(MINUTE, |s| ready_replicas(s, "b") == 1));
     // a-0 exists but nothing (scheduler, kubelet) touched it.
     assert!(pod(&sim, "a-0").spec.unwrap().node_name.is_none());
@@ -411,7 +410,7 @@ fn unbindable_pvc_stays_pending_and_blocks_scheduling() {
 fn slow_readiness_delays_ready() {
     let mut sim = Sim::new();
     sim.rules.slow_readiness.push((
-        [("app".to_string(), "db".to_string())].into(),
+        super::rules::parse_selector("app=db"),
         Duration::from_secs(20),
     ));
     sim.create(Kind::StatefulSet, statefulset("db", 1, "db:v1"));
@@ -511,7 +510,7 @@ fn deleted_pod_terminates_within_grace_and_comes_back_with_new_uid() {
     sim.create(Kind::StatefulSet, set);
     sim.rules
         .ignore_sigterm
-        .push([("app".to_string(), "db".to_string())].into());
+        .push(super::rules::parse_selector("app=db"));
     assert!(sim.run_until(MINUTE, |s| converged(s, "db", 1)));
     let old_uid = pod(&sim, "db-0").metadata.uid.unwrap();
     sim.delete(Kind::Pod, "db-0");
@@ -544,7 +543,7 @@ fn prestop_outliving_grace_reports_failed_prestop_hook() {
         json!({"preStop": {"exec": {"command": ["sleep", "30"]}}});
     sim.create(Kind::StatefulSet, set);
     sim.rules.prestop.push((
-        [("app".to_string(), "etcd".to_string())].into(),
+        super::rules::parse_selector("app=etcd"),
         Duration::from_secs(30),
     ));
     assert!(sim.run_until(MINUTE, |s| converged(s, "etcd", 1)));

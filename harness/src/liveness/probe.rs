@@ -1,5 +1,6 @@
-//! The probe loop: read the object and the namespace's Events every tick
-//! until a reconcile is proven or the deadline passes.
+//! The probe: read the object and the namespace's Events every tick (an
+//! `eventually`) until a reconcile is proven or the deadline passes, then
+//! name what was seen.
 
 use super::verdict::{Diagnosis, Evidence, Proof, Sample, SeenEvent};
 use super::LivenessError;
@@ -12,9 +13,16 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
+
+use crate::matchers::eq;
+use crate::wait::{eventually, ProbeError, StopTrying};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 type RunningCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
@@ -32,6 +40,9 @@ pub struct Probe<K> {
     every: Duration,
     since: String,
     running: Option<RunningCheck>,
+    /// The env's timeline, when built with [`Probe::in_env`]: attached to a
+    /// failure, as every failed wait of an env gets it.
+    timeline: Option<Arc<crate::timeline::Recorder>>,
     _kind: std::marker::PhantomData<fn() -> K>,
 }
 
@@ -66,8 +77,17 @@ where
             every: Duration::from_millis(250),
             since: "the probe started".to_string(),
             running: None,
+            timeline: None,
             _kind: std::marker::PhantomData,
         }
+    }
+
+    /// A probe for object `name` in the env's namespace, whose failure
+    /// carries the env's timeline (as a failed wait on the env does).
+    pub fn in_env(env: &crate::env::TestEnv, name: &str) -> Self {
+        let mut probe = Self::new(env.client(), env.namespace(), name);
+        probe.timeline = Some(env.shared_timeline());
+        probe
     }
 
     /// Only Events reported by `component` (reportingController or source
@@ -132,7 +152,7 @@ where
     async fn run(&self, patch: Option<&Value>) -> Result<Proof, LivenessError> {
         let start = Instant::now();
         let api = self.api();
-        let (mut seen, last_before) = self.events_baseline().await?;
+        let (seen, last_before) = self.events_baseline().await?;
         let obj = match patch {
             Some(p) => api
                 .patch(&self.name, &PatchParams::default(), &Patch::Merge(p))
@@ -156,56 +176,101 @@ where
         let mut evidence = Evidence::new(baseline, target);
         evidence.last_event_before = last_before;
 
-        loop {
-            if let Some(proof) = evidence.proof() {
-                return Ok(proof);
+        // Each attempt gathers what changed since the last one; the wait
+        // ends at the first proof, or early once the controller is gone.
+        let state = Mutex::new((evidence, seen));
+        let gather = || async {
+            let at = Instant::now().duration_since(start);
+            if at > Duration::ZERO {
+                // Sampled in its own scope: the object itself need not be Send.
+                let read = match api.get_opt(&self.name).await.map_err(self.api_err("get"))? {
+                    Some(o) => Some(sample(
+                        at,
+                        &serde_json::to_value(&o).map_err(|e| LivenessError::Decode {
+                            object: self.object(),
+                            message: e.to_string(),
+                        })?,
+                    )),
+                    None => None,
+                };
+                let events = self.our_events().await?;
+                let mut guard = lock(&state);
+                let (evidence, seen) = &mut *guard;
+                evidence.observe(read);
+                for facts in events {
+                    let before = seen.get(&facts.key).copied().unwrap_or(0);
+                    if facts.occurrences > before {
+                        seen.insert(facts.key.clone(), facts.occurrences);
+                        evidence.events.push(SeenEvent {
+                            reason: facts.reason,
+                            at,
+                        });
+                    }
+                }
             }
-            let elapsed = Instant::now().duration_since(start);
+            let mut guard = lock(&state);
+            let evidence = &mut guard.0;
+            if evidence.proof().is_some() {
+                return Ok(true);
+            }
             if self.running.as_ref().is_some_and(|running| !running()) {
                 evidence.controller_running = false;
             }
-            if elapsed >= self.within || !evidence.controller_running {
-                return Err(self.fail(&evidence, elapsed));
-            }
-            tokio::time::sleep(self.every.min(self.within - elapsed)).await;
-            let at = Instant::now().duration_since(start);
-
-            let read = api.get_opt(&self.name).await.map_err(self.api_err("get"))?;
-            let read = match read {
-                Some(o) => Some(sample(
-                    at,
-                    &serde_json::to_value(&o).map_err(|e| LivenessError::Decode {
-                        object: self.object(),
-                        message: e.to_string(),
-                    })?,
-                )),
-                None => None,
-            };
-            evidence.observe(read);
-            for facts in self.our_events().await? {
-                let before = seen.get(&facts.key).copied().unwrap_or(0);
-                if facts.occurrences > before {
-                    seen.insert(facts.key.clone(), facts.occurrences);
-                    evidence.events.push(SeenEvent {
-                        reason: facts.reason,
-                        at,
-                    });
+            Ok::<_, LivenessError>(false)
+        };
+        // A request the probe needs that fails ends it with that error, not
+        // with a diagnosis of the controller.
+        let fatal: Mutex<Option<LivenessError>> = Mutex::new(None);
+        let attempt = || async {
+            match gather().await {
+                Ok(true) => Ok(true),
+                Ok(false) if !lock(&state).0.controller_running => {
+                    Err(StopTrying::new("the controller exited").into())
+                }
+                Ok(false) => Ok(false),
+                Err(e) => {
+                    let reason = e.to_string();
+                    *lock(&fatal) = Some(e);
+                    Err(ProbeError::StopTrying(reason))
                 }
             }
+        };
+        let outcome = eventually(attempt)
+            .describe(format!(
+                "a reconcile of {} in ns {}",
+                self.object(),
+                self.namespace
+            ))
+            .within(self.within)
+            .every(self.every)
+            .timeout_scale(1.0)
+            .should(eq(true))
+            .await;
+        if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        let (evidence, _) = state.into_inner().unwrap_or_else(|p| p.into_inner());
+        match (outcome, evidence.proof()) {
+            (Ok(_), Some(proof)) => Ok(proof),
+            _ => Err(self.fail(&evidence, Instant::now().duration_since(start))),
         }
     }
 
     fn fail(&self, evidence: &Evidence, waited: Duration) -> LivenessError {
         let component = self.component.as_deref().unwrap_or("any controller");
+        let mut message = evidence.explain(
+            &self.object(),
+            &self.namespace,
+            component,
+            &self.since,
+            waited,
+        );
+        if let Some(timeline) = &self.timeline {
+            message = format!("{}\n{}", message.trim_end(), timeline.render());
+        }
         LivenessError::NotReconciled {
             diagnosis: evidence.diagnosis(),
-            message: evidence.explain(
-                &self.object(),
-                &self.namespace,
-                component,
-                &self.since,
-                waited,
-            ),
+            message,
         }
     }
 

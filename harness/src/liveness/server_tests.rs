@@ -2,12 +2,12 @@
 //! controllers, each broken in one of the ways the probe must name.
 
 use super::{Diagnosis, LivenessError, Probe, Proof};
-use apiserver::{ApiServer, TokioClock};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, CustomResource, CustomResourceExt, Resource};
+use kube_harness_apiserver::{ApiServer, TokioClock};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -1,6 +1,7 @@
 //! Which tracked values changed between two versions of an object. Works on
 //! JSON so any kind (built-in or custom) can be tracked the same way.
 
+use kube_harness_assert::matchers::FieldPath;
 use serde_json::Value;
 
 /// What to watch on tracked objects: `status.phase` and `status.conditions`
@@ -10,7 +11,7 @@ pub struct Track {
     pub(crate) name: Option<String>,
     pub(crate) phase: bool,
     pub(crate) conditions: bool,
-    pub(crate) fields: Vec<(String, String)>,
+    pub(crate) fields: Vec<(String, FieldPath)>,
 }
 
 impl Track {
@@ -32,16 +33,24 @@ impl Track {
         }
     }
 
-    /// Also record changes of the field at dotted `path`
-    /// (`status.rollout.startedAt`; numbers index lists:
-    /// `spec.template.spec.containers.0.image`).
+    /// Also record changes of the field at `path`, in the path language of
+    /// [`field`](kube_harness_assert::matchers::field)
+    /// (`status.rollout.startedAt`, `spec.template.spec.containers[0].image`,
+    /// `status.conditions[type=Ready].reason`).
+    ///
+    /// # Panics
+    /// When `path` does not parse (the message says where).
     pub fn field(self, path: &str) -> Self {
         self.field_as(path, path)
     }
 
     /// Like [`Track::field`], shown under `label` (`spec.image` for a long path).
+    ///
+    /// # Panics
+    /// When `path` does not parse (the message says where).
     pub fn field_as(mut self, label: &str, path: &str) -> Self {
-        self.fields.push((label.to_string(), path.to_string()));
+        let parsed = FieldPath::parse(path).unwrap_or_else(|e| panic!("Track::field_as: {e}"));
+        self.fields.push((label.to_string(), parsed));
         self
     }
 
@@ -75,17 +84,13 @@ pub struct Change {
     pub note: Option<String>,
 }
 
-/// The value at dotted `path`, or `None` when absent or null.
-pub fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    let mut cur = value;
-    for seg in path.split('.').filter(|s| !s.is_empty()) {
-        cur = match cur {
-            Value::Object(map) => map.get(seg)?,
-            Value::Array(items) => items.get(seg.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    (!cur.is_null()).then_some(cur)
+/// The value at `path` (see [`Track::field`]), or `None` when absent or null.
+fn lookup<'a>(value: &'a Value, path: &FieldPath) -> Option<&'a Value> {
+    path.resolve(Some(value)).filter(|v| !v.is_null())
+}
+
+fn lookup_str<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    lookup(value, &FieldPath::parse(path).expect("a fixed, valid path"))
 }
 
 /// A value as a timeline shows it: strings bare, everything else as JSON.
@@ -97,7 +102,7 @@ pub fn show(value: Option<&Value>) -> Option<String> {
 }
 
 fn conditions(obj: &Value) -> Vec<(String, Option<String>, Option<String>)> {
-    lookup(obj, "status.conditions")
+    lookup_str(obj, "status.conditions")
         .and_then(Value::as_array)
         .map(|items| {
             items
@@ -120,8 +125,8 @@ pub fn diff(old: &Value, new: &Value, track: &Track) -> Vec<Change> {
     let mut out = Vec::new();
     if track.phase {
         let (from, to) = (
-            show(lookup(old, "status.phase")),
-            show(lookup(new, "status.phase")),
+            show(lookup_str(old, "status.phase")),
+            show(lookup_str(new, "status.phase")),
         );
         if from != to {
             out.push(Change {
@@ -262,11 +267,17 @@ mod tests {
 
     #[test]
     fn lookup_walks_objects_and_lists() {
-        let v = json!({"spec": {"containers": [{"image": "a"}, {"image": "b"}]}, "x": null});
-        assert_eq!(lookup(&v, "spec.containers.1.image"), Some(&json!("b")));
-        assert_eq!(lookup(&v, "spec.containers.7.image"), None);
-        assert_eq!(lookup(&v, "spec.containers.first"), None);
-        assert_eq!(lookup(&v, "x"), None, "null reads as absent");
+        let v = json!({"spec": {"containers": [{"name": "a", "image": "a"}, {"name": "b", "image": "b"}]}, "x": null});
+        assert_eq!(
+            lookup_str(&v, "spec.containers[1].image"),
+            Some(&json!("b"))
+        );
+        assert_eq!(lookup_str(&v, "spec.containers[7].image"), None);
+        assert_eq!(
+            lookup_str(&v, "spec.containers[name=a].image"),
+            Some(&json!("a"))
+        );
+        assert_eq!(lookup_str(&v, "x"), None, "null reads as absent");
         assert_eq!(show(Some(&json!(3))).as_deref(), Some("3"));
     }
 

@@ -5,7 +5,7 @@
 //! ```ignore
 //! let rec = timeline::Recorder::start(client.clone(), &ns).await?;
 //! rec.track::<NodeDeployment>(Track::named("seid").field("status.rollout.startedAt")).await?;
-//! rec.track::<StatefulSet>(Track::named("seid").field_as("spec.image", "spec.template.spec.containers.0.image")).await?;
+//! rec.track::<StatefulSet>(Track::named("seid").field_as("spec.image", "spec.template.spec.containers[0].image")).await?;
 //! // … drive the test …
 //! rec.sync().await?;
 //! rec.expect("RolloutStarted").exactly(1)?;
@@ -27,7 +27,7 @@ mod render;
 #[cfg(test)]
 mod server_tests;
 
-pub use diff::{diff, lookup, Change, Track};
+pub use diff::{diff, Change, Track};
 pub use entry::{Entry, What};
 pub use expect::{Expect, Selector};
 pub use log::Timeline;

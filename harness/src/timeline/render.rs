@@ -15,11 +15,30 @@ impl Timeline {
     /// Aligned plain text, one line per entry, headed by the namespace; what a
     /// failure message attaches.
     pub fn render(&self) -> String {
-        let mut out = format!("timeline (ns {}):", self.namespace);
+        let mut out = format!("{}:", self.title());
         if self.entries.is_empty() {
             out.push_str(" nothing recorded");
             return out;
         }
+        for line in self.rows().lines() {
+            out.push_str("\n  ");
+            out.push_str(line);
+        }
+        out
+    }
+
+    /// `timeline (ns x)`: the heading of [`Timeline::render`].
+    pub fn title(&self) -> String {
+        format!("timeline (ns {})", self.namespace)
+    }
+
+    /// The aligned entries of [`Timeline::render`] without heading or indent
+    /// (`nothing recorded` when empty): a failure report's section body.
+    pub fn rows(&self) -> String {
+        if self.entries.is_empty() {
+            return "nothing recorded".to_string();
+        }
+        let mut out = String::new();
         let rows: Vec<[String; 4]> = self
             .entries
             .iter()
@@ -35,8 +54,10 @@ impl Timeline {
         let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
         let (w0, w1, w2) = (width(0), width(1), width(2));
         for [at, object, label, detail] in &rows {
-            let line = format!("  {at:>w0$}  {object:<w1$}  {label:<w2$}  {detail}");
-            out.push('\n');
+            let line = format!("{at:>w0$}  {object:<w1$}  {label:<w2$}  {detail}");
+            if !out.is_empty() {
+                out.push('\n');
+            }
             out.push_str(line.trim_end());
         }
         out

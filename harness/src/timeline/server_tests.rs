@@ -1,11 +1,11 @@
 //! The recorder against the embedded API server, under paused time.
 
 use super::{Recorder, Track};
-use apiserver::{ApiServer, TokioClock};
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Namespace, Pod};
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder as EventRecorder, Reporter};
 use kube::{Api, Client, Resource};
+use kube_harness_apiserver::{ApiServer, TokioClock};
 use serde_json::json;
 use std::time::Duration;
 
@@ -50,7 +50,7 @@ async fn set_phase(pods: &Api<Pod>, name: &str, phase: &str, ready: &str) {
 async fn records_events_and_transitions_in_order() {
     let (_server, client) = server("tl").await;
     let rec = Recorder::start(client.clone(), "tl").await.unwrap();
-    rec.track::<Pod>(Track::named("seid-0").field_as("image", "spec.containers.0.image"))
+    rec.track::<Pod>(Track::named("seid-0").field_as("image", "spec.containers[0].image"))
         .await
         .unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "tl");

@@ -1,18 +1,19 @@
 //! TestEnv on the embedded backend: namespace lifecycle, manifests, typed
-//! shortcuts, operator handle; backend selection errors without Docker.
+//! shortcuts, what the env owns (operators, faker, timeline, logs) and the
+//! order it tears them down in; backend selection errors without Docker.
 
 use std::time::Duration;
 
 use anyhow::Result;
-use harness::env::{env, BackendKind, EnvError, Settings, TestEnv};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use kube::api::Api;
 use kube::ResourceExt;
+use kube_harness::env::{env, BackendKind, EnvError, Settings, TestEnv};
+use kube_harness::prelude::*;
 use rstest::rstest;
-use serde_json::json;
 
 fn config_map(name: &str, v: &str) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"v": v}})).unwrap()
+    object!(ConfigMap, {"metadata": {"name": name}, "data": {"v": v}})
 }
 
 #[rstest]
@@ -37,7 +38,17 @@ async fn typed_apply_get_patch_delete() -> Result<()> {
     let cm = env.apply(config_map("c", "1")).await?;
     assert_eq!(cm.namespace().as_deref(), Some(env.namespace()));
     assert!(cm.uid().is_some());
-    // apply again replaces
+    // apply is server-side apply, by the harness's field manager
+    let managers: Vec<_> = cm
+        .managed_fields()
+        .iter()
+        .map(|m| (m.manager.clone(), m.operation.clone()))
+        .collect();
+    assert_eq!(
+        managers,
+        [(Some("kube-harness".to_string()), Some("Apply".to_string()))]
+    );
+    // apply again updates the fields it owns, same object
     let cm2 = env.apply(config_map("c", "2")).await?;
     assert_eq!(cm2.uid(), cm.uid());
     assert_eq!(env.get(&cm).await?.data.unwrap()["v"], "2");
@@ -138,7 +149,7 @@ async fn keep_leaves_the_namespace_and_cleanup_deletes_on_demand() -> Result<()>
     let env = TestEnv::embedded().await?;
     let server = env.embedded_server().unwrap().clone();
     let ns = env.namespace().to_owned();
-    env.cleanup().await?;
+    env.finish().await?;
     assert!(Api::<Namespace>::all(server.client())
         .get_opt(&ns)
         .await?
@@ -150,16 +161,13 @@ async fn keep_leaves_the_namespace_and_cleanup_deletes_on_demand() -> Result<()>
 async fn operator_handle_stops_restarts_and_waits() -> Result<()> {
     let env = TestEnv::embedded().await?;
     // A toy operator: counts its starts in a ConfigMap, then runs forever.
-    let mut op = env.spawn_operator(|client: kube::Client| async move {
+    let op = env.spawn_operator("counter", |client: kube::Client| async move {
         let api: Api<ConfigMap> = Api::default_namespaced(client);
         let n = match api.get_opt("starts").await? {
             Some(cm) => cm.data.unwrap()["n"].parse::<u32>().unwrap() + 1,
             None => 1,
         };
-        let cm: ConfigMap = serde_json::from_value(
-            json!({"metadata": {"name": "starts"}, "data": {"n": n.to_string()}}),
-        )
-        .unwrap();
+        let cm = object!(ConfigMap, {"metadata": {"name": "starts"}, "data": {"n": n.to_string()}});
         api.delete("starts", &Default::default()).await.ok();
         api.create(&Default::default(), &cm).await?;
         std::future::pending::<()>().await;
@@ -176,7 +184,7 @@ async fn operator_handle_stops_restarts_and_waits() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(read().await.as_deref(), Some("1"));
     assert!(op.is_running());
-    harness::disruption::restart_operator(&mut op).await?;
+    kube_harness::disruption::restart_operator(&op).await?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(read().await.as_deref(), Some("2"));
     assert_eq!(op.starts(), 2);
@@ -184,10 +192,15 @@ async fn operator_handle_stops_restarts_and_waits() -> Result<()> {
     assert!(!op.is_running());
     assert!(op.wait().await.is_err());
 
-    let mut failing =
-        env.spawn_operator(|_c: kube::Client| async { Err::<(), _>("no leader lease") })?;
+    let failing = env.spawn_operator("no-lease", |_c: kube::Client| async {
+        Err::<(), _>("no leader lease")
+    })?;
     let e = failing.wait().await.unwrap_err();
-    assert!(e.to_string().contains("no leader lease"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("no-lease returned an error: no leader lease"),
+        "{e}"
+    );
     Ok(())
 }
 
@@ -220,6 +233,191 @@ async fn backend_errors_name_the_fix() {
         assert!(matches!(e, EnvError::NoDocker { .. }), "{e}");
     } else {
         assert!(matches!(e, EnvError::K3sNotBuilt), "{e}");
-        assert!(e.to_string().contains("--features harness/k3s"), "{e}");
+        assert!(e.to_string().contains("--features kube-harness/k3s"), "{e}");
     }
+}
+
+/// An operator that keeps writing a ConfigMap in its namespace, logging each write.
+async fn writer(client: kube::Client) -> Result<(), kube::Error> {
+    let api: Api<ConfigMap> = Api::default_namespaced(client);
+    tracing::info!("Starting workers");
+    for i in 0u64.. {
+        let cm =
+            object!(ConfigMap, {"metadata": {"name": "written"}, "data": {"i": i.to_string()}});
+        let pp = kube::api::PatchParams::apply("writer").force();
+        api.patch("written", &pp, &kube::api::Patch::Apply(&cm))
+            .await?;
+        tracing::info!(i, "reconciling");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn finish_stops_operators_before_the_namespace_goes_and_resumes_the_faker() -> Result<()> {
+    let env = TestEnv::embedded().await?;
+    let server = env.embedded_server().unwrap().clone();
+    let ns = env.namespace().to_owned();
+    let op = env.spawn_operator("writer", writer)?;
+    let faker = env.status_faker().start();
+    env.apply(object!(Pod, {
+        "metadata": {"name": "p", "labels": {"app": "p"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}], "terminationGracePeriodSeconds": 5},
+    }))
+    .await?;
+    eventually(env.get_named::<Pod>("p"))
+        .should(field("status.phase", eq("Running")))
+        .await?;
+    faker.pause();
+    // Paused, the kubelet would never let the pod go: finish must resume it
+    // (the namespace goes, with its pod, well inside finish's deadline).
+    env.finish().await?;
+    assert!(!op.is_running(), "the operator outlived its env");
+    let client = server.client();
+    assert!(Api::<Namespace>::all(client.clone())
+        .get_opt(&ns)
+        .await?
+        .is_none());
+    // Nothing recreated the namespace's objects after it went.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(Api::<ConfigMap>::namespaced(client, &ns)
+        .get_opt("written")
+        .await?
+        .is_none());
+    assert_eq!(faker.step().await?, 0, "the faker has nothing left to do");
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_env_stops_its_operators_and_deletes_the_namespace() -> Result<()> {
+    let env = TestEnv::embedded().await?;
+    let server = env.embedded_server().unwrap().clone();
+    let ns = env.namespace().to_owned();
+    let op = env.spawn_operator("writer", writer)?;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    drop(env);
+    assert!(!op.is_running());
+    assert!(Api::<Namespace>::all(server.client())
+        .get_opt(&ns)
+        .await?
+        .is_none());
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn operator_logs_are_captured_per_env_and_assertable() -> Result<()> {
+    let a = TestEnv::embedded().await?;
+    let b = TestEnv::embedded().await?;
+    a.spawn_operator("writer", writer)?;
+    b.spawn_operator("idle", |_c: kube::Client| async {
+        tracing::info!("Starting workers");
+        std::future::pending::<Result<(), String>>().await
+    })?;
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    a.operator_logs().expect("Starting workers").exactly(1)?;
+    a.operator_logs().expect("reconciling").at_least(3)?;
+    assert!(a
+        .operator_logs()
+        .lines()
+        .iter()
+        .all(|l| l.starts_with("[writer] ")));
+    // b's operator logged on the same runtime, but only into b's logs.
+    b.operator_logs().expect("Starting workers").exactly(1)?;
+    b.operator_logs().expect("reconciling").never()?;
+    let e = b
+        .operator_logs()
+        .expect("reconciling")
+        .at_least(1)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("[idle]") && e.to_string().contains("Starting workers"),
+        "{e}"
+    );
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_wait_names_its_subject_and_carries_timeline_and_logs() -> Result<()> {
+    let env = TestEnv::embedded().await?;
+    env.spawn_operator("writer", writer)?;
+    let cm = env.apply(config_map("c", "1")).await?;
+    env.timeline().note("ConfigMap/c", "created by test", "v=1");
+    let failure = eventually(env.get(&cm))
+        .within(2.s())
+        .should(field("data.v", eq("2")))
+        .await
+        .unwrap_err();
+    let report = failure.to_string();
+    let ns = env.namespace();
+    assert!(
+        report.contains(&format!("waiting on configmap/c in ns {ns}:")),
+        "{report}"
+    );
+    assert!(
+        report.contains("data.v: expected \"2\", got \"1\""),
+        "{report}"
+    );
+    let timeline = failure.section("timeline").expect("timeline section");
+    assert_eq!(timeline.title, format!("timeline (ns {ns})"));
+    assert!(timeline.body.contains("created by test"), "{report}");
+    let logs = failure
+        .section("operator logs")
+        .expect("operator logs section");
+    assert!(
+        logs.body.contains("[writer]") && logs.body.contains("reconciling"),
+        "{report}"
+    );
+
+    // Any read, named: the same context.
+    let failure = eventually(env.probe("the writer's counter", || async {
+        env.api::<ConfigMap>().get("written").await.map(|c| c.data)
+    }))
+    .within(1.s())
+    .should(field("i", eq("never")))
+    .await
+    .unwrap_err();
+    assert!(
+        failure
+            .to_string()
+            .contains(&format!("waiting on the writer's counter in ns {ns}:")),
+        "{failure}"
+    );
+    assert!(failure.section("timeline").is_some());
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn now_follows_the_servers_clock_and_paths_are_crate_relative() -> Result<()> {
+    let env = TestEnv::embedded().await?;
+    let before = env.now();
+    tokio::time::sleep(Duration::from_secs(90)).await;
+    let cm = env.apply(config_map("t", "1")).await?;
+    let created = cm.creation_timestamp().unwrap().0;
+    assert!(
+        created.as_second() >= before.as_second() + 90,
+        "{before} → {created}"
+    );
+    assert!(env.now().as_second() - created.as_second() <= 1);
+    assert_eq!(
+        TestEnv::crate_path("tests/it"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it")
+    );
+    assert_eq!(TestEnv::crate_path("/abs"), std::path::Path::new("/abs"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn skip_prints_its_reason_and_passes() {
+    fn needs_a_cluster(real: bool, ran: &mut bool) -> Result<()> {
+        if !real {
+            skip!("needs a real cluster (HARNESS_CLUSTER=existing)");
+        }
+        *ran = true;
+        Ok(())
+    }
+    let mut ran = false;
+    needs_a_cluster(false, &mut ran).unwrap();
+    assert!(!ran, "skip! returns before the rest of the test");
+    needs_a_cluster(true, &mut ran).unwrap();
+    assert!(ran);
 }

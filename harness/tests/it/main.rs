@@ -1,6 +1,5 @@
 //! The harness crate's integration tests: one binary (link time on 2 cores),
 //! one module per area.
 
-mod continuity;
 mod env;
 mod faker;

@@ -1,0 +1,37 @@
+//! An in-memory Kubernetes API server, so harness tests run hermetically and
+//! real clients (kube-rs, kube-runtime, kubectl) see what kube-apiserver shows.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kube_harness_apiserver::Error> {
+//! let server = kube_harness_apiserver::ApiServer::start().await?;
+//! let client = server.client(); // in-process, works under paused time
+//! let http = server.serve_http().await?; // for kubectl: http.kubeconfig
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+mod crd;
+mod crd_files;
+mod discovery;
+mod error;
+mod gc;
+mod http;
+mod openapi;
+pub mod patch;
+mod protobuf;
+mod quantity;
+mod registry;
+mod rest;
+mod schema;
+pub mod selectors;
+mod server;
+mod store;
+mod strategy;
+mod table;
+mod validation;
+mod watch;
+
+pub use clock::{Clock, SystemClock, TokioClock};
+pub use error::{ApiError, Error};
+pub use http::{kubeconfig_yaml, HttpEndpoint};
+pub use server::{ApiServer, ApiServerBuilder, DEFAULT_BODY_LIMIT, DEFAULT_WATCH_HISTORY};

@@ -1,0 +1,261 @@
+//! The public entry point: [`ApiServer`], its builder, the in-process
+//! `kube::Client`, and the CRD directory installer.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::http::HttpEndpoint;
+use crate::registry::{builtin_resources, GroupResource};
+use crate::store::ops::{self, WriteOpts};
+use crate::store::{GraceTimer, State};
+
+/// kube-apiserver's default request body limit (3 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 3 * 1024 * 1024;
+/// Events kept per resource for watches resuming from an old version.
+pub const DEFAULT_WATCH_HISTORY: usize = 10_000;
+
+/// State shared by every request of one server.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    pub body_limit: usize,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent-enough state
+        // (every write is applied or not); keep serving.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs a write, then starts the grace-period timers it asked for.
+    pub fn write<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
+        let (out, timers) = {
+            let mut st = self.lock();
+            let out = f(&mut st);
+            (out, std::mem::take(&mut st.timers))
+        };
+        self.start_timers(timers);
+        out
+    }
+
+    fn start_timers(self: &Arc<Self>, timers: Vec<GraceTimer>) {
+        for t in timers {
+            let weak = Arc::downgrade(self);
+            tokio::spawn(async move {
+                tokio::time::sleep(t.after).await;
+                if let Some(shared) = weak.upgrade() {
+                    let more = {
+                        let mut st = shared.lock();
+                        ops::finish_grace(&mut st, &t.at, &t.uid);
+                        std::mem::take(&mut st.timers)
+                    };
+                    shared.start_timers(more);
+                }
+            });
+        }
+    }
+}
+
+/// Options for [`ApiServer`].
+pub struct ApiServerBuilder {
+    clock: Arc<dyn Clock>,
+    watch_history: usize,
+    body_limit: usize,
+}
+
+impl Default for ApiServerBuilder {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            watch_history: DEFAULT_WATCH_HISTORY,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+impl ApiServerBuilder {
+    /// Where object timestamps come from (default: the wall clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Events kept per resource; watching from an older resourceVersion
+    /// answers 410 Gone.
+    pub fn watch_history(mut self, events: usize) -> Self {
+        self.watch_history = events.max(1);
+        self
+    }
+
+    /// Largest accepted request body, answering 413 beyond it.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    pub async fn start(self) -> Result<ApiServer, Error> {
+        let mut st = State::new(self.clock, self.watch_history);
+        for info in builtin_resources() {
+            st.register(info);
+        }
+        let ns = st
+            .resources
+            .get(&GroupResource::new("", "namespaces"))
+            .expect("namespaces registered")
+            .info
+            .clone();
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            ops::create(&mut st, &ns, "v1", None, obj, WriteOpts::default())
+                .expect("system namespaces are valid");
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(st),
+            body_limit: self.body_limit,
+        });
+        let router = crate::rest::router(shared.clone());
+        Ok(ApiServer { shared, router })
+    }
+}
+
+/// An in-memory Kubernetes API server. Cloning shares the same server.
+#[derive(Clone)]
+pub struct ApiServer {
+    shared: Arc<Shared>,
+    router: Router,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer").finish_non_exhaustive()
+    }
+}
+
+impl ApiServer {
+    /// Starts a server with default options.
+    pub async fn start() -> Result<Self, Error> {
+        Self::builder().start().await
+    }
+
+    pub fn builder() -> ApiServerBuilder {
+        ApiServerBuilder::default()
+    }
+
+    /// A client talking to this server in-process (no socket), so it works
+    /// under tokio's paused time. Its default namespace is `default`.
+    #[cfg(feature = "client")]
+    pub fn client(&self) -> kube::Client {
+        kube::Client::new(self.router.clone(), "default")
+    }
+
+    /// The axum router serving the API, for embedding in another server.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves the API over plain HTTP on 127.0.0.1 with a port of its own
+    /// and writes a kubeconfig for it (removed when the endpoint drops).
+    pub async fn serve_http(&self) -> Result<HttpEndpoint, Error> {
+        crate::http::serve(self.router.clone()).await
+    }
+
+    /// Installs every CRD in the YAML files (`.yaml`, `.yml`, `.json`,
+    /// multi-document) of `dir` and waits until each is served, like
+    /// envtest's CRDDirectoryPaths. Returns the CRD names.
+    pub async fn install_crds(&self, dir: &Path) -> Result<Vec<String>, Error> {
+        let crds = crate::crd_files::read_dir(dir)?;
+        let mut names = Vec::new();
+        for (path, crd) in crds {
+            let name = crd
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            self.install_crd(crd)
+                .map_err(|message| Error::CrdRejected {
+                    name: if name.is_empty() {
+                        path.clone()
+                    } else {
+                        name.clone()
+                    },
+                    message,
+                })?;
+            names.push(name);
+        }
+        for name in &names {
+            self.wait_served(name).await?;
+        }
+        Ok(names)
+    }
+
+    /// Creates or replaces one CRD.
+    fn install_crd(&self, crd: Value) -> Result<(), String> {
+        self.shared.write(|st| {
+            let info = st
+                .lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+                .expect("CRDs are built in");
+            let name = crd
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let existing = st.get(&info.gr(), &(String::new(), name.clone()));
+            let res = match existing {
+                None => ops::create(st, &info, "v1", None, crd, WriteOpts::default()),
+                Some(old) => {
+                    let mut crd = crd;
+                    crate::store::meta::set_str(
+                        &mut crd,
+                        "resourceVersion",
+                        crate::store::meta::resource_version(&old),
+                    );
+                    ops::update(
+                        st,
+                        &info,
+                        "v1",
+                        None,
+                        &name,
+                        crd,
+                        ops::Part::Main,
+                        WriteOpts::default(),
+                    )
+                }
+            };
+            res.map(|_| ()).map_err(|e| e.message)
+        })
+    }
+
+    async fn wait_served(&self, name: &str) -> Result<(), Error> {
+        const LIMIT: Duration = Duration::from_secs(10);
+        let started = tokio::time::Instant::now();
+        loop {
+            let served = {
+                let st = self.shared.lock();
+                st.get(
+                    &GroupResource::new("apiextensions.k8s.io", "customresourcedefinitions"),
+                    &(String::new(), name.to_string()),
+                )
+                .is_some_and(|crd| {
+                    let info = crate::crd::resource_info(&crd);
+                    st.resources.contains_key(&info.gr())
+                })
+            };
+            if served {
+                return Ok(());
+            }
+            if started.elapsed() > LIMIT {
+                return Err(Error::CrdNotServed {
+                    name: name.into(),
+                    waited_ms: LIMIT.as_millis() as u64,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}

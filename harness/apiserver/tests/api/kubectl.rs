@@ -1,0 +1,704 @@
+//! The real kubectl against the embedded server over HTTP: if kubectl is
+//! happy, users' scripts and muscle memory work against the harness too.
+//!
+//! Skipped, with the reason printed, when no kubectl binary is found
+//! (`KUBECTL` names one explicitly).
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube_harness_apiserver::ApiServer;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// Every kubectl call is bounded; the server answers in milliseconds.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Kubectl {
+    bin: PathBuf,
+    kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+}
+
+/// A server with an HTTP listener, and kubectl pointed at it.
+struct Fixture {
+    server: ApiServer,
+    _http: kube_harness_apiserver::HttpEndpoint,
+    kubectl: Kubectl,
+}
+
+fn find_kubectl() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KUBECTL") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+async fn fixture(test: &str) -> Result<Option<Fixture>> {
+    let Some(bin) = find_kubectl() else {
+        eprintln!("skipping {test}: no kubectl on PATH (set KUBECTL to use one elsewhere)");
+        return Ok(None);
+    };
+    let server = ApiServer::start().await?;
+    let http = server.serve_http().await?;
+    let kubectl = Kubectl {
+        bin,
+        kubeconfig: http.kubeconfig.clone(),
+        cache: tempfile::tempdir()?,
+    };
+    Ok(Some(Fixture {
+        server,
+        _http: http,
+        kubectl,
+    }))
+}
+
+impl Kubectl {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .arg("--request-timeout=20s")
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<Output> {
+        let mut child = self.command(args).spawn().context("starting kubectl")?;
+        let mut input = child.stdin.take().context("kubectl stdin")?;
+        if let Some(text) = stdin {
+            tokio::io::AsyncWriteExt::write_all(&mut input, text.as_bytes()).await?;
+        }
+        drop(input);
+        tokio::time::timeout(CALL_TIMEOUT, child.wait_with_output())
+            .await
+            .with_context(|| format!("kubectl {args:?} did not finish in {CALL_TIMEOUT:?}"))?
+            .context("waiting for kubectl")
+    }
+
+    /// Runs kubectl and requires success; returns stdout.
+    async fn ok(&self, args: &[&str]) -> Result<String> {
+        self.ok_with(args, None).await
+    }
+
+    async fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
+        let out = self.run(args, stdin).await?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        ensure!(
+            out.status.success(),
+            "kubectl {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(stdout)
+    }
+
+    /// Runs kubectl and requires failure; returns stderr.
+    async fn fails(&self, args: &[&str]) -> Result<String> {
+        let out = self.run(args, None).await?;
+        ensure!(
+            !out.status.success(),
+            "kubectl {args:?} should have failed, printed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    async fn json(&self, args: &[&str]) -> Result<Value> {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let out = self.ok(&all).await?;
+        serde_json::from_str(&out)
+            .with_context(|| format!("kubectl {args:?} printed non-JSON: {out}"))
+    }
+}
+
+fn write_manifest(dir: &Path, name: &str, text: &str) -> Result<String> {
+    let path = dir.join(name);
+    std::fs::write(&path, text)?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
+const APP: &str = "\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop
+data:
+  mode: fast
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels:
+    app: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: app
+        image: registry.example/web:1
+        ports:
+        - containerPort: 8080
+      - name: sidecar
+        image: registry.example/proxy:1
+";
+
+/// `kubectl create configmap` would send protobuf (client-go's typed clients
+/// do for built-in kinds); `apply` sends JSON, which is what we test here.
+fn configmap(name: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: default}}\ndata: {{k: v}}\n")
+}
+
+fn lines_sorted(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn get_prints_a_table_and_json() -> Result<()> {
+    let Some(f) = fixture("get_prints_a_table_and_json").await? else {
+        return Ok(());
+    };
+    let pods: Api<Pod> = Api::namespaced(f.server.client(), "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "web-0", "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "app", "image": "web:1"}]}
+    }))?;
+    pods.create(&PostParams::default(), &pod).await?;
+
+    let table = f.kubectl.ok(&["get", "pods"]).await?;
+    let mut rows = table.lines();
+    let header: Vec<&str> = rows
+        .next()
+        .context("no header")?
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{table}"
+    );
+    let row: Vec<&str> = rows.next().context("no row")?.split_whitespace().collect();
+    assert_eq!(row[..2], ["web-0", "0/1"], "{table}");
+
+    let list = f.kubectl.json(&["get", "pods", "-l", "app=web"]).await?;
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"][0]["metadata"]["name"], "web-0");
+    let none = f.kubectl.json(&["get", "pods", "-l", "app=other"]).await?;
+    assert_eq!(none["items"], json!([]));
+
+    let err = f.kubectl.fails(&["get", "pod", "missing"]).await?;
+    assert!(
+        err.contains(r#"Error from server (NotFound): pods "missing" not found"#),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn client_side_apply_of_a_multi_document_file() -> Result<()> {
+    let Some(f) = fixture("client_side_apply_of_a_multi_document_file").await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let file = write_manifest(dir.path(), "app.yaml", APP)?;
+
+    let out = f.kubectl.ok(&["apply", "-f", &file]).await?;
+    assert_eq!(
+        lines_sorted(&out),
+        [
+            "configmap/settings created",
+            "deployment.apps/web created",
+            "namespace/shop created"
+        ],
+        "{out}"
+    );
+    let deploy = f
+        .kubectl
+        .json(&["get", "deployment", "web", "-n", "shop"])
+        .await?;
+    assert!(
+        deploy["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .is_string(),
+        "client-side apply keeps its last applied configuration: {deploy}"
+    );
+
+    // A second apply with one change: a strategic merge patch for the
+    // deployment, nothing for the unchanged objects.
+    let changed = write_manifest(
+        dir.path(),
+        "app2.yaml",
+        &APP.replace("replicas: 2", "replicas: 3"),
+    )?;
+    let out = f.kubectl.ok(&["apply", "-f", &changed]).await?;
+    assert_eq!(
+        lines_sorted(&out),
+        [
+            "configmap/settings unchanged",
+            "deployment.apps/web configured",
+            "namespace/shop unchanged"
+        ],
+        "{out}"
+    );
+    let deploy = f
+        .kubectl
+        .json(&["get", "deployment", "web", "-n", "shop"])
+        .await?;
+    assert_eq!(deploy["spec"]["replicas"], 3);
+    assert_eq!(
+        deploy["metadata"]["generation"], 2,
+        "a spec change bumps generation"
+    );
+
+    // Dropping a container from the file removes it (last-applied diff).
+    let one = APP.replace(
+        "      - name: sidecar\n        image: registry.example/proxy:1\n",
+        "",
+    );
+    let one = write_manifest(dir.path(), "app3.yaml", &one)?;
+    f.kubectl.ok(&["apply", "-f", &one]).await?;
+    let deploy = f
+        .kubectl
+        .json(&["get", "deployment", "web", "-n", "shop"])
+        .await?;
+    let names: Vec<&Value> = deploy["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .context("containers")?
+        .iter()
+        .map(|c| &c["name"])
+        .collect();
+    assert_eq!(names, [&json!("app")], "{deploy}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn server_side_apply_conflicts_and_force() -> Result<()> {
+    let Some(f) = fixture("server_side_apply_conflicts_and_force").await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let file = write_manifest(dir.path(), "app.yaml", APP)?;
+
+    let out = f
+        .kubectl
+        .ok(&["apply", "--server-side", "-f", &file])
+        .await?;
+    assert_eq!(
+        lines_sorted(&out),
+        [
+            "configmap/settings serverside-applied",
+            "deployment.apps/web serverside-applied",
+            "namespace/shop serverside-applied"
+        ],
+        "{out}"
+    );
+    let deploy = f
+        .kubectl
+        .json(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "shop",
+            "--show-managed-fields",
+        ])
+        .await?;
+    let entry = &deploy["metadata"]["managedFields"][0];
+    assert_eq!(
+        (&entry["manager"], &entry["operation"]),
+        (&json!("kubectl"), &json!("Apply")),
+        "{deploy}"
+    );
+    assert!(
+        entry["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+            .get(r#"k:{"name":"sidecar"}"#)
+            .is_some(),
+        "containers are owned by merge key: {entry}"
+    );
+
+    // Someone else takes replicas (kubectl patch writes as "kubectl-patch").
+    f.kubectl
+        .ok(&[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            "shop",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"replicas":5}}"#,
+        ])
+        .await?;
+    let changed = write_manifest(
+        dir.path(),
+        "app2.yaml",
+        &APP.replace("replicas: 2", "replicas: 4"),
+    )?;
+    let err = f
+        .kubectl
+        .fails(&["apply", "--server-side", "-f", &changed])
+        .await?;
+    assert!(
+        err.contains(r#"Apply failed with 1 conflict: conflict with "kubectl-patch" using apps/v1: .spec.replicas"#),
+        "{err}"
+    );
+
+    f.kubectl
+        .ok(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            &changed,
+        ])
+        .await?;
+    let deploy = f
+        .kubectl
+        .json(&["get", "deployment", "web", "-n", "shop"])
+        .await?;
+    assert_eq!(deploy["spec"]["replicas"], 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn patch_in_all_three_flavours() -> Result<()> {
+    let Some(f) = fixture("patch_in_all_three_flavours").await? else {
+        return Ok(());
+    };
+    f.kubectl.ok_with(&["apply", "-f", "-"], Some(APP)).await?;
+    let get = || f.kubectl.json(&["get", "deployment", "web", "-n", "shop"]);
+
+    f.kubectl
+        .ok(&[
+            "patch", "deployment", "web", "-n", "shop", "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"registry.example/web:2"}]}}}}"#,
+        ])
+        .await?;
+    let d = get().await?;
+    let containers = &d["spec"]["template"]["spec"]["containers"];
+    assert_eq!(containers[0]["image"], "registry.example/web:2");
+    assert_eq!(
+        containers[1]["name"], "sidecar",
+        "strategic merge keeps the other container"
+    );
+
+    f.kubectl
+        .ok(&[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            "shop",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"labels":{"tier":"front"}}}"#,
+        ])
+        .await?;
+    assert_eq!(
+        get().await?["metadata"]["labels"],
+        json!({"app": "web", "tier": "front"})
+    );
+
+    f.kubectl
+        .ok(&[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            "shop",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/replicas","value":7}]"#,
+        ])
+        .await?;
+    assert_eq!(get().await?["spec"]["replicas"], 7);
+
+    let err = f
+        .kubectl
+        .fails(&[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            "shop",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"test","path":"/spec/replicas","value":1}]"#,
+        ])
+        .await?;
+    assert!(
+        err.contains("The request is invalid") && err.contains("/spec/replicas"),
+        "a failed test op is a 422 Invalid naming the path: {err}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn delete_removes_and_reports() -> Result<()> {
+    let Some(f) = fixture("delete_removes_and_reports").await? else {
+        return Ok(());
+    };
+    f.kubectl.ok_with(&["apply", "-f", "-"], Some(APP)).await?;
+    let out = f
+        .kubectl
+        .ok(&["delete", "configmap", "settings", "-n", "shop"])
+        .await?;
+    assert_eq!(out.trim(), r#"configmap "settings" deleted"#);
+    let err = f
+        .kubectl
+        .fails(&["get", "configmap", "settings", "-n", "shop"])
+        .await?;
+    assert!(err.contains("(NotFound)"), "{err}");
+    let err = f
+        .kubectl
+        .fails(&["delete", "configmap", "settings", "-n", "shop"])
+        .await?;
+    assert!(err.contains(r#"configmaps "settings" not found"#), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn wait_for_condition_ready() -> Result<()> {
+    let Some(f) = fixture("wait_for_condition_ready").await? else {
+        return Ok(());
+    };
+    let pods: Api<Pod> = Api::namespaced(f.server.client(), "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "db-0"},
+        "spec": {"containers": [{"name": "db", "image": "db:1"}]}
+    }))?;
+    pods.create(&PostParams::default(), &pod).await?;
+
+    let waiter = f
+        .kubectl
+        .command(&["wait", "--for=condition=Ready", "pod/db-0", "--timeout=20s"])
+        .spawn()?;
+    // Let kubectl see the pod not ready yet, then make it ready.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pods.patch_status(
+        "db-0",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "True", "lastTransitionTime": "2025-01-01T00:00:00Z"}
+        ]}})),
+    )
+    .await?;
+    let out = tokio::time::timeout(CALL_TIMEOUT, waiter.wait_with_output()).await??;
+    ensure!(
+        out.status.success(),
+        "kubectl wait failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "pod/db-0 condition met"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn get_watch_streams_new_objects() -> Result<()> {
+    let Some(f) = fixture("get_watch_streams_new_objects").await? else {
+        return Ok(());
+    };
+    f.kubectl
+        .ok_with(&["apply", "-f", "-"], Some(&configmap("first")))
+        .await?;
+    let mut watcher = f
+        .kubectl
+        .command(&["get", "configmaps", "-w", "-o", "name"])
+        .spawn()?;
+    let stdout = watcher.stdout.take().context("watch stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let mut next_line = async |seen: &mut Vec<String>| -> Result<()> {
+        match tokio::time::timeout(CALL_TIMEOUT, lines.next_line()).await {
+            Ok(Ok(Some(line))) => {
+                seen.push(line);
+                Ok(())
+            }
+            Ok(Ok(None)) => bail!("kubectl get -w ended early; saw {seen:?}"),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => bail!("no watch line within {CALL_TIMEOUT:?}; saw {seen:?}"),
+        }
+    };
+    while !seen.iter().any(|l| l == "configmap/first") {
+        next_line(&mut seen).await?;
+    }
+    f.kubectl
+        .ok_with(&["apply", "-f", "-"], Some(&configmap("second")))
+        .await?;
+    while !seen.iter().any(|l| l == "configmap/second") {
+        next_line(&mut seen).await?;
+    }
+    watcher.kill().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn api_resources_lists_builtins_and_new_crds() -> Result<()> {
+    let Some(f) = fixture("api_resources_lists_builtins_and_new_crds").await? else {
+        return Ok(());
+    };
+    let out = f.kubectl.ok(&["api-resources", "-o", "name"]).await?;
+    let names: Vec<&str> = out.lines().collect();
+    for want in [
+        "pods",
+        "namespaces",
+        "persistentvolumeclaims",
+        "deployments.apps",
+        "statefulsets.apps",
+        "jobs.batch",
+        "leases.coordination.k8s.io",
+        "events.events.k8s.io",
+        "storageclasses.storage.k8s.io",
+        "poddisruptionbudgets.policy",
+        "customresourcedefinitions.apiextensions.k8s.io",
+    ] {
+        assert!(
+            names.contains(&want),
+            "{want} missing from api-resources:\n{out}"
+        );
+    }
+
+    let crd = "\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wg]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+";
+    f.kubectl.ok_with(&["apply", "-f", "-"], Some(crd)).await?;
+    let out = f
+        .kubectl
+        .ok(&["api-resources", "--api-group", "example.com"])
+        .await?;
+    assert!(
+        out.lines().any(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols == ["widgets", "wg", "example.com/v1", "true", "Widget"]
+        }),
+        "{out}"
+    );
+    // And the new kind is usable by its short name.
+    f.kubectl
+        .ok_with(
+            &["apply", "-f", "-"],
+            Some("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1, namespace: default}\nspec: {size: 3}\n"),
+        )
+        .await?;
+    let w = f.kubectl.json(&["get", "wg", "w1"]).await?;
+    assert_eq!(w["spec"]["size"], 3);
+    Ok(())
+}
+
+/// `kubectl drain` goes through pods/eviction: with room for one disruption
+/// it evicts one pod, then retries the other on the server's 429 message
+/// until its timeout (each retry waits 5 s, hence one drain only).
+#[tokio::test]
+async fn drain_respects_a_disruption_budget() -> Result<()> {
+    let Some(f) = fixture("drain_respects_a_disruption_budget").await? else {
+        return Ok(());
+    };
+    let client = f.server.client();
+    let node: k8s_openapi::api::core::v1::Node =
+        serde_json::from_value(json!({"metadata": {"name": "node-a"}}))?;
+    Api::all(client.clone())
+        .create(&PostParams::default(), &node)
+        .await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for name in ["db-0", "db-1"] {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": "db"}},
+            "spec": {"nodeName": "node-a", "terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "db", "image": "db:1"}]}
+        }))?;
+        pods.create(&PostParams::default(), &pod).await?;
+        pods.patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": "2025-01-01T00:00:00Z"}
+            ]}})),
+        )
+        .await?;
+    }
+    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> =
+        Api::namespaced(client.clone(), "default");
+    let pdb = serde_json::from_value(json!({
+        "metadata": {"name": "db"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "db"}}},
+    }))?;
+    pdbs.create(&PostParams::default(), &pdb).await?;
+    let set_allowed = |allowed: i32| {
+        json!({"status": {"observedGeneration": 1, "disruptionsAllowed": allowed,
+            "currentHealthy": 2, "desiredHealthy": 2 - allowed, "expectedPods": 2}})
+    };
+    // Room for one: drain evicts one pod, then waits on the spent budget.
+    pdbs.patch_status("db", &PatchParams::default(), &Patch::Merge(set_allowed(1)))
+        .await?;
+    let err = f
+        .kubectl
+        .fails(&["drain", "node-a", "--force", "--timeout=2s"])
+        .await?;
+    assert!(
+        err.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{err}"
+    );
+    assert_eq!(pods.list(&Default::default()).await?.items.len(), 1);
+    let st = pdbs.get("db").await?.status.context("pdb status")?;
+    assert_eq!(st.disruptions_allowed, 0);
+    assert_eq!(st.disrupted_pods.unwrap_or_default().len(), 1);
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! kube-runtime against the server: a Controller reconciling a custom
+//! resource and the StatefulSet it owns, Lease-based leader election, and
+//! concurrent read-modify-write clients.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+
+use crate::common::{database, install_database_crd, server, Database, DatabaseStatus};
+
+/// Polls `check` until it holds, for at most `limit` of (virtual) time.
+async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = tokio::time::Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "{what}: not true after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct ReconcileError(#[from] kube::Error);
+
+async fn reconcile(db: Arc<Database>, client: Arc<Client>) -> Result<Action, ReconcileError> {
+    let ns = db.namespace().unwrap();
+    let name = db.name_any();
+    let sts_api: Api<StatefulSet> = Api::namespaced((*client).clone(), &ns);
+    let mut want: StatefulSet = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": db.spec.replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": {"db": name}},
+            "template": {"metadata": {"labels": {"db": name}},
+                         "spec": {"containers": [{"name": "pg", "image": format!("postgres:{}", db.spec.version)}]}}
+        }
+    }))
+    .unwrap();
+    want.metadata.owner_references = Some(vec![db.controller_owner_ref(&()).unwrap()]);
+    match sts_api.get_opt(&name).await? {
+        None => {
+            sts_api.create(&PostParams::default(), &want).await?;
+        }
+        Some(mut live) if live.spec.as_ref().unwrap().replicas != Some(db.spec.replicas) => {
+            live.spec.as_mut().unwrap().replicas = Some(db.spec.replicas);
+            sts_api
+                .replace(&name, &PostParams::default(), &live)
+                .await?;
+        }
+        Some(_) => {}
+    }
+    let dbs: Api<Database> = Api::namespaced((*client).clone(), &ns);
+    let wanted = DatabaseStatus {
+        replicas: db.spec.replicas,
+        ready: true,
+        selector: Some(format!("db={name}")),
+    };
+    if db.status.as_ref() != Some(&wanted) {
+        let mut with_status = (*db).clone();
+        with_status.status = Some(wanted);
+        dbs.replace_status(&name, &PostParams::default(), &with_status)
+            .await?;
+    }
+    Ok(Action::await_change())
+}
+
+fn error_policy(_: Arc<Database>, _: &ReconcileError, _: Arc<Client>) -> Action {
+    Action::requeue(Duration::from_secs(1))
+}
+
+#[tokio::test(start_paused = true)]
+async fn controller_reconciles_a_crd_and_its_statefulset() {
+    let (_s, client) = server().await;
+    install_database_crd(&client).await;
+    let dbs: Api<Database> = Api::namespaced(client.clone(), "default");
+    let stss: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let controller = Controller::new(dbs.clone(), watcher::Config::default())
+        .owns(stss.clone(), watcher::Config::default())
+        .run(reconcile, error_policy, Arc::new(client.clone()))
+        .for_each(|_| async {});
+    let task = tokio::spawn(controller);
+    let limit = Duration::from_secs(30);
+
+    dbs.create(&PostParams::default(), &database("orders", 2))
+        .await
+        .unwrap();
+    eventually("StatefulSet created with 2 replicas", limit, || async {
+        stss.get_opt("orders")
+            .await
+            .unwrap()
+            .is_some_and(|s| s.spec.unwrap().replicas == Some(2))
+    })
+    .await;
+    eventually("status reported", limit, || async {
+        dbs.get("orders")
+            .await
+            .unwrap()
+            .status
+            .is_some_and(|s| s.ready && s.replicas == 2)
+    })
+    .await;
+    let sts = stss.get("orders").await.unwrap();
+    let owner = &sts.owner_references()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.controller),
+        ("Database", Some(true))
+    );
+
+    // A spec change flows through.
+    let mut db = dbs.get("orders").await.unwrap();
+    db.spec.replicas = 3;
+    dbs.replace("orders", &PostParams::default(), &db)
+        .await
+        .unwrap();
+    eventually("StatefulSet scaled to 3", limit, || async {
+        stss.get("orders").await.unwrap().spec.unwrap().replicas == Some(3)
+    })
+    .await;
+
+    // Deleting the owned object triggers a reconcile that recreates it.
+    stss.delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("StatefulSet recreated", limit, || async {
+        stss.get_opt("orders").await.unwrap().is_some()
+    })
+    .await;
+
+    // Deleting the owner garbage-collects the StatefulSet.
+    dbs.delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("StatefulSet collected", limit, || async {
+        stss.get_opt("orders").await.unwrap().is_none()
+    })
+    .await;
+    task.abort();
+}
+
+/// One leader-election candidate: compare-and-swap on a Lease.
+struct Candidate {
+    api: Api<Lease>,
+    id: &'static str,
+    clock: kube_harness_apiserver::TokioClock,
+}
+
+const LEASE_SECONDS: i32 = 15;
+
+impl Candidate {
+    fn now(&self) -> jiff::Timestamp {
+        use kube_harness_apiserver::Clock;
+        self.clock.now()
+    }
+
+    /// Takes or renews the lease; `false` if someone else holds it or won the race.
+    async fn try_lead(&self) -> bool {
+        let mine = |rv: Option<String>| -> Lease {
+            let mut l: Lease = serde_json::from_value(json!({
+                "metadata": {"name": "leader"},
+                "spec": {"holderIdentity": self.id, "leaseDurationSeconds": LEASE_SECONDS}
+            }))
+            .unwrap();
+            l.metadata.resource_version = rv;
+            l.spec.as_mut().unwrap().renew_time = Some(MicroTime(self.now()));
+            l
+        };
+        match self.api.get_opt("leader").await.unwrap() {
+            None => self
+                .api
+                .create(&PostParams::default(), &mine(None))
+                .await
+                .is_ok(),
+            Some(current) => {
+                let spec = current.spec.clone().unwrap();
+                let held_by_me = spec.holder_identity.as_deref() == Some(self.id);
+                let expired = spec.renew_time.is_none_or(|t| {
+                    t.0 + jiff::SignedDuration::from_secs(i64::from(LEASE_SECONDS)) < self.now()
+                });
+                if !held_by_me && !expired {
+                    return false;
+                }
+                match self
+                    .api
+                    .replace(
+                        "leader",
+                        &PostParams::default(),
+                        &mine(current.metadata.resource_version),
+                    )
+                    .await
+                {
+                    Ok(_) => true,
+                    Err(kube::Error::Api(s)) if s.code == 409 => false,
+                    Err(e) => panic!("unexpected error: {e}"),
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn lease_based_leader_election() {
+    let clock = kube_harness_apiserver::TokioClock::new("2026-01-01T00:00:00Z".parse().unwrap());
+    let server = kube_harness_apiserver::ApiServer::builder()
+        .clock(clock)
+        .start()
+        .await
+        .unwrap();
+    let api: Api<Lease> = Api::namespaced(server.client(), "kube-node-lease");
+    let a = Candidate {
+        api: api.clone(),
+        id: "a",
+        clock,
+    };
+    let b = Candidate {
+        api: api.clone(),
+        id: "b",
+        clock,
+    };
+
+    assert!(a.try_lead().await, "a takes the free lease");
+    assert!(!b.try_lead().await, "b cannot take a held lease");
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(a.try_lead().await, "a renews");
+        assert!(!b.try_lead().await, "b still locked out");
+    }
+    // a stops renewing; once the lease expires b takes over.
+    let stale = api.get("leader").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    assert!(b.try_lead().await, "b takes the expired lease");
+    assert!(!a.try_lead().await, "a lost leadership");
+    assert_eq!(
+        api.get("leader")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .holder_identity
+            .as_deref(),
+        Some("b")
+    );
+
+    // Racing with a stale read is a conflict, never a double leader.
+    let mut racing = stale;
+    racing.spec.as_mut().unwrap().holder_identity = Some("a".into());
+    let err = api
+        .replace("leader", &PostParams::default(), &racing)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, kube::Error::Api(s) if s.code == 409));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_read_modify_write_loses_no_update() {
+    const CLIENTS: usize = 16;
+    const INCREMENTS: usize = 25;
+    let (_s, client) = server().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let counter: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "counter"}, "data": {"n": "0"}}))
+            .unwrap();
+    api.create(&PostParams::default(), &counter).await.unwrap();
+
+    let conflicts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let api = api.clone();
+            let conflicts = conflicts.clone();
+            tokio::spawn(async move {
+                for _ in 0..INCREMENTS {
+                    loop {
+                        let mut cm = api.get("counter").await.unwrap();
+                        let data = cm.data.as_mut().unwrap();
+                        let n: usize = data["n"].parse().unwrap();
+                        data.insert("n".into(), (n + 1).to_string());
+                        match api.replace("counter", &PostParams::default(), &cm).await {
+                            Ok(_) => break,
+                            Err(kube::Error::Api(s)) if s.code == 409 => {
+                                conflicts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            Err(e) => panic!("unexpected error: {e}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let n = api.get("counter").await.unwrap().data.unwrap()["n"].clone();
+    assert_eq!(
+        n,
+        (CLIENTS * INCREMENTS).to_string(),
+        "lost updates ({} conflicts retried)",
+        conflicts.load(std::sync::atomic::Ordering::Relaxed)
+    );
+}

@@ -1,4 +1,0 @@
-//! Root package: the scenarios that the suites in `tests/suites/` assert and
-//! that `cargo xtask demo` tells as a story.
-
-pub mod rollout;
