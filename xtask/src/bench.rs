@@ -5,7 +5,9 @@
 //! table on stdout (progress on stderr). Adding one is one row in [`BENCHES`].
 
 use anyhow::{Context, Result};
-use std::path::{Path, PathBuf};
+
+use crate::paths::{cargo, repo_root, target_dir};
+use crate::process::{Cmd, Runner, BUILD_LIMIT};
 
 /// A benchmark the command knows: `cargo bench -p <package> --bench <target>`.
 pub struct Bench {
@@ -25,14 +27,14 @@ pub struct Bench {
 pub const BENCHES: &[Bench] = &[
     Bench {
         name: "assertions",
-        package: "harness",
+        package: "kube-harness-assert",
         target: "assertions",
         about: "cost of one probe + matcher attempt; triggered vs 500 ms polling detection latency",
         features: &[],
     },
     Bench {
         name: "apiserver",
-        package: "apiserver",
+        package: "kube-harness-apiserver",
         target: "apiserver",
         about: "embedded API server vs kube-fake-client: start, creates/s, watch latency, memory",
         features: &["bench-kube-fake-client"],
@@ -47,6 +49,9 @@ pub struct Args {
     /// List the benchmarks and exit.
     #[arg(long)]
     pub list: bool,
+    /// Print the command plan (argument vectors) without running anything.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -60,11 +65,16 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .filter(|b| args.name.as_deref().is_none_or(|n| n == b.name))
         .collect();
+    let runner = Runner::new(args.dry_run);
     let out_dir = target_dir().join("bench");
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     for b in selected {
-        let table = run_one(b)?;
         let path = out_dir.join(format!("{}.md", b.name));
+        let Some(table) = run_one(&runner, b)? else {
+            println!("    (dry run: would write {})", path.display());
+            continue;
+        };
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("creating {}", out_dir.display()))?;
         let doc = format!("## bench: {}\n\n{}\n\n{table}", b.name, b.about);
         std::fs::write(&path, &doc).with_context(|| format!("writing {}", path.display()))?;
         println!("{doc}");
@@ -73,31 +83,25 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn run_one(b: &Bench) -> Result<String> {
-    eprintln!(
-        "running bench `{}` (cargo bench -p {} --bench {})…",
-        b.name, b.package, b.target
-    );
-    let mut args = vec!["bench", "-p", b.package, "--bench", b.target];
-    let features = b.features.join(",");
-    if !features.is_empty() {
-        args.extend(["--features", &features]);
+/// `cargo bench -p <package> --bench <target> [--features …]`, run from
+/// the repository root.
+fn command(b: &Bench) -> Cmd {
+    let mut cmd = Cmd::new(&cargo(), ["bench", "-p", b.package, "--bench", b.target]);
+    if !b.features.is_empty() {
+        cmd = cmd.args(["--features".to_owned(), b.features.join(",")]);
     }
-    let out = duct::cmd(cargo(), args)
-        .dir(workspace_root())
-        .stdout_capture()
-        .unchecked()
-        .run()
-        .with_context(|| format!("starting cargo bench for `{}`", b.name))?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        anyhow::bail!(
-            "bench `{}` failed ({}); its output:\n{stdout}",
-            b.name,
-            out.status
-        );
-    }
-    report_of(&stdout).with_context(|| {
+    cmd.dir(repo_root())
+}
+
+/// Runs one bench; its report, or `None` in a dry run.
+fn run_one(runner: &Runner, b: &Bench) -> Result<Option<String>> {
+    let Some(stdout) = runner
+        .stdout_of(&command(b), BUILD_LIMIT)
+        .with_context(|| format!("bench `{}` failed", b.name))?
+    else {
+        return Ok(None);
+    };
+    report_of(&stdout).map(Some).with_context(|| {
         format!(
             "bench `{}` printed no Markdown table; its output:\n{stdout}",
             b.name
@@ -114,34 +118,6 @@ fn report_of(stdout: &str) -> Option<String> {
     Some(lines[..=end].join("\n") + "\n")
 }
 
-/// The cargo that runs xtask (so toolchain overrides carry over).
-pub fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
-}
-
-/// The workspace root: xtask lives one level below it.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is inside the workspace")
-        .to_path_buf()
-}
-
-/// Where cargo puts build output: `CARGO_TARGET_DIR` or `<root>/target`.
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => {
-            let d = PathBuf::from(d);
-            if d.is_absolute() {
-                d
-            } else {
-                workspace_root().join(d)
-            }
-        }
-        None => workspace_root().join("target"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,27 +132,49 @@ mod tests {
         assert_eq!(report_of("no table here\n"), None);
     }
 
+    /// Each workspace member's folder and manifest text.
+    fn workspace_manifests() -> Vec<(String, String)> {
+        let root = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+        let list = root
+            .split_once("members = [")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .expect("the workspace manifest lists its members")
+            .0;
+        list.split(',')
+            .filter_map(|entry| {
+                let entry = entry.trim();
+                (entry.len() > 2).then(|| entry.trim_matches('"').to_owned())
+            })
+            .map(|dir| {
+                let text = std::fs::read_to_string(repo_root().join(&dir).join("Cargo.toml"))
+                    .unwrap_or_else(|e| panic!("workspace member {dir} has no Cargo.toml: {e}"));
+                (dir, text)
+            })
+            .collect()
+    }
+
     #[test]
     fn bench_table_rows_are_unique_and_point_at_real_targets() {
         let mut names: Vec<&str> = BENCHES.iter().map(|b| b.name).collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), BENCHES.len(), "duplicate bench names");
+        let members = workspace_manifests();
         for b in BENCHES {
-            let manifest =
-                std::fs::read_to_string(workspace_root().join(b.package).join("Cargo.toml"))
-                    .unwrap_or_else(|e| {
-                        panic!(
-                            "bench `{}`: package `{}` has no Cargo.toml: {e}",
-                            b.name, b.package
-                        )
-                    });
+            let (dir, manifest) = members
+                .iter()
+                .find(|(_, text)| text.starts_with(&format!("[package]\nname = \"{}\"", b.package)))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "bench `{}`: no workspace member is the package `{}`",
+                        b.name, b.package
+                    )
+                });
             assert!(
-                manifest.contains(&format!("name = \"{}\"", b.target)),
-                "bench `{}`: no [[bench]] `{}` in {}/Cargo.toml",
+                manifest.contains(&format!("[[bench]]\nname = \"{}\"", b.target)),
+                "bench `{}`: no [[bench]] `{}` in {dir}/Cargo.toml",
                 b.name,
                 b.target,
-                b.package
             );
         }
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
+use crate::paths;
 use crate::prereq::{self, Tool};
 use crate::process::{self, Cmd, Runner};
 
@@ -80,7 +81,7 @@ fn parse_name(s: &str) -> Result<String, String> {
 
 /// Where `cluster up` writes the kubeconfig of cluster `name`.
 pub fn kubeconfig_path(name: &str) -> PathBuf {
-    process::out_dir()
+    paths::out_dir()
         .join("kind")
         .join(format!("{name}.kubeconfig"))
 }
@@ -103,7 +104,7 @@ fn existing(runner: &Runner) -> Result<Option<Vec<String>>> {
 fn up(args: UpArgs) -> Result<()> {
     let Common { name, dry_run } = args.common;
     prereq::check(&[Tool::Docker, Tool::Kind, Tool::Kubectl], dry_run)?;
-    let config = process::resolve_input(&args.config);
+    let config = paths::resolve_input(&args.config);
     if !config.is_file() {
         bail!(
             "kind config {} does not exist (the repository ships manifests/kind/multi-node.yaml \

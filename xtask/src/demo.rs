@@ -1,29 +1,71 @@
 //! `cargo xtask demo`: the project's main story, end to end.
 //!
-//! The rollout story (`examples/rollout_story.rs`: the rollout suites'
+//! The rollout story (`tests/examples/rollout_story.rs`: the rollout suites'
 //! scenarios on the embedded API server, printing the timeline and the
 //! Stuck-vs-Paused contract), then the assertion tour
-//! (`harness/examples/assertions_tour.rs`: what failure messages look like).
+//! (`tests/examples/assertions_tour.rs`: what failure messages look like).
+//!
+//! Both examples belong to one package and are built by one
+//! `cargo build --examples`, so the dependency graph compiles once with one
+//! feature set; each is then started with `cargo run`, which finds it built
+//! and gives it the environment `cargo run` always does
+//! (`CARGO_MANIFEST_DIR`, which the story's relative CRD path needs).
 
-use crate::bench::{cargo, workspace_root};
 use anyhow::{Context, Result};
 
+use crate::paths::{cargo, repo_root};
+use crate::process::{Cmd, Runner, BUILD_LIMIT};
+
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Print the command plan (argument vectors) without running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
 
-/// Examples the demo runs, in order: (package, example).
-const STEPS: &[(&str, &str)] = &[("suites", "rollout_story"), ("harness", "assertions_tour")];
+/// The package holding the demo's examples.
+const PACKAGE: &str = "kube-harness-suites";
 
-pub fn run(_args: Args) -> Result<()> {
-    for (package, example) in STEPS {
-        eprintln!("demo: cargo run -p {package} --example {example}");
-        duct::cmd(
-            cargo(),
-            ["run", "--quiet", "-p", package, "--example", example],
+/// Examples the demo runs, in order.
+const EXAMPLES: &[&str] = &["rollout_story", "assertions_tour"];
+
+pub fn run(args: Args) -> Result<()> {
+    let runner = Runner::new(args.dry_run);
+    let build = Cmd::new(&cargo(), ["build", "-p", PACKAGE, "--examples"]).dir(repo_root());
+    runner
+        .run_within(&build, BUILD_LIMIT)
+        .context("building the demo's examples failed")?;
+    for example in EXAMPLES {
+        // Built above with the same package, profile and features: cargo
+        // only checks that it is fresh.
+        let step = Cmd::new(
+            &cargo(),
+            ["run", "--quiet", "-p", PACKAGE, "--example", example],
         )
-        .dir(workspace_root())
-        .run()
-        .with_context(|| format!("demo step `{example}` failed"))?;
+        .dir(repo_root());
+        runner
+            .run_within(&step, BUILD_LIMIT)
+            .with_context(|| format!("demo step `{example}` failed"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_examples_are_declared_in_one_package() {
+        let manifest = std::fs::read_to_string(repo_root().join("tests/Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{PACKAGE}\"")),
+            "tests/Cargo.toml is not {PACKAGE}"
+        );
+        for example in EXAMPLES {
+            assert!(
+                manifest.contains(&format!("[[example]]\nname = \"{example}\"")),
+                "no [[example]] {example} in tests/Cargo.toml"
+            );
+        }
+    }
 }

@@ -4,9 +4,11 @@
 //! an `Args` and a `run`, so a change finds its room from the file names.
 
 mod bench;
+mod ci_summary;
 mod cluster;
 mod csi;
 mod demo;
+mod paths;
 mod prereq;
 mod process;
 mod soak;
@@ -29,16 +31,18 @@ enum Command {
     Bench(bench::Args),
     /// Run a suite many times in a row and report failures.
     Soak(soak::Args),
+    /// Merge nextest JUnit reports into a Markdown job summary.
+    CiSummary(ci_summary::Args),
     /// Create, delete or inspect a kind cluster.
     Cluster(cluster::Args),
     /// Install, upgrade or uninstall a CSI driver.
     Csi(csi::Args),
     /// Deploy continuity writers and record their mount state before an upgrade.
-    SetupUpgradeTests(upgrade::SetupArgs),
+    SetupUpgradeTests(upgrade::setup::Args),
     /// Compare the mount state after an upgrade with the recorded one.
-    VerifyUpgradeTests(upgrade::VerifyArgs),
+    VerifyUpgradeTests(upgrade::verify::Args),
     /// Remove everything setup-upgrade-tests created.
-    CleanupUpgradeTests(upgrade::CleanupArgs),
+    CleanupUpgradeTests(upgrade::cleanup::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,10 +50,11 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Soak(args) => soak::run(args),
+        Command::CiSummary(args) => ci_summary::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Csi(args) => csi::run(args),
-        Command::SetupUpgradeTests(args) => upgrade::setup(args),
-        Command::VerifyUpgradeTests(args) => upgrade::verify(args),
-        Command::CleanupUpgradeTests(args) => upgrade::cleanup(args),
+        Command::SetupUpgradeTests(args) => upgrade::setup::run(args),
+        Command::VerifyUpgradeTests(args) => upgrade::verify::run(args),
+        Command::CleanupUpgradeTests(args) => upgrade::cleanup::run(args),
     }
 }

@@ -1,4 +1,5 @@
-//! Running external tools (kind, kubectl, helm, docker) as argument vectors.
+//! Running external tools (kind, kubectl, helm, docker, cargo) as argument
+//! vectors.
 //!
 //! Every command goes through a [`Runner`] so that `--dry-run` can print the
 //! exact plan instead of running it, and so that a failure always names the
@@ -12,11 +13,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-/// One external command: a program and its arguments.
+/// One external command: a program, its arguments and, if it matters, the
+/// directory it runs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cmd {
     pub program: String,
     pub args: Vec<String>,
+    /// Working directory; `None` inherits xtask's.
+    pub dir: Option<PathBuf>,
 }
 
 impl Cmd {
@@ -28,7 +32,14 @@ impl Cmd {
         Self {
             program: program.to_owned(),
             args: args.into_iter().map(Into::into).collect(),
+            dir: None,
         }
+    }
+
+    /// Runs the command in `dir` (shown in the plan).
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
     }
 
     pub fn args<I, S>(mut self, args: I) -> Self
@@ -60,7 +71,11 @@ impl Cmd {
 
     fn expression(&self) -> duct::Expression {
         let args: Vec<OsString> = self.args.iter().map(OsString::from).collect();
-        duct::cmd(&self.program, args)
+        let expression = duct::cmd(&self.program, args);
+        match &self.dir {
+            Some(dir) => expression.dir(dir),
+            None => expression,
+        }
     }
 }
 
@@ -98,10 +113,14 @@ impl Runner {
         let n = self.step.get() + 1;
         self.step.set(n);
         let marker = if self.dry_run { "would run" } else { "run" };
-        match note {
-            Some(note) => println!("[{n}] {marker} {}  # {note}", cmd.argv()),
-            None => println!("[{n}] {marker} {}", cmd.argv()),
+        let mut line = format!("[{n}] {marker} {}", cmd.argv());
+        if let Some(dir) = &cmd.dir {
+            line.push_str(&format!(" in {}", dir.display()));
         }
+        if let Some(note) = note {
+            line.push_str(&format!("  # {note}"));
+        }
+        println!("{line}");
     }
 
     /// Prints a step that only happens under a condition the dry run cannot
@@ -112,9 +131,22 @@ impl Runner {
         }
     }
 
+    /// Prints a step that the caller then runs itself, several times and
+    /// with its own reading of each outcome (a soak's test runs), so the
+    /// plan shows it once rather than once per run.
+    pub fn plan_repeated(&self, cmd: &Cmd, note: &str) {
+        self.announce(cmd, Some(note));
+    }
+
     /// Runs a command with its output streamed to the terminal, so long
     /// operations (kind create cluster, helm install) show their own progress.
     pub fn run(&self, cmd: &Cmd) -> Result<()> {
+        self.run_within(cmd, RUN_LIMIT)
+    }
+
+    /// [`Runner::run`] with another backstop than [`RUN_LIMIT`], for cargo
+    /// builds and benchmarks ([`BUILD_LIMIT`]).
+    pub fn run_within(&self, cmd: &Cmd, limit: Duration) -> Result<()> {
         self.announce(cmd, None);
         if self.dry_run {
             return Ok(());
@@ -125,7 +157,7 @@ impl Runner {
             .unchecked()
             .start()
             .map_err(|e| spawn_error(cmd, e))?;
-        let status = wait_bounded(cmd, &handle, RUN_LIMIT, None)?.status;
+        let status = wait_bounded(cmd, &handle, limit, None)?.status;
         if !status.success() {
             bail!(
                 "{} failed with {} (its output is above)",
@@ -134,6 +166,36 @@ impl Runner {
             );
         }
         Ok(())
+    }
+
+    /// Runs a command whose stdout is its result (cargo's JSON messages, a
+    /// benchmark's table) while its stderr (build progress, diagnostics)
+    /// streams to the terminal. A non-zero exit is an error that names the
+    /// argument vector and quotes stdout. `None` in dry-run mode.
+    pub fn stdout_of(&self, cmd: &Cmd, limit: Duration) -> Result<Option<String>> {
+        self.announce(cmd, None);
+        if self.dry_run {
+            return Ok(None);
+        }
+        let handle = cmd
+            .expression()
+            .stdin_null()
+            .stdout_capture()
+            .unchecked()
+            .start()
+            .map_err(|e| spawn_error(cmd, e))?;
+        let out = wait_bounded(cmd, &handle, limit, None)?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            let said = stdout.trim();
+            bail!(
+                "{} failed with {} (its stderr is above); its stdout: {}",
+                cmd.argv(),
+                describe_status(out.status.code()),
+                if said.is_empty() { "(none)" } else { said }
+            );
+        }
+        Ok(Some(stdout))
     }
 
     /// Runs a read-only query and returns what it printed, whatever its exit
@@ -193,7 +255,11 @@ impl Runner {
 pub const QUERY_LIMIT: Duration = Duration::from_secs(120);
 
 /// How long a streamed step (kind create cluster, kubectl apply) may take.
-const RUN_LIMIT: Duration = Duration::from_secs(15 * 60);
+pub const RUN_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// How long a cargo build, benchmark or demo may take: the first build of
+/// the workspace on a 2-core machine is long, but not this long.
+pub const BUILD_LIMIT: Duration = Duration::from_secs(90 * 60);
 
 /// Extra time a waiting command gets beyond its own `--timeout` before the
 /// backstop kills it.
@@ -337,36 +403,6 @@ impl Progress {
     }
 }
 
-/// The repository root, so commands work from any directory.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives one level below the repository root")
-        .to_path_buf()
-}
-
-/// Where generated files go: `XTASK_OUT_DIR`, else cargo's target dir.
-pub fn out_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XTASK_OUT_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    repo_root().join("target")
-}
-
-/// A path given on the command line: relative to the current directory if
-/// it exists there, else relative to the repository root (so
-/// `--config manifests/kind/x.yaml` works from any subdirectory).
-pub fn resolve_input(path: &Path) -> PathBuf {
-    if path.is_absolute() || path.exists() {
-        path.to_path_buf()
-    } else {
-        repo_root().join(path)
-    }
-}
-
 /// Parses a timeout the way kubectl writes them: `120s`, `2m`, `1m30s`,
 /// `500ms`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -460,6 +496,40 @@ mod tests {
         assert_eq!(
             cmd.argv(),
             r#"["sh","-c","<script: 40 lines, 320 bytes>","name","short\narg"]"#
+        );
+    }
+
+    #[test]
+    fn a_command_runs_in_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = capture(&Cmd::new("pwd", [] as [&str; 0]).dir(dir.path())).unwrap();
+        assert_eq!(
+            Path::new(out.stdout.trim()).canonicalize().unwrap(),
+            dir.path().canonicalize().unwrap()
+        );
+    }
+
+    #[test]
+    fn stdout_of_returns_stdout_and_a_failure_names_the_argv() {
+        let runner = Runner::new(false);
+        let ok = Cmd::new("sh", ["-c", "echo result"]);
+        assert_eq!(
+            runner.stdout_of(&ok, Duration::from_secs(10)).unwrap(),
+            Some("result\n".to_owned())
+        );
+        let bad = Cmd::new("sh", ["-c", "echo partial; exit 3"]);
+        assert_eq!(
+            runner
+                .stdout_of(&bad, Duration::from_secs(10))
+                .unwrap_err()
+                .to_string(),
+            r#"["sh","-c","echo partial; exit 3"] failed with exit status 3 (its stderr is above); its stdout: partial"#
+        );
+        assert_eq!(
+            Runner::new(true)
+                .stdout_of(&ok, Duration::from_secs(10))
+                .unwrap(),
+            None
         );
     }
 

@@ -10,6 +10,9 @@ use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::paths::{self, cargo, repo_root, target_dir};
+use crate::process::{self, Cmd, Runner, BUILD_LIMIT, RUN_LIMIT};
+
 #[derive(clap::Args)]
 pub struct Args {
     /// What to soak: `rollout` (the four rollout suites) or any test-name
@@ -24,7 +27,14 @@ pub struct Args {
     /// How many failing runs' output to keep (under target/soak/).
     #[arg(long, default_value_t = 5)]
     keep_logs: u32,
+    /// Print the command plan (argument vectors) without running anything.
+    #[arg(long)]
+    dry_run: bool,
 }
+
+/// The package and test target soaked.
+const PACKAGE: &str = "kube-harness-suites";
+const TEST_TARGET: &str = "suites";
 
 /// Named suites and the test-name filter that selects them.
 const SUITES: &[(&str, &str)] = &[("rollout", "rollout_")];
@@ -36,14 +46,13 @@ fn filter_for(suite: &str) -> &str {
         .map_or(suite, |(_, filter)| filter)
 }
 
-/// The path of the `suites` test executable, from cargo's JSON messages.
-fn test_executable(messages: &str) -> Option<PathBuf> {
-    messages
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact")
-        .filter(|m| m["target"]["name"] == "suites" && m["profile"]["test"] == true)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+/// The `suites` test executable and the folder of its package, where
+/// `cargo test` would run it, from cargo's JSON messages.
+fn test_executable(messages: &str) -> Option<(PathBuf, PathBuf)> {
+    paths::built_executables(messages)
+        .into_iter()
+        .find(|b| b.name == TEST_TARGET && b.test)
+        .map(|b| (b.executable, b.package_dir))
 }
 
 /// How many tests a libtest run reported as passed and failed.
@@ -97,38 +106,61 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--runs must be at least 1");
     }
     let filter = filter_for(&args.suite).to_string();
-    eprintln!("building the suites test binary…");
-    let messages = duct::cmd(
-        "cargo",
+    let runner = Runner::new(args.dry_run);
+    let build = Cmd::new(
+        &cargo(),
         [
             "test",
             "--package",
-            "suites",
+            PACKAGE,
             "--test",
-            "suites",
+            TEST_TARGET,
             "--no-run",
-            "--message-format=json",
+            // Artifacts as JSON on stdout, compiler errors rendered on stderr.
+            "--message-format=json-render-diagnostics",
         ],
     )
-    .read()
-    .context("`cargo test --package suites --test suites --no-run` failed (build errors above)")?;
-    let exe = test_executable(&messages)
-        .context("cargo built no `suites` test executable (is tests/suites/main.rs declared?)")?;
-
+    .dir(repo_root());
+    let messages = runner
+        .stdout_of(&build, BUILD_LIMIT)
+        .context("building the suites test binary failed (compiler errors above)")?;
+    let (exe, package_dir) = match &messages {
+        Some(messages) => test_executable(messages).with_context(|| {
+            format!("cargo built no `{TEST_TARGET}` test executable (is tests/suites/main.rs declared?)")
+        })?,
+        None => (
+            PathBuf::from("SUITES_TEST_EXECUTABLE"),
+            repo_root().join("tests"),
+        ),
+    };
+    // Run where `cargo test` runs it: in its package's folder.
+    let test_run = Cmd::new(&exe.display().to_string(), [filter.as_str()]).dir(package_dir);
     let logs = target_dir().join("soak");
+    runner.plan_repeated(
+        &test_run,
+        &format!(
+            "{} runs; up to {} failing runs' output kept in {}",
+            args.runs,
+            args.keep_logs,
+            logs.display()
+        ),
+    );
+    if args.dry_run {
+        return Ok(());
+    }
+
     let mut tally = Tally::default();
     let mut tests = 0;
     let mut kept = 0;
     for run in 1..=args.runs {
         let started = Instant::now();
-        let out = duct::cmd(&exe, [filter.as_str()])
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .with_context(|| format!("cannot execute {}", exe.display()))?;
+        let out = process::capture_within(&test_run, RUN_LIMIT, None)?;
         tally.durations.push(started.elapsed());
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = if out.stderr.is_empty() {
+            out.stdout
+        } else {
+            format!("{}\n--- stderr\n{}", out.stdout, out.stderr)
+        };
         let (passed, failed) = counts(&text).unwrap_or((0, 0));
         if passed + failed == 0 {
             bail!(
@@ -142,15 +174,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
         tests = passed + failed;
-        if out.status.success() && failed == 0 {
+        if out.success && failed == 0 {
             tally.passed += 1;
         } else {
             tally.failed.push(run);
             if kept < args.keep_logs {
                 kept += 1;
-                std::fs::create_dir_all(&logs)?;
+                std::fs::create_dir_all(&logs)
+                    .with_context(|| format!("creating {}", logs.display()))?;
                 let path = logs.join(format!("{}-run-{run}.log", args.suite.replace('/', "_")));
-                std::fs::write(&path, text.as_bytes())?;
+                std::fs::write(&path, text.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
                 eprintln!("run {run} failed; output kept in {}", path.display());
             }
             if args.fail_fast {
@@ -171,12 +205,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("{} of the runs failed", tally.failed.len());
     }
     Ok(())
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target"))
 }
 
 fn append(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -202,13 +230,17 @@ mod tests {
 
     #[test]
     fn finds_the_suites_executable_among_cargo_messages() {
-        let messages = r#"{"reason":"compiler-artifact","target":{"name":"harness"},"profile":{"test":false},"executable":null}
+        let messages = r#"{"reason":"compiler-artifact","target":{"name":"harness"},"profile":{"test":false},"executable":null,"manifest_path":"/r/harness/Cargo.toml"}
 not json at all
-{"reason":"compiler-artifact","target":{"name":"suites"},"profile":{"test":true},"executable":"/t/debug/deps/suites-abc"}
+{"reason":"compiler-artifact","target":{"name":"suites","kind":["lib"]},"profile":{"test":false},"executable":"/t/debug/not-this","manifest_path":"/r/x/Cargo.toml"}
+{"reason":"compiler-artifact","target":{"name":"suites","kind":["test"]},"profile":{"test":true},"executable":"/t/debug/deps/suites-abc","manifest_path":"/r/tests/Cargo.toml"}
 {"reason":"build-finished","success":true}"#;
         assert_eq!(
             test_executable(messages),
-            Some(PathBuf::from("/t/debug/deps/suites-abc"))
+            Some((
+                PathBuf::from("/t/debug/deps/suites-abc"),
+                PathBuf::from("/r/tests")
+            ))
         );
         assert_eq!(test_executable("{\"reason\":\"build-finished\"}"), None);
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::process::repo_root;
+use crate::paths::repo_root;
 
 /// One driver's `versions.yaml`.
 #[derive(Debug, Deserialize)]

@@ -5,11 +5,27 @@
 
 use anyhow::{Context, Result};
 
-use super::{plan_change, render, rendered_path, Catalog, Ctx, Intent};
+use super::{
+    plan_change, render, rendered_path, Catalog, Ctx, Dynamic, Intent, StaticVolume, UpgradeTraits,
+};
 use crate::process::Cmd;
 
 const DAEMONSET: &str = "csi-hostpathplugin";
 const LABEL: &str = "app.kubernetes.io/name=csi-hostpathplugin";
+/// The StorageClass `driver.yaml` creates.
+const STORAGE_CLASS: &str = "csi-hostpath";
+
+/// Node-local kernel mounts, provisioned dynamically through
+/// [`STORAGE_CLASS`]; the driver only mounts volumes it created, so a
+/// static volume is one it provisioned, re-bound by hand.
+pub const UPGRADE_TRAITS: UpgradeTraits = UpgradeTraits {
+    dynamic: Dynamic::StorageClass(STORAGE_CLASS),
+    static_volume: StaticVolume::Reprovisioned {
+        seed: "upgrade-tests/hostpath-seed.yaml",
+        volume: "upgrade-tests/static-hostpath.yaml",
+    },
+    fuse_server: None,
+};
 
 fn kubectl(ctx: &Ctx, args: &[&str]) -> Cmd {
     Cmd::new("kubectl", ctx.kube_args()).args(args.iter().copied())
@@ -114,7 +130,7 @@ pub fn change(ctx: &Ctx, catalog: &Catalog, version: &str, intent: Intent) -> Re
     wait_ready(ctx, catalog)?;
     if !ctx.runner.dry_run() {
         println!(
-            "hostpath {version} is Ready (driver {}, StorageClass csi-hostpath)",
+            "hostpath {version} is Ready (driver {}, StorageClass {STORAGE_CLASS})",
             catalog.driver
         );
     }

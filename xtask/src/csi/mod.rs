@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
+use crate::paths;
 use crate::process::{self, Runner};
 
 pub use catalog::Catalog;
@@ -53,6 +54,69 @@ impl Driver {
             Driver::MountpointS3 => "mountpoint-s3",
         }
     }
+
+    /// What the upgrade tests need to know about this driver; each driver
+    /// module states its own.
+    pub fn upgrade_traits(self) -> &'static UpgradeTraits {
+        match self {
+            Driver::Hostpath => &hostpath::UPGRADE_TRAITS,
+            Driver::MountpointS3 => &mountpoint::UPGRADE_TRAITS,
+        }
+    }
+}
+
+/// What the upgrade tests (`cargo xtask setup-upgrade-tests` …) ask of a
+/// driver: how to get a volume of it for each scenario and how to find
+/// what serves its mounts. Only facts live here; the steps that use them
+/// are in `crate::upgrade`.
+pub struct UpgradeTraits {
+    /// How the dynamic scenario gets its volume.
+    pub dynamic: Dynamic,
+    /// How the static scenario gets a pre-provisioned volume.
+    pub static_volume: StaticVolume,
+    /// For a FUSE driver, a glob on the name of the process serving a mount
+    /// on the node (invisible from inside the pod); `None` for a kernel
+    /// mount.
+    pub fuse_server: Option<&'static str>,
+}
+
+/// The dynamic scenario: a claim of a StorageClass.
+pub enum Dynamic {
+    /// The StorageClass `csi install` creates.
+    StorageClass(&'static str),
+    /// The driver cannot provision volumes, for this reason.
+    Unsupported(&'static str),
+}
+
+/// A static volume that is an S3 bucket. Templates are paths under
+/// `manifests/`.
+pub struct S3Bucket {
+    /// The template of the Job that creates the bucket, and the Job's name.
+    pub bucket_job: &'static str,
+    pub job_name: &'static str,
+    /// The S3 endpoint's Service: namespace and name.
+    pub endpoint_namespace: &'static str,
+    pub endpoint_service: &'static str,
+    /// The PV + PVC template.
+    pub volume: &'static str,
+}
+
+/// How a pre-provisioned volume of the driver is made for the static
+/// scenario. Templates are paths under `manifests/`.
+pub enum StaticVolume {
+    /// A bucket on the in-cluster S3 endpoint, created by a Job, and a
+    /// hand-written PV naming it and the endpoint's ClusterIP.
+    S3Bucket(S3Bucket),
+    /// The driver only mounts volumes it created: one is provisioned
+    /// through a Retain class (the claim is `<claim>-seed`), its claim and
+    /// PV object are deleted (the volume stays), and a hand-written PV
+    /// points at it by volume handle and node affinity.
+    Reprovisioned {
+        /// The Retain StorageClass and seed claim template.
+        seed: &'static str,
+        /// The hand-written PV + PVC template.
+        volume: &'static str,
+    },
 }
 
 #[derive(clap::Args)]
@@ -209,7 +273,7 @@ pub fn render(template: &str, values: &[(&str, &str)]) -> Result<String> {
 
 /// Where rendered manifests go (kept, so a user can see what was applied).
 pub fn rendered_path(name: &str) -> PathBuf {
-    process::out_dir().join("xtask").join(name)
+    paths::out_dir().join("xtask").join(name)
 }
 
 #[cfg(test)]
@@ -224,6 +288,47 @@ mod tests {
         );
         let err = render("a: {{A}} b: {{B}}", &[("A", "1")]).unwrap_err();
         assert_eq!(err.to_string(), "template placeholder {{B}} has no value");
+    }
+
+    /// The names a driver's [`UpgradeTraits`] give are those its
+    /// manifests create, and its templates exist.
+    #[test]
+    fn upgrade_traits_match_the_manifests() {
+        let manifests = crate::paths::repo_root().join("manifests");
+        let read = |path: &str| {
+            std::fs::read_to_string(manifests.join(path))
+                .unwrap_or_else(|e| panic!("manifests/{path}: {e}"))
+        };
+        for driver in [Driver::Hostpath, Driver::MountpointS3] {
+            let traits = driver.upgrade_traits();
+            if let Dynamic::StorageClass(class) = traits.dynamic {
+                let installed = read(&format!("csi/{}/driver.yaml", driver.dir()));
+                assert!(
+                    installed
+                        .contains(&format!("kind: StorageClass\nmetadata:\n  name: {class}\n")),
+                    "{}: driver.yaml creates no StorageClass {class}",
+                    driver.dir()
+                );
+            }
+            match &traits.static_volume {
+                StaticVolume::S3Bucket(b) => {
+                    let job = read(b.bucket_job);
+                    assert!(
+                        job.contains(&format!("kind: Job\nmetadata:\n  name: {}\n", b.job_name))
+                    );
+                    let endpoint = read("csi/minio/minio.yaml");
+                    assert!(endpoint.contains(&format!(
+                        "kind: Service\nmetadata:\n  name: {}\n  namespace: {}\n",
+                        b.endpoint_service, b.endpoint_namespace
+                    )));
+                    read(b.volume);
+                }
+                StaticVolume::Reprovisioned { seed, volume } => {
+                    assert!(read(seed).contains("name: {{CLAIM}}-seed"), "{seed}");
+                    read(volume);
+                }
+            }
+        }
     }
 
     #[test]

@@ -5,10 +5,30 @@
 
 use anyhow::{Context, Result};
 
-use super::{plan_change, Catalog, Ctx, Intent};
-use crate::process::{repo_root, Cmd};
+use super::{plan_change, Catalog, Ctx, Dynamic, Intent, S3Bucket, StaticVolume, UpgradeTraits};
+use crate::paths::repo_root;
+use crate::process::Cmd;
 
+/// The in-cluster S3 endpoint (`manifests/csi/minio/minio.yaml`).
 const MINIO_NAMESPACE: &str = "s3-endpoint";
+const MINIO_SERVICE: &str = "minio";
+
+/// FUSE mounts served by `mount-s3` on the node; volumes are existing
+/// buckets named by a PV, so there is no dynamic provisioning.
+pub const UPGRADE_TRAITS: UpgradeTraits = UpgradeTraits {
+    dynamic: Dynamic::Unsupported(
+        "the Mountpoint S3 CSI driver supports static provisioning only (a PV naming an \
+         existing bucket)",
+    ),
+    static_volume: StaticVolume::S3Bucket(S3Bucket {
+        bucket_job: "csi/minio/bucket-job.yaml",
+        job_name: "create-bucket",
+        endpoint_namespace: MINIO_NAMESPACE,
+        endpoint_service: MINIO_SERVICE,
+        volume: "upgrade-tests/static-s3.yaml",
+    }),
+    fuse_server: Some("mount-s3"),
+};
 
 fn kubectl(ctx: &Ctx, args: &[&str]) -> Cmd {
     Cmd::new("kubectl", ctx.kube_args()).args(args.iter().copied())
@@ -158,7 +178,7 @@ pub fn change(ctx: &Ctx, catalog: &Catalog, version: &str, intent: Intent) -> Re
     wait_driver(ctx, catalog)?;
     if !ctx.runner.dry_run() {
         println!(
-            "mountpoint-s3 {version} is Ready (driver {}, S3 endpoint: Service minio in namespace {MINIO_NAMESPACE})",
+            "mountpoint-s3 {version} is Ready (driver {}, S3 endpoint: Service {MINIO_SERVICE} in namespace {MINIO_NAMESPACE})",
             catalog.driver
         );
     }

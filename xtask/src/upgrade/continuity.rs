@@ -1,5 +1,5 @@
 //! The thin adapter between the cluster plumbing here and
-//! `harness::continuity` (the writer/probe scripts, the record and the
+//! `kube_harness_continuity` (the writer/probe scripts, the record and the
 //! analysis). Everything xtask knows about those lives in this file, so a
 //! change of that API is a change of this file only.
 
@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use harness::continuity::{self as hc, AnalysisOptions, MountRecord, ProbeRequest};
+use kube_harness_continuity::{self as hc, AnalysisOptions, MountRecord, ProbeRequest};
 
 /// Where the writer keeps its log: on the volume under test.
 pub const MOUNT: &str = "/data";

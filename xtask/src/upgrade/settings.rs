@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::csi::Driver;
-use crate::process;
+use crate::csi::{Driver, Dynamic};
+use crate::{paths, process};
 
 #[derive(clap::Args, Debug)]
 pub struct Settings {
@@ -72,11 +72,8 @@ impl Scenario {
 
 /// Why a driver cannot run a scenario, or `None` if it can.
 pub fn unsupported(driver: Driver, scenario: Scenario) -> Option<&'static str> {
-    match (driver, scenario) {
-        (Driver::MountpointS3, Scenario::Dynamic) => Some(
-            "the Mountpoint S3 CSI driver supports static provisioning only (a PV naming an \
-             existing bucket)",
-        ),
+    match (scenario, &driver.upgrade_traits().dynamic) {
+        (Scenario::Dynamic, Dynamic::Unsupported(why)) => Some(why),
         _ => None,
     }
 }
@@ -113,9 +110,7 @@ impl Settings {
 
     /// Where this namespace's records and reports are kept.
     pub fn record_dir(&self) -> PathBuf {
-        process::out_dir()
-            .join("upgrade-tests")
-            .join(&self.namespace)
+        paths::out_dir().join("upgrade-tests").join(&self.namespace)
     }
 
     pub fn kube_args(&self) -> Vec<String> {

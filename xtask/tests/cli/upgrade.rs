@@ -1,6 +1,6 @@
 //! setup/verify/cleanup-upgrade-tests against fake kubectl/docker that
 //! answer with realistic continuity-probe output (the format of
-//! harness::continuity's probe script) and a realistic writer log.
+//! kube_harness_continuity's probe script) and a realistic writer log.
 
 use crate::fakes::{Fakes, Run};
 

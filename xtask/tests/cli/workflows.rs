@@ -79,7 +79,8 @@ fn xtask_commands(text: &str) -> Vec<String> {
         while let Some(at) = rest.find("cargo xtask ") {
             rest = &rest[at + "cargo xtask ".len()..];
             if let Some(word) = rest.split_whitespace().next() {
-                found.push(word.trim_matches('"').to_owned());
+                // Quoted in a shell line, or in backticks in a comment.
+                found.push(word.trim_matches(['"', '`']).to_owned());
             }
         }
     }

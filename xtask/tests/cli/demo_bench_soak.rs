@@ -1,0 +1,299 @@
+//! demo, bench and soak: the commands that drive cargo. Their dry runs
+//! print the exact plan; the real runs are driven with a fake cargo (the
+//! `CARGO` variable, which xtask uses as its cargo) so nothing compiles.
+
+use std::path::{Path, PathBuf};
+
+use crate::fakes::{Fakes, Run};
+
+/// The repository root, where xtask runs cargo.
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Lines of a dry run's plan, as the test writes them: `{root}` is the
+/// repository root.
+fn plan(lines: &[&str]) -> String {
+    let root = repo().display().to_string();
+    let mut out = String::from("dry run: printing the command plan; nothing is executed\n");
+    for line in lines {
+        out.push_str(&line.replace("{root}", &root));
+        out.push('\n');
+    }
+    out
+}
+
+fn assert_plan(run: &Run, expected: &[&str]) {
+    run.assert_ok();
+    assert!(run.calls.is_empty(), "a dry run ran {:?}", run.calls);
+    assert_eq!(run.stdout, plan(expected), "{}", run.transcript());
+}
+
+#[test]
+fn demo_dry_run_builds_the_examples_once_then_runs_each() {
+    let f = Fakes::new();
+    let run = f.run(&["demo", "--dry-run"], &[]);
+    assert_plan(
+        &run,
+        &[
+            r#"[1] would run ["cargo","build","-p","kube-harness-suites","--examples"] in {root}"#,
+            r#"[2] would run ["cargo","run","--quiet","-p","kube-harness-suites","--example","rollout_story"] in {root}"#,
+            r#"[3] would run ["cargo","run","--quiet","-p","kube-harness-suites","--example","assertions_tour"] in {root}"#,
+        ],
+    );
+}
+
+#[test]
+fn bench_dry_run_prints_each_cargo_bench_and_where_its_table_goes() {
+    let f = Fakes::new();
+    let run = f.run(
+        &["bench", "--dry-run"],
+        &[
+            ("CARGO", "/toolchain/bin/cargo"),
+            ("CARGO_TARGET_DIR", "build/t"),
+        ],
+    );
+    assert_plan(
+        &run,
+        &[
+            r#"[1] would run ["/toolchain/bin/cargo","bench","-p","kube-harness-assert","--bench","assertions"] in {root}"#,
+            "    (dry run: would write {root}/build/t/bench/assertions.md)",
+            r#"[2] would run ["/toolchain/bin/cargo","bench","-p","kube-harness-apiserver","--bench","apiserver","--features","bench-kube-fake-client"] in {root}"#,
+            "    (dry run: would write {root}/build/t/bench/apiserver.md)",
+        ],
+    );
+    let run = f.run(&["bench", "apiserver", "--dry-run"], &[]);
+    assert_plan(
+        &run,
+        &[
+            r#"[1] would run ["cargo","bench","-p","kube-harness-apiserver","--bench","apiserver","--features","bench-kube-fake-client"] in {root}"#,
+            "    (dry run: would write {root}/target/bench/apiserver.md)",
+        ],
+    );
+}
+
+#[test]
+fn soak_dry_run_builds_once_and_plans_the_runs() {
+    let f = Fakes::new();
+    let run = f.run(&["soak", "rollout", "--runs", "7", "--dry-run"], &[]);
+    assert_plan(
+        &run,
+        &[
+            r#"[1] would run ["cargo","test","--package","kube-harness-suites","--test","suites","--no-run","--message-format=json-render-diagnostics"] in {root}"#,
+            r#"[2] would run ["SUITES_TEST_EXECUTABLE","rollout_"] in {root}/tests  # 7 runs; up to 5 failing runs' output kept in {root}/target/soak"#,
+        ],
+    );
+}
+
+/// A fake cargo (and a fake `suites` test binary) in a folder of their
+/// own: POSIX sh with builtins only, each call logged one line per call.
+struct FakeCargo {
+    dir: tempfile::TempDir,
+}
+
+impl FakeCargo {
+    fn new(body: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Self { dir };
+        std::fs::create_dir_all(f.path().join("pkg")).unwrap();
+        f.script(
+            "cargo",
+            &format!(
+                "printf '%s\\n' \"cargo $*\" >> {log}\nDIR={dir}\n{body}\n",
+                log = f.path().join("log").display(),
+                dir = f.path().display(),
+            ),
+        );
+        f
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn script(&self, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let file = self.path().join(name);
+        std::fs::write(&file, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn cargo(&self) -> String {
+        self.path().join("cargo").display().to_string()
+    }
+
+    fn log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path().join("log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[test]
+fn a_failing_demo_step_names_its_argv_and_stops_the_demo() {
+    let f = Fakes::new();
+    let cargo = FakeCargo::new(
+        r#"case "$*" in
+  *--example\ rollout_story) echo "the story breaks" >&2; exit 101 ;;
+esac
+echo "cargo $1 ok""#,
+    );
+    let run = f.run(&["demo"], &[("CARGO", &cargo.cargo())]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert_eq!(
+        cargo.log(),
+        [
+            "cargo build -p kube-harness-suites --examples",
+            "cargo run --quiet -p kube-harness-suites --example rollout_story",
+        ],
+        "the demo builds once, and stops at the failing step"
+    );
+    assert!(
+        run.stderr.contains("demo step `rollout_story` failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            r#"["{}","run","--quiet","-p","kube-harness-suites","--example","rollout_story"] failed with exit status 101"#,
+            cargo.cargo()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("the story breaks"),
+        "its stderr streams: {}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("cargo build ok"),
+        "its stdout streams: {}",
+        run.stdout
+    );
+}
+
+#[test]
+fn bench_keeps_the_table_and_a_failing_bench_names_its_argv() {
+    let f = Fakes::new();
+    let target = tempfile::tempdir().unwrap();
+    let target_dir = target.path().display().to_string();
+    let cargo = FakeCargo::new(
+        r#"echo "   Compiling progress goes to stderr" >&2
+case "$*" in
+  *--bench\ apiserver*) echo "no table: the server did not start"; exit 101 ;;
+esac
+printf 'warming up\n| op | time |\n|---|---|\n| probe | 3 us |\n\nNotes: none.\n'"#,
+    );
+    let envs = [
+        ("CARGO", cargo.cargo()),
+        ("CARGO_TARGET_DIR", target_dir.clone()),
+    ];
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = f.run(&["bench", "assertions"], &envs);
+    run.assert_ok();
+    let table = std::fs::read_to_string(target.path().join("bench/assertions.md")).unwrap();
+    assert!(table.starts_with("## bench: assertions\n\n"), "{table}");
+    assert!(
+        table.ends_with("| op | time |\n|---|---|\n| probe | 3 us |\n\nNotes: none.\n"),
+        "{table}"
+    );
+    assert!(!table.contains("warming up"), "{table}");
+
+    let run = f.run(&["bench", "apiserver"], &envs);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("bench `apiserver` failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            r#"["{}","bench","-p","kube-harness-apiserver","--bench","apiserver","--features","bench-kube-fake-client"] failed with exit status 101 (its stderr is above); its stdout: no table: the server did not start"#,
+            cargo.cargo()
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn soak_builds_once_runs_the_binary_in_its_package_and_keeps_failing_runs() {
+    let f = Fakes::new();
+    let target = tempfile::tempdir().unwrap();
+    let cargo = FakeCargo::new(
+        r#"printf '%s\n' "{\"reason\":\"compiler-artifact\",\"target\":{\"name\":\"suites\",\"kind\":[\"test\"]},\"profile\":{\"test\":true},\"executable\":\"$DIR/suites-fake\",\"manifest_path\":\"$DIR/pkg/Cargo.toml\"}"
+printf '%s\n' '{"reason":"build-finished","success":true}'"#,
+    );
+    // The second of three runs fails.
+    cargo.script(
+        "suites-fake",
+        &format!(
+            r#"n=0
+[ -f {count} ] && read -r n < {count}
+n=$((n + 1))
+printf '%s\n' "$n" > {count}
+printf '%s %s\n' "$PWD" "$*" >> {calls}
+if [ "$n" = 2 ]; then
+  printf 'running 2 tests\ntest rollout_stuck::holds ... FAILED\n\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 5 filtered out\n'
+  printf 'thread panicked\n' >&2
+  exit 101
+fi
+printf 'running 2 tests\n\ntest result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 5 filtered out\n'
+"#,
+            count = cargo.path().join("count").display(),
+            calls = cargo.path().join("runs").display(),
+        ),
+    );
+    let run = f.run(
+        &["soak", "rollout", "--runs", "3"],
+        &[
+            ("CARGO", &cargo.cargo()),
+            ("CARGO_TARGET_DIR", &target.path().display().to_string()),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert_eq!(
+        cargo.log(),
+        ["cargo test --package kube-harness-suites --test suites --no-run --message-format=json-render-diagnostics"]
+    );
+    let pkg = cargo.path().join("pkg").display().to_string();
+    let runs = std::fs::read_to_string(cargo.path().join("runs")).unwrap();
+    assert_eq!(
+        runs,
+        format!("{pkg} rollout_\n").repeat(3),
+        "run in the package folder"
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            r#"run ["{}/suites-fake","rollout_"] in {pkg}  # 3 runs"#,
+            cargo.path().display()
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "soak rollout: 3 runs of `suites rollout_` (2 tests each)\npassed 2, failed 1;"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("failing runs: 2"), "{}", run.stdout);
+    let log = std::fs::read_to_string(target.path().join("soak/rollout-run-2.log")).unwrap();
+    assert!(
+        log.contains("test rollout_stuck::holds ... FAILED"),
+        "{log}"
+    );
+    assert!(log.contains("--- stderr\nthread panicked"), "{log}");
+    assert!(
+        run.stderr.contains("1 of the runs failed"),
+        "{}",
+        run.stderr
+    );
+}
