@@ -36,7 +36,7 @@ async fn completes_once(w: &Rollout) -> Result<()> {
 }
 
 /// Delete `seid-0` mid-rollout; the rollout completes once, with a new pod.
-pub async fn pod_deleted_mid_rollout(w: &Rollout) -> Result<()> {
+pub(crate) async fn pod_deleted_mid_rollout(w: &Rollout) -> Result<()> {
     w.wedge(V2).await?;
     let old = w.env.get_named::<Pod>("seid-0").await?;
     w.env.delete(&old).await?;
@@ -56,7 +56,7 @@ pub async fn pod_deleted_mid_rollout(w: &Rollout) -> Result<()> {
 
 /// Drain the node of `seid-1` mid-rollout; the rollout completes once and
 /// nothing runs on the cordoned node.
-pub async fn node_drained_mid_rollout(w: &Rollout) -> Result<()> {
+pub(crate) async fn node_drained_mid_rollout(w: &Rollout) -> Result<()> {
     w.wedge(V2).await?;
     let node = w
         .env

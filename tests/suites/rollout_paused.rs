@@ -11,7 +11,7 @@ use rollout_operator::Faults;
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/stuck-vs-paused.md");
 
 /// The Stuck column holds for 10 s.
-pub async fn stuck_column(w: &Rollout) -> Result<()> {
+pub(crate) async fn stuck_column(w: &Rollout) -> Result<()> {
     w.wedge(V2).await?;
     consistently(w.shape())
         .for_(10.s())
@@ -22,7 +22,7 @@ pub async fn stuck_column(w: &Rollout) -> Result<()> {
 }
 
 /// The Paused column holds for 10 s, then unpausing starts the held rollout.
-pub async fn paused_column(w: &Rollout) -> Result<()> {
+pub(crate) async fn paused_column(w: &Rollout) -> Result<()> {
     w.patch_spec(json!({"paused": true})).await?;
     w.patch_spec(json!({"image": V2})).await?;
     eventually(w.shape())
@@ -54,7 +54,7 @@ pub async fn paused_column(w: &Rollout) -> Result<()> {
 
 /// The contract doc (docs/stuck-vs-paused.md): the matrix the suite asserts,
 /// rendered, so the doc cannot drift from the test.
-pub fn contract_doc() -> String {
+pub(crate) fn contract_doc() -> String {
     format!(
         "# Stuck vs Paused: the NodeDeployment status contract\n\n\
          Generated from `stuck_vs_paused()` in `tests/suites/rollout/mod.rs`, which\n\

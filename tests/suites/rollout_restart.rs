@@ -15,7 +15,7 @@ const V3: &str = "sei:v3";
 
 /// Restart while wedged; the rollout must survive it unchanged, the
 /// restarted controller must reconcile, and the rollout must complete.
-pub async fn restart_mid_rollout(w: &Rollout) -> Result<()> {
+pub(crate) async fn restart_mid_rollout(w: &Rollout) -> Result<()> {
     let upgrading = w.wedge(V2).await?;
     let started = upgrading.status.rollout.map(|r| r.started_at);
 

@@ -11,7 +11,7 @@ use rollout_operator::Faults;
 
 /// Wedge, hold the stuck shape for 10 s, resume, and see the rollout
 /// complete and clear; returns the rendered timeline.
-pub async fn stuck_then_recovers(w: &Rollout) -> Result<String> {
+pub(crate) async fn stuck_then_recovers(w: &Rollout) -> Result<String> {
     w.wedge(V2).await?;
 
     consistently(w.shape())

@@ -10,7 +10,7 @@ use crate::paths::{cargo, repo_root, target_dir};
 use crate::process::{Cmd, Runner, BUILD_LIMIT};
 
 /// A benchmark the command knows: `cargo bench -p <package> --bench <target>`.
-pub struct Bench {
+pub(crate) struct Bench {
     /// Name on the command line and of the output file.
     pub name: &'static str,
     /// Cargo package holding the bench target.
@@ -24,7 +24,7 @@ pub struct Bench {
 }
 
 /// Every benchmark `cargo xtask bench` can run.
-pub const BENCHES: &[Bench] = &[
+pub(crate) const BENCHES: &[Bench] = &[
     Bench {
         name: "assertions",
         package: "kube-harness-assert",
@@ -42,7 +42,7 @@ pub const BENCHES: &[Bench] = &[
 ];
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Benchmark to run (all of them when omitted).
     #[arg(value_parser = clap::builder::PossibleValuesParser::new(BENCHES.iter().map(|b| b.name)))]
     pub name: Option<String>,
@@ -54,7 +54,7 @@ pub struct Args {
     pub dry_run: bool,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     if args.list {
         for b in BENCHES {
             println!("{:<12} {}", b.name, b.about);

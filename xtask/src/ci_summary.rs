@@ -24,13 +24,13 @@ use quick_xml::{Reader, Writer, XmlVersion};
 /// Starts the line a skipped test prints; the same text as
 /// `kube_harness::skip::SKIP_MARKER` (harness/src/skip.rs), which xtask
 /// cannot import without compiling kube.
-pub const SKIP_MARKER: &str = "kube-harness: SKIPPED:";
+pub(crate) const SKIP_MARKER: &str = "kube-harness: SKIPPED:";
 
 /// How many lines of a failure's output the summary shows.
 const FAILURE_LINES: usize = 15;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// JUnit XML files written by cargo-nextest, e.g. target/nextest/ci/junit.xml
     /// or one per CI shard (junit-*/junit.xml).
     #[arg(required = true)]
@@ -51,7 +51,7 @@ pub struct Args {
     title: String,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     let mut reports = Vec::new();
     let mut unreadable = Vec::new();
     for path in &args.files {

@@ -15,11 +15,11 @@ use crate::paths;
 use crate::prereq::{self, Tool};
 use crate::process::{self, Cmd, Runner};
 
-pub const DEFAULT_NAME: &str = "kube-harness";
+pub(crate) const DEFAULT_NAME: &str = "kube-harness";
 const DEFAULT_CONFIG: &str = "manifests/kind/multi-node.yaml";
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     action: Action,
 }
@@ -80,13 +80,13 @@ fn parse_name(s: &str) -> Result<String, String> {
 }
 
 /// Where `cluster up` writes the kubeconfig of cluster `name`.
-pub fn kubeconfig_path(name: &str) -> PathBuf {
+pub(crate) fn kubeconfig_path(name: &str) -> PathBuf {
     paths::out_dir()
         .join("kind")
         .join(format!("{name}.kubeconfig"))
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     match args.action {
         Action::Up(up) => self::up(up),
         Action::Down(common) => down(common),

@@ -17,7 +17,7 @@ use crate::paths::{cargo, repo_root};
 use crate::process::{Cmd, Runner, BUILD_LIMIT};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Print the command plan (argument vectors) without running anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -29,7 +29,7 @@ const PACKAGE: &str = "kube-harness-suites";
 /// Examples the demo runs, in order.
 const EXAMPLES: &[&str] = &["rollout_story", "assertions_tour"];
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     let runner = Runner::new(args.dry_run);
     let build = Cmd::new(&cargo(), ["build", "-p", PACKAGE, "--examples"]).dir(repo_root());
     runner

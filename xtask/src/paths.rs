@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The repository root (the workspace root), so commands work from any
 /// directory: xtask lives one level below it.
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives one level below the repository root")
@@ -18,7 +18,7 @@ pub fn repo_root() -> PathBuf {
 /// Where cargo puts build output: `CARGO_TARGET_DIR` (a relative value is
 /// taken relative to the repository root, where xtask runs cargo), else
 /// `<root>/target`.
-pub fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     target_dir_from(std::env::var_os("CARGO_TARGET_DIR"), &repo_root())
 }
 
@@ -32,7 +32,7 @@ fn target_dir_from(var: Option<OsString>, root: &Path) -> PathBuf {
 
 /// Where generated files go (kind kubeconfigs, rendered manifests, upgrade
 /// records): `XTASK_OUT_DIR` as given, else [`target_dir`].
-pub fn out_dir() -> PathBuf {
+pub(crate) fn out_dir() -> PathBuf {
     match std::env::var_os("XTASK_OUT_DIR").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => target_dir(),
@@ -41,7 +41,7 @@ pub fn out_dir() -> PathBuf {
 
 /// The cargo that runs xtask (`CARGO`, set by `cargo run`), so toolchain
 /// overrides carry over; plain `cargo` otherwise.
-pub fn cargo() -> String {
+pub(crate) fn cargo() -> String {
     std::env::var("CARGO")
         .ok()
         .filter(|c| !c.is_empty())
@@ -51,7 +51,7 @@ pub fn cargo() -> String {
 /// A path given on the command line: relative to the current directory if
 /// it exists there, else relative to the repository root (so
 /// `--config manifests/kind/x.yaml` works from any subdirectory).
-pub fn resolve_input(path: &Path) -> PathBuf {
+pub(crate) fn resolve_input(path: &Path) -> PathBuf {
     if path.is_absolute() || path.exists() {
         path.to_path_buf()
     } else {
@@ -63,7 +63,7 @@ pub fn resolve_input(path: &Path) -> PathBuf {
 /// (`--message-format=json-render-diagnostics`) report it: cargo knows
 /// its target directory and target triple better than any guess.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Built {
+pub(crate) struct Built {
     /// The target's name (`suites`, `rollout_story`).
     pub name: String,
     /// Whether it was built as a test harness (`cargo test --no-run`).
@@ -75,7 +75,7 @@ pub struct Built {
 
 /// Every executable among cargo's JSON messages; lines that are not JSON
 /// (or not artifacts) are skipped.
-pub fn built_executables(messages: &str) -> Vec<Built> {
+pub(crate) fn built_executables(messages: &str) -> Vec<Built> {
     messages
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())

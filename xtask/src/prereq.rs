@@ -13,7 +13,7 @@ use crate::process::{capture, Cmd};
 
 /// An external tool a command depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
+pub(crate) enum Tool {
     /// The docker CLI and a reachable daemon (kind nodes are containers).
     Docker,
     Kind,
@@ -22,7 +22,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub fn program(self) -> &'static str {
+    pub(crate) fn program(self) -> &'static str {
         match self {
             Tool::Docker => "docker",
             Tool::Kind => "kind",
@@ -73,7 +73,7 @@ impl Tool {
 }
 
 /// Finds a program on PATH the way a shell would.
-pub fn which(program: &str) -> Option<PathBuf> {
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
@@ -88,7 +88,7 @@ fn is_executable(path: &std::path::Path) -> bool {
 }
 
 /// The first `major.minor[.patch]` in a tool's version output.
-pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+pub(crate) fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
     let bytes = text.as_bytes();
     for start in 0..bytes.len() {
         if !bytes[start].is_ascii_digit() || (start > 0 && bytes[start - 1].is_ascii_digit()) {
@@ -111,7 +111,7 @@ pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
 
 /// Checks that every tool is installed, recent enough and (for docker) that
 /// its daemon answers. Prints one line per tool with its version.
-pub fn check(tools: &[Tool], dry_run: bool) -> Result<()> {
+pub(crate) fn check(tools: &[Tool], dry_run: bool) -> Result<()> {
     let mut problems = Vec::new();
     for &tool in tools {
         let program = tool.program();

@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 /// One external command: a program, its arguments and, if it matters, the
 /// directory it runs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cmd {
+pub(crate) struct Cmd {
     pub program: String,
     pub args: Vec<String>,
     /// Working directory; `None` inherits xtask's.
@@ -24,7 +24,7 @@ pub struct Cmd {
 }
 
 impl Cmd {
-    pub fn new<I, S>(program: &str, args: I) -> Self
+    pub(crate) fn new<I, S>(program: &str, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -37,12 +37,12 @@ impl Cmd {
     }
 
     /// Runs the command in `dir` (shown in the plan).
-    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+    pub(crate) fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
         self
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Self
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -56,7 +56,7 @@ impl Cmd {
     /// passed as one argument (`sh -c SCRIPT`) is shown as
     /// `<script: N lines, M bytes>`: its text is in the repository, and
     /// hundreds of lines of it would bury the plan.
-    pub fn argv(&self) -> String {
+    pub(crate) fn argv(&self) -> String {
         let mut all = Vec::with_capacity(self.args.len() + 1);
         all.push(self.program.clone());
         all.extend(self.args.iter().map(|a| {
@@ -81,7 +81,7 @@ impl Cmd {
 
 /// What a captured command printed.
 #[derive(Debug, Clone)]
-pub struct Output {
+pub(crate) struct Output {
     pub success: bool,
     pub code: Option<i32>,
     pub stdout: String,
@@ -89,13 +89,13 @@ pub struct Output {
 }
 
 /// Runs commands, or in dry-run mode prints them and runs nothing.
-pub struct Runner {
+pub(crate) struct Runner {
     dry_run: bool,
     step: std::cell::Cell<usize>,
 }
 
 impl Runner {
-    pub fn new(dry_run: bool) -> Self {
+    pub(crate) fn new(dry_run: bool) -> Self {
         if dry_run {
             println!("dry run: printing the command plan; nothing is executed");
         }
@@ -105,7 +105,7 @@ impl Runner {
         }
     }
 
-    pub fn dry_run(&self) -> bool {
+    pub(crate) fn dry_run(&self) -> bool {
         self.dry_run
     }
 
@@ -125,7 +125,7 @@ impl Runner {
 
     /// Prints a step that only happens under a condition the dry run cannot
     /// know (because finding out would mean running a query).
-    pub fn plan_only(&self, cmd: &Cmd, condition: &str) {
+    pub(crate) fn plan_only(&self, cmd: &Cmd, condition: &str) {
         if self.dry_run {
             self.announce(cmd, Some(condition));
         }
@@ -134,19 +134,19 @@ impl Runner {
     /// Prints a step that the caller then runs itself, several times and
     /// with its own reading of each outcome (a soak's test runs), so the
     /// plan shows it once rather than once per run.
-    pub fn plan_repeated(&self, cmd: &Cmd, note: &str) {
+    pub(crate) fn plan_repeated(&self, cmd: &Cmd, note: &str) {
         self.announce(cmd, Some(note));
     }
 
     /// Runs a command with its output streamed to the terminal, so long
     /// operations (kind create cluster, helm install) show their own progress.
-    pub fn run(&self, cmd: &Cmd) -> Result<()> {
+    pub(crate) fn run(&self, cmd: &Cmd) -> Result<()> {
         self.run_within(cmd, RUN_LIMIT)
     }
 
     /// [`Runner::run`] with another backstop than [`RUN_LIMIT`], for cargo
     /// builds and benchmarks ([`BUILD_LIMIT`]).
-    pub fn run_within(&self, cmd: &Cmd, limit: Duration) -> Result<()> {
+    pub(crate) fn run_within(&self, cmd: &Cmd, limit: Duration) -> Result<()> {
         self.announce(cmd, None);
         if self.dry_run {
             return Ok(());
@@ -172,7 +172,7 @@ impl Runner {
     /// benchmark's table) while its stderr (build progress, diagnostics)
     /// streams to the terminal. A non-zero exit is an error that names the
     /// argument vector and quotes stdout. `None` in dry-run mode.
-    pub fn stdout_of(&self, cmd: &Cmd, limit: Duration) -> Result<Option<String>> {
+    pub(crate) fn stdout_of(&self, cmd: &Cmd, limit: Duration) -> Result<Option<String>> {
         self.announce(cmd, None);
         if self.dry_run {
             return Ok(None);
@@ -200,7 +200,7 @@ impl Runner {
 
     /// Runs a read-only query and returns what it printed, whatever its exit
     /// status. `None` in dry-run mode: the caller must plan for both answers.
-    pub fn query(&self, cmd: &Cmd) -> Result<Option<Output>> {
+    pub(crate) fn query(&self, cmd: &Cmd) -> Result<Option<Output>> {
         self.announce(cmd, None);
         if self.dry_run {
             return Ok(None);
@@ -210,7 +210,7 @@ impl Runner {
 
     /// Like [`Runner::query`] but a non-zero exit is an error that quotes
     /// the tool's stderr.
-    pub fn query_ok(&self, cmd: &Cmd) -> Result<Option<String>> {
+    pub(crate) fn query_ok(&self, cmd: &Cmd) -> Result<Option<String>> {
         match self.query(cmd)? {
             None => Ok(None),
             Some(out) if out.success => Ok(Some(out.stdout)),
@@ -222,7 +222,7 @@ impl Runner {
     /// status, helm --wait) and shows elapsed time while it does. The command
     /// carries its own timeout; `limit` plus a margin is a backstop after
     /// which it is killed, so that nothing here can hang.
-    pub fn wait(&self, cmd: &Cmd, what: &str, limit: Duration) -> Result<()> {
+    pub(crate) fn wait(&self, cmd: &Cmd, what: &str, limit: Duration) -> Result<()> {
         self.announce(cmd, Some(&format!("waits up to {}s", limit.as_secs())));
         if self.dry_run {
             return Ok(());
@@ -239,7 +239,7 @@ impl Runner {
 
     /// Writes a generated file (a rendered manifest, a kubeconfig). Done in
     /// dry-run mode too so the plan can be inspected; it runs nothing.
-    pub fn write_file(&self, path: &Path, contents: &str) -> Result<()> {
+    pub(crate) fn write_file(&self, path: &Path, contents: &str) -> Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -252,14 +252,14 @@ impl Runner {
 /// How long a query (a `get`, a version check, a probe) may take before
 /// it is killed: a wedged Docker daemon or a hung FUSE mount would otherwise
 /// block forever.
-pub const QUERY_LIMIT: Duration = Duration::from_secs(120);
+pub(crate) const QUERY_LIMIT: Duration = Duration::from_secs(120);
 
 /// How long a streamed step (kind create cluster, kubectl apply) may take.
-pub const RUN_LIMIT: Duration = Duration::from_secs(15 * 60);
+pub(crate) const RUN_LIMIT: Duration = Duration::from_secs(15 * 60);
 
 /// How long a cargo build, benchmark or demo may take: the first build of
 /// the workspace on a 2-core machine is long, but not this long.
-pub const BUILD_LIMIT: Duration = Duration::from_secs(90 * 60);
+pub(crate) const BUILD_LIMIT: Duration = Duration::from_secs(90 * 60);
 
 /// Extra time a waiting command gets beyond its own `--timeout` before the
 /// backstop kills it.
@@ -267,13 +267,13 @@ const BACKSTOP_MARGIN: Duration = Duration::from_secs(30);
 
 /// Runs a command to completion with its output captured, killing it after
 /// [`QUERY_LIMIT`].
-pub fn capture(cmd: &Cmd) -> Result<Output> {
+pub(crate) fn capture(cmd: &Cmd) -> Result<Output> {
     capture_within(cmd, QUERY_LIMIT, None)
 }
 
 /// Runs a command with its output captured; kills it (and reports so) if it
 /// is still running after `limit`.
-pub fn capture_within(
+pub(crate) fn capture_within(
     cmd: &Cmd,
     limit: Duration,
     progress: Option<&mut Progress>,
@@ -324,7 +324,7 @@ fn wait_bounded(
     }
 }
 
-pub fn failure(cmd: &Cmd, out: &Output) -> anyhow::Error {
+pub(crate) fn failure(cmd: &Cmd, out: &Output) -> anyhow::Error {
     let said = out.stderr.trim();
     let said = if said.is_empty() {
         out.stdout.trim()
@@ -352,7 +352,7 @@ fn spawn_error(cmd: &Cmd, e: std::io::Error) -> anyhow::Error {
 
 /// Elapsed-time display for long waits: a live line on a terminal, a line
 /// every 10 s in CI logs (where carriage returns make a mess).
-pub struct Progress {
+pub(crate) struct Progress {
     what: String,
     start: Instant,
     tty: bool,
@@ -405,7 +405,7 @@ impl Progress {
 
 /// Parses a timeout the way kubectl writes them: `120s`, `2m`, `1m30s`,
 /// `500ms`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad =
         || format!("{text:?} is not a duration: write e.g. 120s, 2m, 1m30s, 500ms or 90 (seconds)");
     let s = text.trim();

@@ -14,7 +14,7 @@ use crate::paths::{self, cargo, repo_root, target_dir};
 use crate::process::{self, Cmd, Runner, BUILD_LIMIT, RUN_LIMIT};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// What to soak: `rollout` (the four rollout suites) or any test-name
     /// filter of the `suites` test binary.
     suite: String,
@@ -101,7 +101,7 @@ impl Tally {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }

@@ -173,7 +173,7 @@ pub(crate) mod tests {
     use k8s_openapi::api::apps::v1::StatefulSetStatus;
     use k8s_openapi::api::core::v1::{ContainerStatus, PodStatus};
 
-    pub fn nd(image: &str) -> NodeDeployment {
+    pub(crate) fn nd(image: &str) -> NodeDeployment {
         let mut nd = NodeDeployment::build("seid", 3, image);
         nd.metadata.namespace = Some("ns".into());
         nd.metadata.uid = Some("uid-1".into());
@@ -182,7 +182,7 @@ pub(crate) mod tests {
     }
 
     /// A child as the StatefulSet controller leaves it once converged.
-    pub fn converged_sts(nd: &NodeDeployment, image: &str) -> StatefulSet {
+    pub(crate) fn converged_sts(nd: &NodeDeployment, image: &str) -> StatefulSet {
         let mut sts = desired(nd, image);
         sts.metadata.generation = Some(2);
         sts.status = Some(StatefulSetStatus {
@@ -198,7 +198,7 @@ pub(crate) mod tests {
         sts
     }
 
-    pub fn pod(name: &str, image: &str) -> Pod {
+    pub(crate) fn pod(name: &str, image: &str) -> Pod {
         Pod {
             metadata: ObjectMeta {
                 name: Some(name.into()),
@@ -217,7 +217,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub fn pods(image: &str) -> Vec<Pod> {
+    pub(crate) fn pods(image: &str) -> Vec<Pod> {
         (0..3).map(|i| pod(&format!("seid-{i}"), image)).collect()
     }
 

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 
 /// A source of "now" for timestamps written into objects.
 pub trait Clock: Send + Sync + 'static {
+    /// The time to write into an object now.
     fn now(&self) -> Timestamp;
 }
 

@@ -31,7 +31,7 @@ fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
 /// Validates a CRD, fills the defaults kube-apiserver fills and marks it
 /// established (synchronously: by the time the write returns, the
 /// resource is served).
-pub fn prepare(st: &State, crd: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
+pub(crate) fn prepare(st: &State, crd: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
     let name = meta::name(crd).to_string();
     let mut causes: Vec<(String, String)> = Vec::new();
     let group = s(crd, "/spec/group").to_string();
@@ -199,7 +199,7 @@ fn version_rank(v: &str) -> (u8, u64, u64) {
 }
 
 /// How a stored CRD is served.
-pub fn resource_info(crd: &Value) -> ResourceInfo {
+pub(crate) fn resource_info(crd: &Value) -> ResourceInfo {
     let names = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
     let strs = |v: Option<&Value>| -> Vec<String> {
         v.and_then(Value::as_array)
@@ -298,7 +298,7 @@ pub fn resource_info(crd: &Value) -> ResourceInfo {
     }
 }
 
-pub fn on_commit(st: &mut State, crd: &Value) {
+pub(crate) fn on_commit(st: &mut State, crd: &Value) {
     let info = resource_info(crd);
     if info.plural.is_empty() || info.versions.is_empty() {
         return;
@@ -308,7 +308,7 @@ pub fn on_commit(st: &mut State, crd: &Value) {
 
 /// Removes every instance, then stops serving the resource (ending its
 /// watches), as the CRD cleanup finalizer does.
-pub fn on_remove(st: &mut State, crd: &Value) {
+pub(crate) fn on_remove(st: &mut State, crd: &Value) {
     let gr = GroupResource::new(s(crd, "/spec/group"), s(crd, "/spec/names/plural"));
     let Some(rs) = st.resources.get(&gr) else {
         return;
@@ -329,7 +329,7 @@ pub fn on_remove(st: &mut State, crd: &Value) {
 /// Validates a custom object against its version's schema, pruning unknown
 /// fields and applying defaults as kube-apiserver does; with
 /// `fieldValidation=Strict`, unknown fields are refused instead.
-pub fn validate_custom(
+pub(crate) fn validate_custom(
     info: &ResourceInfo,
     version: &str,
     obj: &mut Value,

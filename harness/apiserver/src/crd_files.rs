@@ -17,7 +17,7 @@ fn manifest_err(path: &Path, message: impl Into<String>) -> Error {
 
 /// Every CustomResourceDefinition document in `dir` (not recursive),
 /// files in name order; other kinds are skipped.
-pub fn read_dir(dir: &Path) -> Result<Vec<(String, Value)>, Error> {
+pub(crate) fn read_dir(dir: &Path) -> Result<Vec<(String, Value)>, Error> {
     let entries = std::fs::read_dir(dir).map_err(|e| manifest_err(dir, e.to_string()))?;
     let mut files: Vec<_> = entries
         .filter_map(Result::ok)

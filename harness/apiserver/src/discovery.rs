@@ -16,7 +16,7 @@ use crate::server::Shared;
 
 const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
-pub fn version() -> Response {
+pub(crate) fn version() -> Response {
     json_response(
         StatusCode::OK,
         &json!({
@@ -101,7 +101,7 @@ fn wants_aggregated(h: &HeaderMap) -> bool {
     })
 }
 
-pub fn api(shared: &Shared, h: &HeaderMap) -> Response {
+pub(crate) fn api(shared: &Shared, h: &HeaderMap) -> Response {
     if wants_aggregated(h) {
         let items: Vec<Value> = groups(shared)
             .into_iter()
@@ -132,7 +132,7 @@ fn group_json(name: &str, versions: &[VersionResources]) -> Value {
     })
 }
 
-pub fn apis(shared: &Shared, h: &HeaderMap) -> Response {
+pub(crate) fn apis(shared: &Shared, h: &HeaderMap) -> Response {
     let gs = groups(shared);
     if wants_aggregated(h) {
         let items: Vec<Value> = gs
@@ -153,7 +153,7 @@ pub fn apis(shared: &Shared, h: &HeaderMap) -> Response {
     )
 }
 
-pub fn group(shared: &Shared, name: &str) -> Result<Response, ApiError> {
+pub(crate) fn group(shared: &Shared, name: &str) -> Result<Response, ApiError> {
     let (_, vs) = groups(shared)
         .into_iter()
         .find(|(g, _)| g == name && !g.is_empty())
@@ -187,7 +187,11 @@ fn subresources(info: &ResourceInfo) -> Vec<(&'static str, Value)> {
     out
 }
 
-pub fn resource_list(shared: &Shared, group: &str, version: &str) -> Result<Response, ApiError> {
+pub(crate) fn resource_list(
+    shared: &Shared,
+    group: &str,
+    version: &str,
+) -> Result<Response, ApiError> {
     let (_, vs) = groups(shared)
         .into_iter()
         .find(|(g, _)| g == group)

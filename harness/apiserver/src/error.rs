@@ -8,9 +8,13 @@ use serde_json::{json, Value};
 
 /// A failure of one API request, rendered as a `metav1.Status`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ApiError {
+    /// The HTTP status code (also the Status object's `code`).
     pub code: StatusCode,
+    /// The Status object's `reason` (`NotFound`, `Conflict`, `Invalid`, …).
     pub reason: &'static str,
+    /// The Status object's `message`, worded as kube-apiserver words it.
     pub message: String,
     /// `details` of the Status (name, group, kind, causes); may be null.
     pub details: Value,
@@ -19,10 +23,10 @@ pub struct ApiError {
 /// The resource an error is about, so the message reads like kube-apiserver's
 /// (`pods "web-0" not found`).
 #[derive(Debug, Clone, Copy)]
-pub struct Target<'a> {
-    pub group: &'a str,
-    pub plural: &'a str,
-    pub name: &'a str,
+pub(crate) struct Target<'a> {
+    pub(crate) group: &'a str,
+    pub(crate) plural: &'a str,
+    pub(crate) name: &'a str,
 }
 
 impl Target<'_> {
@@ -40,7 +44,7 @@ impl Target<'_> {
 }
 
 impl ApiError {
-    pub fn new(code: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             reason,
@@ -49,7 +53,7 @@ impl ApiError {
         }
     }
 
-    pub fn not_found(t: Target<'_>) -> Self {
+    pub(crate) fn not_found(t: Target<'_>) -> Self {
         let mut e = Self::new(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -60,7 +64,7 @@ impl ApiError {
     }
 
     /// A path or resource the server does not serve at all.
-    pub fn no_route() -> Self {
+    pub(crate) fn no_route() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "NotFound",
@@ -68,7 +72,7 @@ impl ApiError {
         )
     }
 
-    pub fn already_exists(t: Target<'_>) -> Self {
+    pub(crate) fn already_exists(t: Target<'_>) -> Self {
         let mut e = Self::new(
             StatusCode::CONFLICT,
             "AlreadyExists",
@@ -78,7 +82,7 @@ impl ApiError {
         e
     }
 
-    pub fn conflict(t: Target<'_>, why: &str) -> Self {
+    pub(crate) fn conflict(t: Target<'_>, why: &str) -> Self {
         let mut e = Self::new(
             StatusCode::CONFLICT,
             "Conflict",
@@ -93,7 +97,7 @@ impl ApiError {
     }
 
     /// The stale-resourceVersion conflict every controller retries on.
-    pub fn stale(t: Target<'_>) -> Self {
+    pub(crate) fn stale(t: Target<'_>) -> Self {
         Self::conflict(
             t,
             "the object has been modified; please apply your changes to the latest version and try again",
@@ -101,7 +105,7 @@ impl ApiError {
     }
 
     /// 422 with one cause per invalid field, as kube-apiserver's validation reports.
-    pub fn invalid(kind: &str, t: Target<'_>, causes: &[(String, String)]) -> Self {
+    pub(crate) fn invalid(kind: &str, t: Target<'_>, causes: &[(String, String)]) -> Self {
         let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
         let what = if t.group.is_empty() {
             kind.to_string()
@@ -125,19 +129,19 @@ impl ApiError {
         e
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
-    pub fn gone(message: impl Into<String>) -> Self {
+    pub(crate) fn gone(message: impl Into<String>) -> Self {
         Self::new(StatusCode::GONE, "Expired", message)
     }
 
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
     }
 
-    pub fn method_not_allowed() -> Self {
+    pub(crate) fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
@@ -145,7 +149,7 @@ impl ApiError {
         )
     }
 
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    pub(crate) fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
@@ -153,7 +157,7 @@ impl ApiError {
         )
     }
 
-    pub fn too_large(limit: usize) -> Self {
+    pub(crate) fn too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLarge",
@@ -161,7 +165,7 @@ impl ApiError {
         )
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
 
@@ -209,21 +213,39 @@ impl IntoResponse for ApiError {
 
 /// Why starting, serving or configuring the server failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Binding the HTTP listener or writing the kubeconfig failed.
     #[error("I/O error while {context}: {source}")]
     Io {
+        /// What the server was doing.
         context: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// A CRD manifest could not be read or parsed.
     #[error("CRD manifest {path}: {message}")]
-    CrdManifest { path: String, message: String },
+    CrdManifest {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The server refused a CRD (invalid schema, conflicting names, …).
     #[error("CRD {name} was rejected: {message}")]
-    CrdRejected { name: String, message: String },
+    CrdRejected {
+        /// The CRD's name.
+        name: String,
+        /// The server's reason.
+        message: String,
+    },
     /// A CRD was accepted but its resource was not served in time.
     #[error("CRD {name} was not served within {waited_ms} ms")]
-    CrdNotServed { name: String, waited_ms: u64 },
+    CrdNotServed {
+        /// The CRD's name.
+        name: String,
+        /// How long it waited.
+        waited_ms: u64,
+    },
 }

@@ -18,7 +18,7 @@ const NAMESPACE_FINALIZER: &str = "kubernetes";
 /// every productive round removes or marks an object).
 const MAX_ROUNDS: usize = 10_000;
 
-pub fn collect(st: &mut State) {
+pub(crate) fn collect(st: &mut State) {
     for _ in 0..MAX_ROUNDS {
         let mut changed = background(st);
         for at in st.deleting.clone() {

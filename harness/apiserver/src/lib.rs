@@ -17,6 +17,8 @@ mod error;
 mod gc;
 mod http;
 mod openapi;
+// Public only for the fuzz targets (fuzz/): not part of the API.
+#[doc(hidden)]
 pub mod patch;
 mod protobuf;
 mod quantity;

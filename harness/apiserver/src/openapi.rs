@@ -21,7 +21,7 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-pub fn root(shared: &Shared) -> Response {
+pub(crate) fn root(shared: &Shared) -> Response {
     let st = shared.lock();
     let mut paths = Map::new();
     for rs in st.resources.values() {
@@ -58,7 +58,11 @@ fn patch_paths(info: &ResourceInfo, version: &str, paths: &mut Map<String, Value
     paths.insert(item, op);
 }
 
-pub fn group_version(shared: &Shared, group: &str, version: &str) -> Result<Response, ApiError> {
+pub(crate) fn group_version(
+    shared: &Shared,
+    group: &str,
+    version: &str,
+) -> Result<Response, ApiError> {
     let st = shared.lock();
     let mut paths = Map::new();
     for rs in st.resources.values() {

@@ -169,7 +169,7 @@ fn namespace(raw: &[u8]) -> Result<Value, String> {
 
 /// Decodes a protobuf request body into the JSON object it stands for.
 /// `Err` carries a message for a 415 (kind not understood) answer.
-pub fn decode(body: &[u8]) -> Result<Value, String> {
+pub(crate) fn decode(body: &[u8]) -> Result<Value, String> {
     let envelope = body
         .strip_prefix(MAGIC)
         .ok_or("protobuf body without the k8s magic prefix")?;
@@ -208,7 +208,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
 mod base64_free {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-    pub fn encode(data: &[u8]) -> String {
+    pub(super) fn encode(data: &[u8]) -> String {
         let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
         for chunk in data.chunks(3) {
             let b = [

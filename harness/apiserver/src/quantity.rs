@@ -2,7 +2,7 @@
 
 /// Parses `10Gi`, `500M`, `1e3`, `1.5Ki` into a number of units; `None` if
 /// it is not a quantity.
-pub fn parse_bytes(s: &str) -> Option<f64> {
+pub(crate) fn parse_bytes(s: &str) -> Option<f64> {
     let s = s.trim();
     let split = s
         .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')

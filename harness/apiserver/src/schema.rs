@@ -16,7 +16,7 @@ fn int_or_string(s: &Value) -> bool {
 }
 
 /// Reasons a schema is not structural, as `(field path suffix, message)`.
-pub fn structural_errors(schema: &Value) -> Vec<(String, String)> {
+pub(crate) fn structural_errors(schema: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if !schema.is_object() {
         out.push((String::new(), "Invalid value: must be an object".into()));
@@ -79,7 +79,11 @@ fn walk_structure(s: &Value, path: &str, out: &mut Vec<(String, String)>) {
 
 /// Prunes unknown fields, applies defaults and validates `obj` in place;
 /// returns the 422 causes and adds the pruned field paths to `pruned`.
-pub fn apply(schema: &Value, obj: &mut Value, pruned: &mut Vec<String>) -> Vec<(String, String)> {
+pub(crate) fn apply(
+    schema: &Value,
+    obj: &mut Value,
+    pruned: &mut Vec<String>,
+) -> Vec<(String, String)> {
     let mut errs = Vec::new();
     let Some(root) = obj.as_object_mut() else {
         return errs;

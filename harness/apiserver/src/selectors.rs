@@ -218,7 +218,7 @@ pub(crate) fn label_selector_string(sel: &Value) -> String {
 pub(crate) struct FieldSelector(Vec<(String, bool, String)>);
 
 impl FieldSelector {
-    pub fn parse(s: &str, info: &ResourceInfo) -> Result<Self, ApiError> {
+    pub(crate) fn parse(s: &str, info: &ResourceInfo) -> Result<Self, ApiError> {
         let mut reqs = Vec::new();
         if s.trim().is_empty() {
             return Ok(Self(reqs));
@@ -248,11 +248,11 @@ impl FieldSelector {
         Ok(Self(reqs))
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn matches(&self, obj: &Value) -> bool {
+    pub(crate) fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(field, eq, want)| {
             let got = meta::as_selector_string(meta::path(obj, field));
             (got == *want) == *eq

@@ -27,14 +27,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves consistent-enough state
         // (every write is applied or not); keep serving.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs a write, then starts the grace-period timers it asked for.
-    pub fn write<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
+    pub(crate) fn write<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
         let (out, timers) = {
             let mut st = self.lock();
             let out = f(&mut st);
@@ -99,6 +99,8 @@ impl ApiServerBuilder {
         self
     }
 
+    /// Starts the server: built-in resources registered, start-up objects
+    /// created. In-process only; [`ApiServer::serve_http`] adds a listener.
     pub async fn start(self) -> Result<ApiServer, Error> {
         let mut st = State::new(self.clock, self.watch_history);
         for info in builtin_resources() {
@@ -143,6 +145,7 @@ impl ApiServer {
         Self::builder().start().await
     }
 
+    /// A builder to choose the clock, watch history and body limit.
     pub fn builder() -> ApiServerBuilder {
         ApiServerBuilder::default()
     }

@@ -19,7 +19,7 @@ fn default(obj: &mut Value, path: &str, value: Value) {
     }
 }
 
-pub fn prepare_create(
+pub(crate) fn prepare_create(
     st: &mut State,
     info: &ResourceInfo,
     version: &str,
@@ -108,7 +108,7 @@ pub fn prepare_create(
     Ok(())
 }
 
-pub fn prepare_update(
+pub(crate) fn prepare_update(
     st: &mut State,
     info: &ResourceInfo,
     version: &str,

@@ -10,7 +10,7 @@ use crate::registry::{PrinterColumn, ResourceInfo};
 use crate::rest::Params;
 use crate::store::meta;
 
-pub fn partial_metadata(obj: &Value) -> Value {
+pub(crate) fn partial_metadata(obj: &Value) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
         "apiVersion": "meta.k8s.io/v1",
@@ -315,7 +315,7 @@ fn default_columns() -> (Vec<PrinterColumn>, Cells) {
 
 /// Evaluates the JSONPath subset printer columns use: `.a.b`, `.a[0]`,
 /// `.a[?(@.type=="Ready")].status`.
-pub fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
+pub(crate) fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = obj;
     let mut rest = path
         .trim()
@@ -357,7 +357,7 @@ fn custom_cell(c: &PrinterColumn, o: &Value, now: Timestamp) -> Value {
 }
 
 /// A Table of `objs` (one row each); `list_meta` for list responses.
-pub fn table(
+pub(crate) fn table(
     info: &ResourceInfo,
     version: &str,
     objs: &[Value],

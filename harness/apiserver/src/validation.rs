@@ -18,12 +18,12 @@ fn is_label_segment(s: &str, max: usize) -> bool {
 }
 
 /// RFC 1123 label: what namespace and service names must be.
-pub fn is_dns_label(s: &str) -> bool {
+pub(crate) fn is_dns_label(s: &str) -> bool {
     is_label_segment(s, 63)
 }
 
 /// RFC 1123 subdomain: what most object names must be.
-pub fn is_dns_subdomain(s: &str) -> bool {
+pub(crate) fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(|p| is_label_segment(p, 253))
 }
 
@@ -38,7 +38,7 @@ fn is_label_value(s: &str) -> bool {
 }
 
 /// A qualified name: `[prefix/]name`, the form of label and annotation keys.
-pub fn is_qualified_name(s: &str) -> bool {
+pub(crate) fn is_qualified_name(s: &str) -> bool {
     let (prefix, name) = match s.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, s),
@@ -49,7 +49,7 @@ pub fn is_qualified_name(s: &str) -> bool {
     !name.is_empty() && is_label_value(name)
 }
 
-pub fn validate_meta(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
+pub(crate) fn validate_meta(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
     let name = meta::name(obj);
     let mut causes: Vec<(String, String)> = Vec::new();
     let label_names =

@@ -172,7 +172,7 @@ impl Watcher {
     }
 }
 
-pub fn serve(req: Req) -> Result<Response, ApiError> {
+pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
     let filter = Filter::from_req(&req)?;
     let p = &req.params;
     let timeout = p

@@ -106,6 +106,7 @@ use std::time::Duration;
 
 /// What can go wrong running or reading the continuity tools.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ContinuityError {
     /// A process (shell) could not be started.
     #[error("cannot start {what}: {source}")]

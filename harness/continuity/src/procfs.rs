@@ -12,6 +12,7 @@ use std::fmt;
 /// A line of `/proc/<pid>/mountinfo` or `/proc/<pid>/stat` that does not have
 /// the documented shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProcfsError {
     /// A mountinfo line is missing a field or has a non-numeric ID.
     #[error("malformed mountinfo line ({reason}): {line:?}")]

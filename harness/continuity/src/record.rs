@@ -10,6 +10,7 @@ pub const PROBE_FORMAT_VERSION: u32 = 1;
 
 /// Probe output that is not what the probe script prints.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// The output was empty: the probe did not run at all.
     #[error("probe printed nothing (did the shell start?)")]

@@ -70,6 +70,7 @@ pub async fn restart_operator(op: &OperatorHandle) -> Result<(), DisruptionError
 
 /// What deleting a pod led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Replacement {
     /// uid of the deleted pod.
     pub old_uid: String,
@@ -172,6 +173,7 @@ async fn set_unschedulable(client: &Client, node: &str, on: bool) -> Result<(), 
 
 /// What a drain did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DrainReport {
     /// `namespace/name` of every pod evicted.
     pub evicted: Vec<String>,

@@ -36,7 +36,7 @@ pub const OPERATOR_LOG_VAR: &str = "HARNESS_OPERATOR_LOG";
 
 /// How many lines a failure report shows (Ginkgo shows the tail of captured
 /// output the same way).
-pub const FAILURE_TAIL: usize = 20;
+pub(super) const FAILURE_TAIL: usize = 20;
 
 /// One env's captured operator output. Cheap to clone; clones share lines.
 #[derive(Clone, Default)]

@@ -16,7 +16,7 @@ use crate::wait::eventually;
 /// `kube::Client` is bound to the runtime that built it, and the test's
 /// runtime may be blocked (in `Drop`) or gone (after a panic).
 #[derive(Clone)]
-pub enum Connector {
+pub(crate) enum Connector {
     /// The embedded server (cheap, in-process).
     Embedded(kube_harness_apiserver::ApiServer),
     /// A real cluster.
@@ -25,7 +25,7 @@ pub enum Connector {
 
 impl Connector {
     /// A new client whose default namespace is `ns`.
-    pub fn client(&self, ns: &str) -> Result<Client, EnvError> {
+    pub(crate) fn client(&self, ns: &str) -> Result<Client, EnvError> {
         match self {
             #[cfg(feature = "embedded")]
             Connector::Embedded(server) => Ok(Client::new(server.router(), ns.to_owned())),
@@ -43,7 +43,7 @@ impl Connector {
 
 /// A DNS-1123 label from the test name plus a time stamp and a random tail:
 /// `stuck-rollout-holds-1123-104501-k3x9`.
-pub fn unique_name(test_name: &str) -> String {
+pub(super) fn unique_name(test_name: &str) -> String {
     let last = test_name.rsplit("::").next().unwrap_or(test_name);
     let mut prefix: String = last
         .chars()
@@ -80,7 +80,7 @@ pub fn unique_name(test_name: &str) -> String {
 }
 
 /// The name of the running test, from the thread name libtest gives it.
-pub fn current_test_name() -> String {
+pub(super) fn current_test_name() -> String {
     std::thread::current()
         .name()
         .filter(|n| *n != "main" && !n.starts_with("tokio-runtime"))
@@ -89,7 +89,7 @@ pub fn current_test_name() -> String {
 }
 
 /// Deletes the namespace when dropped, unless kept.
-pub struct NamespaceGuard {
+pub(super) struct NamespaceGuard {
     pub(crate) namespace: String,
     pub(crate) connector: Connector,
     pub(crate) keep: bool,
@@ -100,7 +100,11 @@ pub struct NamespaceGuard {
 
 impl NamespaceGuard {
     /// Delete now (async), waiting until it is gone if the backend is fast.
-    pub async fn delete(connector: &Connector, ns: &str, wait_gone: bool) -> Result<(), EnvError> {
+    pub(super) async fn delete(
+        connector: &Connector,
+        ns: &str,
+        wait_gone: bool,
+    ) -> Result<(), EnvError> {
         let client = connector.client(ns)?;
         if wait_gone {
             // Nobody runs the kubelet during cleanup: without this, namespace

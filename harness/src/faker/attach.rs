@@ -41,7 +41,7 @@ use super::model::{
 };
 
 /// The VolumeAttachment name for a volume on a node (see module docs).
-pub fn attachment_name(handle: &str, driver: &str, node: &str) -> String {
+pub(super) fn attachment_name(handle: &str, driver: &str, node: &str) -> String {
     format!("csi-{}", short_hash(&json!([handle, driver, node])))
 }
 
@@ -108,7 +108,7 @@ fn attached(va: &VolumeAttachment) -> bool {
 
 /// Are all of this pod's CSI volumes attached to `node`? What the kubelet
 /// waits for before it mounts and starts containers.
-pub fn volumes_attached(r: &Round, pod: &Pod, node: &str) -> bool {
+pub(super) fn volumes_attached(r: &Round, pod: &Pod, node: &str) -> bool {
     pod_volumes(r, pod).iter().all(|pv| {
         let (driver, handle) = csi(pv).expect("pod_volumes keeps CSI volumes");
         let want = attachment_name(handle, driver, node);
@@ -120,7 +120,7 @@ pub fn volumes_attached(r: &Round, pod: &Pod, node: &str) -> bool {
 }
 
 /// One round of the attach/detach controller and the external-attacher.
-pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
+pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
     let mut out = Vec::new();
     if r.pauses.all {
         return out;

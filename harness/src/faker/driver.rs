@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::model::{EventSpec, Kind, Target, World, Write};
 
 /// Field manager the faker's patches are recorded under.
-pub const FIELD_MANAGER: &str = "kube-harness-faker";
+pub(crate) const FIELD_MANAGER: &str = "kube-harness-faker";
 
 async fn list<K>(client: &Client, ns: Option<&str>) -> Result<Vec<K>, kube::Error>
 where
@@ -43,7 +43,7 @@ where
 /// store's latest revision across every resource (etcd's on a real cluster,
 /// the embedded server's counter), so when it has not moved nothing has
 /// changed, and the last world read is still the world.
-pub async fn revision(client: &Client) -> Result<String, kube::Error> {
+pub(crate) async fn revision(client: &Client) -> Result<String, kube::Error> {
     let nodes: Api<Node> = Api::all(client.clone());
     let list = nodes.list_metadata(&ListParams::default().limit(1)).await?;
     Ok(list.metadata.resource_version.unwrap_or_default())
@@ -51,7 +51,7 @@ pub async fn revision(client: &Client) -> Result<String, kube::Error> {
 
 /// Read everything the controllers look at. Namespaced kinds come from `ns`
 /// (or every namespace if `None`).
-pub async fn read_world(client: &Client, ns: Option<&str>) -> Result<World, kube::Error> {
+pub(crate) async fn read_world(client: &Client, ns: Option<&str>) -> Result<World, kube::Error> {
     Ok(World {
         statefulsets: list::<StatefulSet>(client, ns).await?,
         deployments: list::<Deployment>(client, ns).await?,
@@ -82,7 +82,11 @@ static EVENT_SERIAL: AtomicU64 = AtomicU64::new(0);
 
 /// Apply one write. Conflicts and NotFound are normal (the world moved since
 /// the read); the next round recomputes from fresh state.
-pub async fn apply(client: &Client, w: &Write, stamp: jiff::Timestamp) -> Result<(), kube::Error> {
+pub(crate) async fn apply(
+    client: &Client,
+    w: &Write,
+    stamp: jiff::Timestamp,
+) -> Result<(), kube::Error> {
     let pp = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_owned()),
         ..PatchParams::default()
@@ -142,14 +146,14 @@ pub async fn apply(client: &Client, w: &Write, stamp: jiff::Timestamp) -> Result
 }
 
 /// 415/405: a server without PATCH support for this resource.
-pub fn patch_unsupported(code: u16) -> bool {
+pub(crate) fn patch_unsupported(code: u16) -> bool {
     matches!(code, 405 | 415)
 }
 
 /// The same merge patch applied client-side and written back with PUT
 /// (guarded by resourceVersion, so a concurrent change makes it a 409 and the
 /// next round retries).
-pub async fn read_modify_write(
+pub(crate) async fn read_modify_write(
     api: &Api<DynamicObject>,
     name: &str,
     patch: &serde_json::Value,

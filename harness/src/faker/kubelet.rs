@@ -25,7 +25,7 @@ use super::model::{
 };
 
 /// One round of the scheduler over unbound pods.
-pub fn schedule(r: &Round, mem: &mut Memory) -> Vec<Write> {
+pub(super) fn schedule(r: &Round, mem: &mut Memory) -> Vec<Write> {
     let mut out = Vec::new();
     // Non-terminated pods per node, to spread pods like the default scoring does.
     let mut load: Vec<(String, usize)> = r
@@ -213,7 +213,7 @@ fn unschedulable_message(r: &Round) -> String {
 
 /// Set a condition in a status JSON, keeping `lastTransitionTime` when the
 /// status did not change (as the real writers do).
-pub fn set_condition(
+pub(super) fn set_condition(
     status: &mut Value,
     old: Option<&Value>,
     type_: &str,
@@ -293,7 +293,7 @@ fn crash_state(since_start: Duration, run_for: Duration) -> ContainerState {
 /// attach/detach controller is played too), a new pod's containers wait until
 /// its CSI volumes are attached to the node, as the kubelet's `WaitForAttach`
 /// makes them.
-pub fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write> {
+pub(super) fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write> {
     let mut out = Vec::new();
     for pod in &r.world.pods {
         let Some(spec) = pod.spec.as_ref() else {

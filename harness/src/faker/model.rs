@@ -93,7 +93,7 @@ impl Kind {
 
 /// Names one object a write targets.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// Its kind.
     pub kind: Kind,
     /// Its namespace (`None` for cluster-scoped kinds).
@@ -104,7 +104,7 @@ pub struct Target {
 
 impl Target {
     /// Target an existing typed object.
-    pub fn of(kind: Kind, meta: &ObjectMeta) -> Self {
+    pub(crate) fn of(kind: Kind, meta: &ObjectMeta) -> Self {
         Target {
             kind,
             namespace: meta.namespace.clone(),
@@ -115,7 +115,7 @@ impl Target {
 
 /// One change a controller asks the driver to make.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Write {
+pub(crate) enum Write {
     /// Create an object (full JSON body with apiVersion/kind).
     Create {
         /// Kind of the object.
@@ -159,7 +159,7 @@ pub enum Write {
 
 /// A core/v1 Event as the real component would record it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct EventSpec {
+pub(crate) struct EventSpec {
     /// The object the event is about.
     pub regarding: ObjRef,
     /// `Normal` or `Warning`.
@@ -177,7 +177,7 @@ pub struct EventSpec {
 impl EventSpec {
     /// An event as `component` records it; `type_` is `Normal` or `Warning`.
     /// Only the kubelet names its node, so the host is added with [`Self::on_host`].
-    pub fn new(
+    pub(crate) fn new(
         type_: &'static str,
         component: &'static str,
         regarding: ObjRef,
@@ -195,7 +195,7 @@ impl EventSpec {
     }
 
     /// `source.host`: the node whose kubelet recorded the event.
-    pub fn on_host(mut self, node: impl Into<String>) -> Self {
+    pub(crate) fn on_host(mut self, node: impl Into<String>) -> Self {
         self.host = Some(node.into());
         self
     }
@@ -203,7 +203,7 @@ impl EventSpec {
 
 /// The reference an event carries (`involvedObject`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct ObjRef {
+pub(crate) struct ObjRef {
     /// apiVersion of the object.
     pub api_version: String,
     /// kind of the object.
@@ -218,7 +218,7 @@ pub struct ObjRef {
 
 impl ObjRef {
     /// Reference a typed object.
-    pub fn to<K: kube::Resource<DynamicType = ()>>(obj: &K) -> Self {
+    pub(crate) fn to<K: kube::Resource<DynamicType = ()>>(obj: &K) -> Self {
         let meta = obj.meta();
         ObjRef {
             api_version: K::api_version(&()).into_owned(),
@@ -232,7 +232,7 @@ impl ObjRef {
 
 /// What the faker sees at the start of a round.
 #[derive(Clone, Debug, Default)]
-pub struct World {
+pub(crate) struct World {
     /// StatefulSets in scope.
     pub statefulsets: Vec<StatefulSet>,
     /// Deployments in scope.
@@ -258,7 +258,7 @@ pub struct World {
 /// Per-object facts the controllers carry between rounds: when the faker first
 /// saw something happen, so delays run in tokio time whatever the server's clock.
 #[derive(Debug, Default)]
-pub struct Memory {
+pub(super) struct Memory {
     /// Keyed by pod uid.
     pub pods: HashMap<String, PodMemory>,
     /// Keyed by PVC uid.
@@ -273,7 +273,7 @@ pub struct Memory {
 
 /// What the kubelet remembers about one pod.
 #[derive(Debug, Default, Clone)]
-pub struct PodMemory {
+pub(super) struct PodMemory {
     /// When the kubelet first saw the pod bound to its node.
     pub bound_at: Option<Instant>,
     /// When the containers started (after the image pull).
@@ -284,7 +284,7 @@ pub struct PodMemory {
 
 /// What the volume controllers remember about one PVC.
 #[derive(Debug, Default, Clone)]
-pub struct PvcMemory {
+pub(super) struct PvcMemory {
     /// When the PVC was first seen pending.
     pub pending_at: Option<Instant>,
     /// When the current expansion was first seen.
@@ -292,7 +292,7 @@ pub struct PvcMemory {
 }
 
 /// Everything a controller needs for one round.
-pub struct Round<'a> {
+pub(super) struct Round<'a> {
     /// The objects.
     pub world: &'a World,
     /// Fault rules and timings.
@@ -307,7 +307,7 @@ pub struct Round<'a> {
 
 /// What `pause()` holds still: everything, or objects of a kind (and labels).
 #[derive(Clone, Debug, Default)]
-pub struct Pauses {
+pub(super) struct Pauses {
     /// Global pause.
     pub all: bool,
     /// Scoped pauses: kind (or any) plus a label selector (empty: all labels).
@@ -317,7 +317,7 @@ pub struct Pauses {
 impl Pauses {
     /// Is this object held still? A controller skips it entirely, so nothing
     /// about it is written until resume, and then it catches up in one go.
-    pub fn holds(&self, kind: Kind, meta: &ObjectMeta) -> bool {
+    pub(super) fn holds(&self, kind: Kind, meta: &ObjectMeta) -> bool {
         self.all
             || self.scoped.iter().any(|(k, sel)| {
                 k.is_none_or(|k| k == kind) && labels_match(sel, meta.labels.as_ref())
@@ -327,12 +327,12 @@ impl Pauses {
 
 impl Round<'_> {
     /// Is this object paused?
-    pub fn paused(&self, kind: Kind, meta: &ObjectMeta) -> bool {
+    pub(super) fn paused(&self, kind: Kind, meta: &ObjectMeta) -> bool {
         self.pauses.holds(kind, meta)
     }
 
     /// RFC 3339 form of [`Round::stamp`], truncated to seconds like the API's `Time`.
-    pub fn ts(&self) -> String {
+    pub(super) fn ts(&self) -> String {
         let secs = self.stamp.as_second();
         jiff::Timestamp::from_second(secs)
             .unwrap_or(self.stamp)
@@ -340,18 +340,21 @@ impl Round<'_> {
     }
 
     /// Has `since` happened at least `delay` ago?
-    pub fn elapsed(&self, since: Instant, delay: Duration) -> bool {
+    pub(super) fn elapsed(&self, since: Instant, delay: Duration) -> bool {
         self.now.duration_since(since) >= delay
     }
 }
 
 /// Name of an object, or "".
-pub fn name(meta: &ObjectMeta) -> &str {
+pub(super) fn name(meta: &ObjectMeta) -> &str {
     meta.name.as_deref().unwrap_or("")
 }
 
 /// Does an object with `labels` (none: no labels) match `selector`?
-pub fn labels_match(selector: &LabelSelector, labels: Option<&BTreeMap<String, String>>) -> bool {
+pub(super) fn labels_match(
+    selector: &LabelSelector,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
     match labels {
         Some(labels) => selector.matches_labels(labels),
         None => selector.matches_labels(&BTreeMap::new()),
@@ -359,7 +362,7 @@ pub fn labels_match(selector: &LabelSelector, labels: Option<&BTreeMap<String, S
 }
 
 /// Is `meta` controlled by the owner with this uid?
-pub fn controlled_by(meta: &ObjectMeta, owner_uid: Option<&str>) -> bool {
+pub(super) fn controlled_by(meta: &ObjectMeta, owner_uid: Option<&str>) -> bool {
     let Some(uid) = owner_uid else { return false };
     meta.owner_references.as_ref().is_some_and(|refs| {
         refs.iter()
@@ -369,7 +372,7 @@ pub fn controlled_by(meta: &ObjectMeta, owner_uid: Option<&str>) -> bool {
 
 /// A controller ownerReference to a typed object (what the real controllers set,
 /// so garbage collection and `kubectl` work).
-pub fn controller_ref<K: kube::Resource<DynamicType = ()>>(owner: &K) -> OwnerReference {
+pub(super) fn controller_ref<K: kube::Resource<DynamicType = ()>>(owner: &K) -> OwnerReference {
     OwnerReference {
         api_version: K::api_version(&()).into_owned(),
         kind: K::kind(&()).into_owned(),
@@ -382,7 +385,7 @@ pub fn controller_ref<K: kube::Resource<DynamicType = ()>>(owner: &K) -> OwnerRe
 
 /// RFC 7386 merge patch that turns `old` into `new`, or `None` if equal.
 /// Removed keys become `null`, arrays are replaced whole (as merge patch does).
-pub fn merge_diff(old: &Value, new: &Value) -> Option<Value> {
+pub(super) fn merge_diff(old: &Value, new: &Value) -> Option<Value> {
     match (old, new) {
         (Value::Object(o), Value::Object(n)) => {
             let mut out = Map::new();
@@ -412,7 +415,7 @@ pub fn merge_diff(old: &Value, new: &Value) -> Option<Value> {
 }
 
 /// Apply an RFC 7386 merge patch to `target` in place.
-pub fn apply_merge(target: &mut Value, patch: &Value) {
+pub(super) fn apply_merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
             for (k, v) in p {
@@ -428,7 +431,7 @@ pub fn apply_merge(target: &mut Value, patch: &Value) {
 }
 
 /// A status write if `new` differs from the object's current status.
-pub fn status_write(target: Target, old: Option<Value>, new: Value) -> Option<Write> {
+pub(super) fn status_write(target: Target, old: Option<Value>, new: Value) -> Option<Write> {
     let old = old.unwrap_or_else(|| json!({}));
     merge_diff(&old, &new).map(|d| Write::PatchStatus {
         target,
@@ -437,7 +440,7 @@ pub fn status_write(target: Target, old: Option<Value>, new: Value) -> Option<Wr
 }
 
 /// Serialize a typed value, or `Value::Null` (k8s-openapi types never fail).
-pub fn to_value<T: serde::Serialize>(v: &T) -> Value {
+pub(super) fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
@@ -445,7 +448,7 @@ pub fn to_value<T: serde::Serialize>(v: &T) -> Value {
 /// controllers put in names and labels. Upstream uses FNV-32a too
 /// (`k8s.io/kubernetes/pkg/util/hash`), though over a different encoding, so
 /// the values differ from a real cluster's; only stability matters here.
-pub fn short_hash(v: &Value) -> String {
+pub(super) fn short_hash(v: &Value) -> String {
     let bytes = serde_json::to_vec(v).unwrap_or_default();
     let mut h: u32 = 0x811c9dc5;
     for b in bytes {
@@ -469,14 +472,14 @@ pub fn short_hash(v: &Value) -> String {
 
 /// An event, said once per `key` (upstream's recorder aggregates repeats;
 /// we record the first, which is what assertions look for).
-pub fn say_once(mem: &mut Memory, key: String, ev: EventSpec, out: &mut Vec<Write>) {
+pub(super) fn say_once(mem: &mut Memory, key: String, ev: EventSpec, out: &mut Vec<Write>) {
     if mem.said.insert(key) {
         out.push(Write::Event(ev));
     }
 }
 
 /// Find a pod's condition of a type.
-pub fn pod_condition<'a>(pod: &'a Pod, type_: &str) -> Option<&'a str> {
+pub(super) fn pod_condition<'a>(pod: &'a Pod, type_: &str) -> Option<&'a str> {
     pod.status
         .as_ref()?
         .conditions
@@ -487,18 +490,18 @@ pub fn pod_condition<'a>(pod: &'a Pod, type_: &str) -> Option<&'a str> {
 }
 
 /// Running and Ready, the StatefulSet controller's `isRunningAndReady`.
-pub fn is_running_and_ready(pod: &Pod) -> bool {
+pub(super) fn is_running_and_ready(pod: &Pod) -> bool {
     let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
     running && pod_condition(pod, "Ready") == Some("True")
 }
 
 /// Has the API server marked it for deletion?
-pub fn is_terminating(meta: &ObjectMeta) -> bool {
+pub(super) fn is_terminating(meta: &ObjectMeta) -> bool {
     meta.deletion_timestamp.is_some()
 }
 
 /// Phase Failed or Succeeded: the workload controllers replace such pods.
-pub fn is_finished(pod: &Pod) -> bool {
+pub(super) fn is_finished(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Failed") | Some("Succeeded")

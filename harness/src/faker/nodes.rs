@@ -28,14 +28,14 @@ use super::model::{
 pub const FAKE_NODE_LABEL: &str = "faker.kube-harness.io/node";
 
 /// Name of the faker's node `i`.
-pub fn node_name(i: u32) -> String {
+pub(super) fn node_name(i: u32) -> String {
     format!("faker-node-{i}")
 }
 
 const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 
 /// One round over nodes and pods on NotReady nodes.
-pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
+pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
     let mut out = Vec::new();
     if r.world.nodes.is_empty() {
         for i in 0..r.rules.nodes {
@@ -224,7 +224,7 @@ fn resolve(v: &IntOrString, total: i32, round_up: bool) -> i32 {
 }
 
 /// One round of the disruption controller.
-pub fn budgets(r: &Round) -> Vec<Write> {
+pub(super) fn budgets(r: &Round) -> Vec<Write> {
     let mut out = Vec::new();
     for pdb in &r.world.pdbs {
         if r.paused(Kind::PodDisruptionBudget, &pdb.metadata) {

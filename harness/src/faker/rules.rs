@@ -87,7 +87,7 @@ impl Pattern {
 
 /// Which pods a rule applies to: a label selector in the API server's
 /// grammar (`app=db,tier in (a,b)`), parsed by the embedded server's parser.
-pub type Labels = LabelSelector;
+pub(super) type Labels = LabelSelector;
 
 /// Parses a selector a test gave the faker.
 ///

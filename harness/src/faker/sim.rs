@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::model::{apply_merge, EventSpec, Kind, Memory, Pauses, Round, World, Write};
 use super::rules::Rules;
 
-pub struct Sim {
+pub(super) struct Sim {
     objects: BTreeMap<(Kind, String, String), Value>,
     serial: u64,
     pub events: Vec<EventSpec>,
@@ -36,7 +36,7 @@ fn key(kind: Kind, ns: Option<&str>, name: &str) -> (Kind, String, String) {
 }
 
 impl Sim {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         let now = Instant::now();
         Sim {
             objects: BTreeMap::new(),
@@ -57,7 +57,7 @@ impl Sim {
     }
 
     /// Create an object as a user would (kubectl apply).
-    pub fn create(&mut self, kind: Kind, mut obj: Value) {
+    pub(super) fn create(&mut self, kind: Kind, mut obj: Value) {
         self.serial += 1;
         obj["metadata"]["uid"] = json!(format!("uid-{}", self.serial));
         obj["metadata"]["generation"] = json!(1);
@@ -73,14 +73,14 @@ impl Sim {
         self.objects.insert(k, obj);
     }
 
-    pub fn get(&self, kind: Kind, name: &str) -> Option<&Value> {
+    pub(super) fn get(&self, kind: Kind, name: &str) -> Option<&Value> {
         self.objects
             .iter()
             .find(|((k, _, n), _)| *k == kind && n == name)
             .map(|(_, v)| v)
     }
 
-    pub fn typed<T: DeserializeOwned>(&self, kind: Kind, name: &str) -> T {
+    pub(super) fn typed<T: DeserializeOwned>(&self, kind: Kind, name: &str) -> T {
         serde_json::from_value(
             self.get(kind, name)
                 .cloned()
@@ -89,7 +89,7 @@ impl Sim {
         .expect("valid object")
     }
 
-    pub fn names(&self, kind: Kind) -> Vec<String> {
+    pub(super) fn names(&self, kind: Kind) -> Vec<String> {
         self.objects
             .keys()
             .filter(|(k, _, _)| *k == kind)
@@ -98,7 +98,7 @@ impl Sim {
     }
 
     /// A user's patch (bumps generation when spec changes, as the server does).
-    pub fn patch(&mut self, kind: Kind, name: &str, patch: Value) {
+    pub(super) fn patch(&mut self, kind: Kind, name: &str, patch: Value) {
         let k = self
             .objects
             .keys()
@@ -115,7 +115,7 @@ impl Sim {
     }
 
     /// A user's delete (graceful for bound pods).
-    pub fn delete(&mut self, kind: Kind, name: &str) {
+    pub(super) fn delete(&mut self, kind: Kind, name: &str) {
         let k = self
             .objects
             .keys()
@@ -162,7 +162,7 @@ impl Sim {
             .collect()
     }
 
-    pub fn world(&self) -> World {
+    pub(super) fn world(&self) -> World {
         World {
             statefulsets: self.list(Kind::StatefulSet),
             deployments: self.list(Kind::Deployment),
@@ -178,7 +178,7 @@ impl Sim {
     }
 
     /// One faker round at the current virtual time; returns the writes.
-    pub fn round(&mut self) -> Vec<Write> {
+    pub(super) fn round(&mut self) -> Vec<Write> {
         let world = self.world();
         let secs = self.now.duration_since(self.start).as_secs() as i64;
         let r = Round {
@@ -197,13 +197,17 @@ impl Sim {
     }
 
     /// Advance time by one round interval and run a round.
-    pub fn tick(&mut self) -> Vec<Write> {
+    pub(super) fn tick(&mut self) -> Vec<Write> {
         self.now += self.rules.timings.round;
         self.round()
     }
 
     /// Tick until `done` holds, at most `limit` of virtual time.
-    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> bool {
+    pub(super) fn run_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&Sim) -> bool,
+    ) -> bool {
         let until = self.now + limit;
         while self.now < until {
             self.tick();
@@ -214,7 +218,7 @@ impl Sim {
         false
     }
 
-    pub fn apply(&mut self, w: Write) {
+    pub(super) fn apply(&mut self, w: Write) {
         match w {
             Write::Create { kind, object } => {
                 let name = object["metadata"]["name"].as_str().unwrap_or("").to_owned();
@@ -258,7 +262,7 @@ impl Sim {
         }
     }
 
-    pub fn reasons(&self, object: &str) -> Vec<String> {
+    pub(super) fn reasons(&self, object: &str) -> Vec<String> {
         self.events
             .iter()
             .filter(|e| e.regarding.name == object)
@@ -268,7 +272,7 @@ impl Sim {
 }
 
 /// A StatefulSet manifest for tests.
-pub fn statefulset(name: &str, replicas: i32, image: &str) -> Value {
+pub(super) fn statefulset(name: &str, replicas: i32, image: &str) -> Value {
     json!({
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",

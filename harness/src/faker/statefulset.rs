@@ -20,15 +20,15 @@ use super::model::{
 };
 
 /// Label carrying the revision a pod was made from (upstream `apps.ControllerRevisionHashLabelKey`).
-pub const REVISION_LABEL: &str = "controller-revision-hash";
+pub(super) const REVISION_LABEL: &str = "controller-revision-hash";
 /// Label carrying the pod's own name (upstream `StatefulSetPodNameLabel`).
-pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
+pub(super) const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 /// Label carrying the ordinal (upstream `PodIndexLabel`, 1.28+).
-pub const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
+pub(super) const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
 const HASH_LABEL: &str = "controller.kubernetes.io/hash";
 
 /// One round of the StatefulSet controller over every set in the world.
-pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
+pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
     let mut out = Vec::new();
     for set in &r.world.statefulsets {
         if r.paused(Kind::StatefulSet, &set.metadata) || is_terminating(&set.metadata) {
@@ -40,7 +40,7 @@ pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
 }
 
 /// The revision name for a set's current template: `<set>-<hash>`.
-pub fn revision_name(set: &StatefulSet) -> String {
+pub(super) fn revision_name(set: &StatefulSet) -> String {
     let template = set.spec.as_ref().map(|s| to_value(&s.template));
     format!(
         "{}-{}",
@@ -294,7 +294,7 @@ fn delete_pod(mem: &mut Memory, set_ref: &ObjRef, pod: &Pod, _ordinal: i32, out:
 }
 
 /// PVC name for a claim template and ordinal (upstream `getPersistentVolumeClaimName`).
-pub fn claim_name(template: &str, set: &str, ordinal: i32) -> String {
+pub(super) fn claim_name(template: &str, set: &str, ordinal: i32) -> String {
     format!("{template}-{set}-{ordinal}")
 }
 

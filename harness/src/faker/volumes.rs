@@ -36,7 +36,7 @@ const PROVISIONER: &str = "faker.csi.kube-harness.io";
 const RESIZER: &str = "external-resizer faker.csi.kube-harness.io";
 
 /// Parse a Kubernetes quantity (`10Gi`, `500M`, `1024`) to bytes.
-pub fn quantity_bytes(q: &Quantity) -> Option<u64> {
+pub(super) fn quantity_bytes(q: &Quantity) -> Option<u64> {
     let s = q.0.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -81,7 +81,7 @@ fn capacity(pvc: &PersistentVolumeClaim) -> Option<Quantity> {
 }
 
 /// One round of provisioning, binding, expansion and usage publishing.
-pub fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
+pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
     let mut out = Vec::new();
     let t = &r.rules.timings;
     for pvc in &r.world.pvcs {

@@ -21,14 +21,14 @@ use super::model::{
 };
 
 /// Label joining a ReplicaSet and its pods to one template.
-pub const TEMPLATE_HASH_LABEL: &str = "pod-template-hash";
+pub(super) const TEMPLATE_HASH_LABEL: &str = "pod-template-hash";
 
 fn event(obj: ObjRef, reason: &str, message: String, component: &'static str) -> Write {
     Write::Event(EventSpec::new("Normal", component, obj, reason, message))
 }
 
 /// One round of the Deployment controller.
-pub fn deployments(r: &Round, _mem: &mut Memory) -> Vec<Write> {
+pub(super) fn deployments(r: &Round, _mem: &mut Memory) -> Vec<Write> {
     let mut out = Vec::new();
     for d in &r.world.deployments {
         if r.paused(Kind::Deployment, &d.metadata) || is_terminating(&d.metadata) {
@@ -218,7 +218,7 @@ fn keep_update_time(status: &mut Value, old: Option<&Value>, now: &str) {
 }
 
 /// One round of the ReplicaSet controller.
-pub fn replicasets(r: &Round, mem: &mut Memory) -> Vec<Write> {
+pub(super) fn replicasets(r: &Round, mem: &mut Memory) -> Vec<Write> {
     let mut out = Vec::new();
     for rs in &r.world.replicasets {
         if r.paused(Kind::ReplicaSet, &rs.metadata) || is_terminating(&rs.metadata) {

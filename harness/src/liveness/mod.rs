@@ -37,6 +37,7 @@ pub use verdict::{Diagnosis, Evidence, Proof, Sample, SeenEvent};
 
 /// Why a liveness probe failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LivenessError {
     /// No proof of a reconcile within the deadline; `message` names the
     /// failure ([`Diagnosis::headline`]) and the facts behind it.

@@ -70,6 +70,7 @@ impl std::fmt::Display for Proof {
 
 /// How a controller failed to show it reconciles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Diagnosis {
     /// No status write, no Event, observedGeneration stuck: the controller
     /// (if it runs at all) processes nothing, as in "workers started, nothing

@@ -94,7 +94,7 @@ fn lookup_str<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 /// A value as a timeline shows it: strings bare, everything else as JSON.
-pub fn show(value: Option<&Value>) -> Option<String> {
+pub(super) fn show(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),

@@ -41,6 +41,7 @@ use std::time::Duration;
 
 /// Why a timeline assertion or recording failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TimelineError {
     /// A count expectation (`exactly`, `never`, `at_least`, `at_most`) did
     /// not hold; carries the rendered timeline.

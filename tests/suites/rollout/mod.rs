@@ -16,13 +16,13 @@ use rollout_operator::crd::DEPLOYMENT_LABEL;
 use rollout_operator::{Faults, NodeDeployment, NodeDeploymentStatus, OperatorConfig, TokioClock};
 use serde::Serialize;
 
-pub const NAME: &str = "seid";
-pub const V1: &str = "sei:v1";
-pub const V2: &str = "sei:v2";
-pub const REPLICAS: i32 = 3;
+pub(crate) const NAME: &str = "seid";
+pub(crate) const V1: &str = "sei:v1";
+pub(crate) const V2: &str = "sei:v2";
+pub(crate) const REPLICAS: i32 = 3;
 
 /// One rollout scenario's world: the env, and handles to what it owns.
-pub struct Rollout {
+pub(crate) struct Rollout {
     pub env: TestEnv,
     pub faker: StatusFaker,
     pub operator: OperatorHandle,
@@ -31,7 +31,7 @@ pub struct Rollout {
 /// Everything an on-call (and the contrast matrix) reads, in one value.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Shape {
+pub(crate) struct Shape {
     pub status: NodeDeploymentStatus,
     /// `RolloutStarted` Events seen so far.
     pub rollout_started_events: usize,
@@ -45,7 +45,7 @@ pub struct Shape {
 
 impl Rollout {
     /// A Ready deployment of `sei:v1`, with the operator broken by `faults`.
-    pub async fn ready(faults: Faults) -> Result<Self> {
+    pub(crate) async fn ready(faults: Faults) -> Result<Self> {
         let env = TestEnv::embedded().await?;
         env.install_crds("../manifests/crds").await?;
         let faker = env.status_faker().start();
@@ -84,13 +84,13 @@ impl Rollout {
     /// The whole shape, as a probe of the env: a failed wait on it names
     /// `nodedeployment/seid (shape)` and carries the timeline and the
     /// operator's last log lines.
-    pub fn shape(&self) -> impl Probe<Output = Shape> + '_ {
+    pub(crate) fn shape(&self) -> impl Probe<Output = Shape> + '_ {
         self.env
             .probe("nodedeployment/seid (shape)", move || self.read_shape())
     }
 
     /// Reads the whole shape once.
-    pub async fn read_shape(&self) -> Result<Shape> {
+    pub(crate) async fn read_shape(&self) -> Result<Shape> {
         let env = &self.env;
         env.timeline().sync().await?;
         let nd = env.api::<NodeDeployment>().get(NAME).await?;
@@ -118,7 +118,7 @@ impl Rollout {
     }
 
     /// Patches the NodeDeployment's spec, as a user would.
-    pub async fn patch_spec(&self, spec: serde_json::Value) -> Result<()> {
+    pub(crate) async fn patch_spec(&self, spec: serde_json::Value) -> Result<()> {
         let nd = self.env.api::<NodeDeployment>().get(NAME).await?;
         self.env.patch(&nd, json!({ "spec": spec })).await?;
         Ok(())
@@ -128,7 +128,7 @@ impl Rollout {
     /// and kubelet) pauses, the image changes, and the operator starts the
     /// rollout it can then never see converge. Returns the first Upgrading
     /// shape.
-    pub async fn wedge(&self, image: &str) -> Result<Shape> {
+    pub(crate) async fn wedge(&self, image: &str) -> Result<Shape> {
         self.faker.pause();
         self.patch_spec(json!({ "image": image })).await?;
         Ok(eventually(self.shape())
@@ -141,7 +141,7 @@ impl Rollout {
 
     /// Ordered teardown with its errors reported (dropping the world does
     /// the same silently): operator, faker resumed, namespace, faker stopped.
-    pub async fn finish(self) -> Result<()> {
+    pub(crate) async fn finish(self) -> Result<()> {
         Ok(self.env.finish().await?)
     }
 }
@@ -149,7 +149,7 @@ impl Rollout {
 /// Seed 003's contract: a paused deployment must be distinguishable from a
 /// stuck rollout on every row. Declared once; the paused suite asserts it
 /// and renders it into docs/stuck-vs-paused.md.
-pub fn stuck_vs_paused() -> ContrastMatrix<2> {
+pub(crate) fn stuck_vs_paused() -> ContrastMatrix<2> {
     ContrastMatrix::new(["Stuck", "Paused"])
         .field("status.phase", [cell(eq("Upgrading")), cell(eq("Paused"))])
         .field("status.rollout", [cell(present()), cell(absent())])

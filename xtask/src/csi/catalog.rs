@@ -12,7 +12,7 @@ use crate::paths::repo_root;
 
 /// One driver's `versions.yaml`.
 #[derive(Debug, Deserialize)]
-pub struct Catalog {
+pub(crate) struct Catalog {
     /// The CSI driver name (CSIDriver object, PV `csi.driver`).
     pub driver: String,
     /// Where the driver's pods run.
@@ -29,7 +29,7 @@ pub struct Catalog {
 
 /// Container images of one hostpath driver release.
 #[derive(Debug, Default, Deserialize, Clone)]
-pub struct Images {
+pub(crate) struct Images {
     pub plugin: Option<String>,
     pub provisioner: Option<String>,
     pub registrar: Option<String>,
@@ -37,11 +37,11 @@ pub struct Images {
 }
 
 impl Catalog {
-    pub fn dir(driver_dir: &str) -> PathBuf {
+    pub(crate) fn dir(driver_dir: &str) -> PathBuf {
         repo_root().join("manifests/csi").join(driver_dir)
     }
 
-    pub fn load(driver_dir: &str) -> Result<Self> {
+    pub(crate) fn load(driver_dir: &str) -> Result<Self> {
         let path = Self::dir(driver_dir).join("versions.yaml");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
@@ -50,7 +50,7 @@ impl Catalog {
 
     /// The catalog's spelling of `requested`, accepting it with or without
     /// a leading `v`; an unsupported version lists the supported ones.
-    pub fn resolve(&self, driver_dir: &str, requested: &str) -> Result<String> {
+    pub(crate) fn resolve(&self, driver_dir: &str, requested: &str) -> Result<String> {
         let bare = requested.trim().trim_start_matches('v');
         let found = self
             .versions

@@ -18,7 +18,7 @@ const STORAGE_CLASS: &str = "csi-hostpath";
 /// Node-local kernel mounts, provisioned dynamically through
 /// [`STORAGE_CLASS`]; the driver only mounts volumes it created, so a
 /// static volume is one it provisioned, re-bound by hand.
-pub const UPGRADE_TRAITS: UpgradeTraits = UpgradeTraits {
+pub(super) const UPGRADE_TRAITS: UpgradeTraits = UpgradeTraits {
     dynamic: Dynamic::StorageClass(STORAGE_CLASS),
     static_volume: StaticVolume::Reprovisioned {
         seed: "upgrade-tests/hostpath-seed.yaml",
@@ -119,7 +119,7 @@ fn wait_ready(ctx: &Ctx, catalog: &Catalog) -> Result<()> {
         .wait(&ready, "hostpath plugin pods Ready", ctx.timeout)
 }
 
-pub fn change(ctx: &Ctx, catalog: &Catalog, version: &str, intent: Intent) -> Result<()> {
+pub(super) fn change(ctx: &Ctx, catalog: &Catalog, version: &str, intent: Intent) -> Result<()> {
     let current = installed(ctx, catalog)?;
     let current = current.as_ref().map(|c| c.as_deref());
     if plan_change("hostpath", current, version, intent)? {
@@ -137,7 +137,7 @@ pub fn change(ctx: &Ctx, catalog: &Catalog, version: &str, intent: Intent) -> Re
     Ok(())
 }
 
-pub fn uninstall(ctx: &Ctx, catalog: &Catalog) -> Result<()> {
+pub(super) fn uninstall(ctx: &Ctx, catalog: &Catalog) -> Result<()> {
     let current = installed(ctx, catalog)?;
     let version = match current {
         Some(Some(v)) => v,

@@ -19,10 +19,10 @@ use anyhow::{bail, Result};
 use crate::paths;
 use crate::process::{self, Runner};
 
-pub use catalog::Catalog;
+pub(crate) use catalog::Catalog;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(subcommand)]
     action: Action,
 }
@@ -38,7 +38,7 @@ enum Action {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Driver {
+pub(crate) enum Driver {
     /// kubernetes-csi hostpath driver (hostpath.csi.k8s.io), node-local volumes.
     Hostpath,
     /// Mountpoint for Amazon S3 CSI driver (s3.csi.aws.com), FUSE, with an
@@ -48,7 +48,7 @@ pub enum Driver {
 }
 
 impl Driver {
-    pub fn dir(self) -> &'static str {
+    pub(crate) fn dir(self) -> &'static str {
         match self {
             Driver::Hostpath => "hostpath",
             Driver::MountpointS3 => "mountpoint-s3",
@@ -57,7 +57,7 @@ impl Driver {
 
     /// What the upgrade tests need to know about this driver; each driver
     /// module states its own.
-    pub fn upgrade_traits(self) -> &'static UpgradeTraits {
+    pub(crate) fn upgrade_traits(self) -> &'static UpgradeTraits {
         match self {
             Driver::Hostpath => &hostpath::UPGRADE_TRAITS,
             Driver::MountpointS3 => &mountpoint::UPGRADE_TRAITS,
@@ -69,7 +69,7 @@ impl Driver {
 /// driver: how to get a volume of it for each scenario and how to find
 /// what serves its mounts. Only facts live here; the steps that use them
 /// are in `crate::upgrade`.
-pub struct UpgradeTraits {
+pub(crate) struct UpgradeTraits {
     /// How the dynamic scenario gets its volume.
     pub dynamic: Dynamic,
     /// How the static scenario gets a pre-provisioned volume.
@@ -81,7 +81,7 @@ pub struct UpgradeTraits {
 }
 
 /// The dynamic scenario: a claim of a StorageClass.
-pub enum Dynamic {
+pub(crate) enum Dynamic {
     /// The StorageClass `csi install` creates.
     StorageClass(&'static str),
     /// The driver cannot provision volumes, for this reason.
@@ -90,7 +90,7 @@ pub enum Dynamic {
 
 /// A static volume that is an S3 bucket. Templates are paths under
 /// `manifests/`.
-pub struct S3Bucket {
+pub(crate) struct S3Bucket {
     /// The template of the Job that creates the bucket, and the Job's name.
     pub bucket_job: &'static str,
     pub job_name: &'static str,
@@ -103,7 +103,7 @@ pub struct S3Bucket {
 
 /// How a pre-provisioned volume of the driver is made for the static
 /// scenario. Templates are paths under `manifests/`.
-pub enum StaticVolume {
+pub(crate) enum StaticVolume {
     /// A bucket on the in-cluster S3 endpoint, created by a Job, and a
     /// hand-written PV naming it and the endpoint's ClusterIP.
     S3Bucket(S3Bucket),
@@ -145,13 +145,13 @@ struct VersionArgs {
 
 /// What the caller wants done, after the state of the cluster is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Intent {
+pub(crate) enum Intent {
     Install,
     Upgrade,
 }
 
 /// Options every driver implementation gets.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub runner: &'a Runner,
     pub kubeconfig: Option<String>,
     pub timeout: Duration,
@@ -159,19 +159,19 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// `--kubeconfig P` for kubectl and helm, if one was given.
-    pub fn kube_args(&self) -> Vec<String> {
+    pub(crate) fn kube_args(&self) -> Vec<String> {
         match &self.kubeconfig {
             Some(path) => vec!["--kubeconfig".into(), path.clone()],
             None => Vec::new(),
         }
     }
 
-    pub fn timeout_arg(&self) -> String {
+    pub(crate) fn timeout_arg(&self) -> String {
         format!("--timeout={}s", self.timeout.as_secs())
     }
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     match args.action {
         Action::Install(a) => change(a, Intent::Install),
         Action::Upgrade(a) => change(a, Intent::Upgrade),
@@ -223,7 +223,7 @@ fn uninstall(c: Common) -> Result<()> {
 /// where it is not queried); `Ok(false)` means the driver is already where
 /// it should be. Shared so both drivers refuse the same nonsense with the
 /// same words.
-pub fn plan_change(
+pub(crate) fn plan_change(
     driver: &str,
     installed: Option<Option<&str>>,
     wanted: &str,
@@ -259,7 +259,7 @@ pub fn plan_change(
 
 /// Substitutes `{{KEY}}` placeholders; a placeholder left over is a bug in
 /// the template or the catalog, reported with its name.
-pub fn render(template: &str, values: &[(&str, &str)]) -> Result<String> {
+pub(crate) fn render(template: &str, values: &[(&str, &str)]) -> Result<String> {
     let mut out = template.to_owned();
     for (key, value) in values {
         out = out.replace(&format!("{{{{{key}}}}}"), value);
@@ -272,7 +272,7 @@ pub fn render(template: &str, values: &[(&str, &str)]) -> Result<String> {
 }
 
 /// Where rendered manifests go (kept, so a user can see what was applied).
-pub fn rendered_path(name: &str) -> PathBuf {
+pub(crate) fn rendered_path(name: &str) -> PathBuf {
     paths::out_dir().join("xtask").join(name)
 }
 

@@ -15,7 +15,7 @@ const MINIO_SERVICE: &str = "minio";
 
 /// FUSE mounts served by `mount-s3` on the node; volumes are existing
 /// buckets named by a PV, so there is no dynamic provisioning.
-pub const UPGRADE_TRAITS: UpgradeTraits = UpgradeTraits {
+pub(super) const UPGRADE_TRAITS: UpgradeTraits = UpgradeTraits {
     dynamic: Dynamic::Unsupported(
         "the Mountpoint S3 CSI driver supports static provisioning only (a PV naming an \
          existing bucket)",
@@ -118,7 +118,7 @@ fn wait_driver(ctx: &Ctx, catalog: &Catalog) -> Result<()> {
         .wait(&rollout, "the s3-csi-node DaemonSet rollout", ctx.timeout)
 }
 
-pub fn change(ctx: &Ctx, catalog: &Catalog, version: &str, intent: Intent) -> Result<()> {
+pub(super) fn change(ctx: &Ctx, catalog: &Catalog, version: &str, intent: Intent) -> Result<()> {
     let rel = release(catalog)?;
     let current = installed(ctx, catalog, &rel)?;
     let current = current.as_ref().map(|c| c.as_deref());
@@ -185,7 +185,7 @@ pub fn change(ctx: &Ctx, catalog: &Catalog, version: &str, intent: Intent) -> Re
     Ok(())
 }
 
-pub fn uninstall(ctx: &Ctx, catalog: &Catalog) -> Result<()> {
+pub(super) fn uninstall(ctx: &Ctx, catalog: &Catalog) -> Result<()> {
     let rel = release(catalog)?;
     let timeout = ctx.timeout_arg();
     let uninstall = helm(

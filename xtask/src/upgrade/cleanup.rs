@@ -10,12 +10,12 @@ use crate::prereq::{self, Tool};
 use crate::process::Runner;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     settings: Settings,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     let s = &args.settings;
     prereq::check(&[Tool::Kubectl], s.dry_run)?;
     let runner = Runner::new(s.dry_run);

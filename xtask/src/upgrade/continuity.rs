@@ -10,25 +10,25 @@ use anyhow::{Context, Result};
 use kube_harness_continuity::{self as hc, AnalysisOptions, MountRecord, ProbeRequest};
 
 /// Where the writer keeps its log: on the volume under test.
-pub const MOUNT: &str = "/data";
-pub const LOG_FILE: &str = "/data/continuity.log";
+pub(super) const MOUNT: &str = "/data";
+pub(super) const LOG_FILE: &str = "/data/continuity.log";
 /// The writer's control directory: in the container's own filesystem, so it
 /// keeps working whatever happens to the volume.
-pub const CONTROL_DIR: &str = "/tmp/continuity";
+pub(super) const CONTROL_DIR: &str = "/tmp/continuity";
 
 /// The container command of a writer pod.
-pub fn writer_command() -> Vec<String> {
+pub(super) fn writer_command() -> Vec<String> {
     hc::writer_command(LOG_FILE, CONTROL_DIR)
 }
 
 /// The probe run inside the pod at setup: identities only.
-pub fn setup_probe() -> Vec<String> {
+pub(super) fn setup_probe() -> Vec<String> {
     ProbeRequest::for_writer(MOUNT, LOG_FILE, CONTROL_DIR).command()
 }
 
 /// The probe run inside the pod at verify: also a write through the held
 /// descriptor (marker) and a fresh read/write.
-pub fn verify_probe() -> Vec<String> {
+pub(super) fn verify_probe() -> Vec<String> {
     ProbeRequest::for_writer(MOUNT, LOG_FILE, CONTROL_DIR)
         .for_verify()
         .command()
@@ -37,13 +37,13 @@ pub fn verify_probe() -> Vec<String> {
 /// The probe run on the kind node for FUSE drivers, whose mount-serving
 /// process is invisible from inside the pod: `host_mount` is the volume's
 /// mount point on the node, `server` a glob on the server's process name.
-pub fn node_probe(host_mount: &str, server: &str) -> Vec<String> {
+pub(super) fn node_probe(host_mount: &str, server: &str) -> Vec<String> {
     ProbeRequest::new(host_mount).server_name(server).command()
 }
 
-pub struct Record(pub MountRecord);
+pub(super) struct Record(pub MountRecord);
 
-pub fn parse(output: &str, what: &str) -> Result<Record> {
+pub(super) fn parse(output: &str, what: &str) -> Result<Record> {
     MountRecord::parse(output).map(Record).with_context(|| {
         format!("the continuity probe in {what} printed something unreadable:\n{output}")
     })
@@ -53,7 +53,7 @@ impl Record {
     /// Takes the mount-serving process from the node probe: the pod's own
     /// record knows the mount as the writer sees it, the node's knows who
     /// serves it.
-    pub fn with_server_from(mut self, node: Record) -> Self {
+    pub(super) fn with_server_from(mut self, node: Record) -> Self {
         self.0.server = node.0.server;
         self.0.problems.extend(
             node.0
@@ -64,23 +64,23 @@ impl Record {
         self
     }
 
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub(super) fn save(&self, path: &Path) -> Result<()> {
         self.0.save_json(path).map_err(anyhow::Error::from)
     }
 
-    pub fn load(path: &Path) -> Result<Self> {
+    pub(super) fn load(path: &Path) -> Result<Self> {
         MountRecord::load_json(path)
             .map(Record)
             .map_err(anyhow::Error::from)
     }
 
     /// Whether the probe could not read some fact.
-    pub fn has_problems(&self) -> bool {
+    pub(super) fn has_problems(&self) -> bool {
         !self.0.problems.is_empty()
     }
 
     /// A few lines for the terminal; the full record is in the JSON file.
-    pub fn summary(&self) -> Vec<String> {
+    pub(super) fn summary(&self) -> Vec<String> {
         let r = &self.0;
         let mut out = Vec::new();
         if let Some(w) = &r.writer {
@@ -118,12 +118,12 @@ impl Record {
 }
 
 /// The verdict of one scenario.
-pub struct Verdict {
+pub(super) struct Verdict {
     pub text: String,
     pub passed: bool,
 }
 
-pub fn analyze(before: &Record, after: &Record, log: &str, max_gap: Duration) -> Verdict {
+pub(super) fn analyze(before: &Record, after: &Record, log: &str, max_gap: Duration) -> Verdict {
     let options = AnalysisOptions { max_gap };
     let report = hc::analyze(&before.0, &after.0, log, &options);
     Verdict {

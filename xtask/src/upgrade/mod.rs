@@ -13,11 +13,11 @@
 //! share (kubectl in the test namespace, the probes) is here; what differs
 //! between drivers is asked of [`crate::csi::UpgradeTraits`].
 
-pub mod cleanup;
+pub(crate) mod cleanup;
 mod continuity;
 mod settings;
-pub mod setup;
-pub mod verify;
+pub(crate) mod setup;
+pub(crate) mod verify;
 
 use anyhow::{Context, Result};
 

@@ -10,7 +10,7 @@ use crate::csi::{Driver, Dynamic};
 use crate::{paths, process};
 
 #[derive(clap::Args, Debug)]
-pub struct Settings {
+pub(super) struct Settings {
     /// Namespace of the test pods (a DNS-1123 label).
     #[arg(long, env = "UPGRADE_TEST_NAMESPACE", default_value = "upgrade-test", value_parser = parse_namespace)]
     pub namespace: String,
@@ -43,7 +43,7 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TestType {
+pub(super) enum TestType {
     Static,
     Dynamic,
     All,
@@ -51,13 +51,13 @@ pub enum TestType {
 
 /// One test scenario: how the volume under test is provisioned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scenario {
+pub(super) enum Scenario {
     Static,
     Dynamic,
 }
 
 impl Scenario {
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Scenario::Static => "static",
             Scenario::Dynamic => "dynamic",
@@ -65,13 +65,13 @@ impl Scenario {
     }
 
     /// The pod and PVC name.
-    pub fn object_name(self) -> String {
+    pub(super) fn object_name(self) -> String {
         format!("continuity-{}", self.name())
     }
 }
 
 /// Why a driver cannot run a scenario, or `None` if it can.
-pub fn unsupported(driver: Driver, scenario: Scenario) -> Option<&'static str> {
+pub(super) fn unsupported(driver: Driver, scenario: Scenario) -> Option<&'static str> {
     match (scenario, &driver.upgrade_traits().dynamic) {
         (Scenario::Dynamic, Dynamic::Unsupported(why)) => Some(why),
         _ => None,
@@ -81,7 +81,7 @@ pub fn unsupported(driver: Driver, scenario: Scenario) -> Option<&'static str> {
 impl Settings {
     /// The scenarios to run. An explicitly requested scenario the driver
     /// cannot run is an error; with `all` it is skipped with the reason.
-    pub fn scenarios(&self) -> anyhow::Result<Vec<Scenario>> {
+    pub(super) fn scenarios(&self) -> anyhow::Result<Vec<Scenario>> {
         let wanted: &[Scenario] = match self.test_type {
             TestType::Static => &[Scenario::Static],
             TestType::Dynamic => &[Scenario::Dynamic],
@@ -109,18 +109,18 @@ impl Settings {
     }
 
     /// Where this namespace's records and reports are kept.
-    pub fn record_dir(&self) -> PathBuf {
+    pub(super) fn record_dir(&self) -> PathBuf {
         paths::out_dir().join("upgrade-tests").join(&self.namespace)
     }
 
-    pub fn kube_args(&self) -> Vec<String> {
+    pub(super) fn kube_args(&self) -> Vec<String> {
         match &self.kubeconfig {
             Some(p) => vec!["--kubeconfig".into(), p.display().to_string()],
             None => Vec::new(),
         }
     }
 
-    pub fn timeout_arg(&self) -> String {
+    pub(super) fn timeout_arg(&self) -> String {
         format!("--timeout={}s", self.timeout.as_secs())
     }
 }
@@ -157,7 +157,7 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     process::parse_duration(s).map_err(|e| format!("UPGRADE_TEST_TIMEOUT / --timeout: {e}"))
 }
 
-pub fn parse_max_gap(s: &str) -> Result<Duration, String> {
+pub(super) fn parse_max_gap(s: &str) -> Result<Duration, String> {
     process::parse_duration(s).map_err(|e| format!("UPGRADE_TEST_MAX_GAP / --max-gap: {e}"))
 }
 

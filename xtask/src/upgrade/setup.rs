@@ -12,12 +12,12 @@ use crate::prereq;
 use crate::process::{Cmd, Runner};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     settings: Settings,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     let s = &args.settings;
     prereq::check(&tools(s), s.dry_run)?;
     let scenarios = s.scenarios()?;

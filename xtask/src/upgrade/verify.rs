@@ -17,7 +17,7 @@ use crate::process::Runner;
     after_help = "Exit status: 0 when every check is ✅ (or ➖ not applicable); \
 1 when a check is ❌ or a step failed; 2 for a bad flag or UPGRADE_TEST_* value."
 )]
-pub struct Args {
+pub(crate) struct Args {
     #[command(flatten)]
     settings: Settings,
     /// The longest pause between two timestamps that still counts as
@@ -26,7 +26,7 @@ pub struct Args {
     max_gap: Duration,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub(crate) fn run(args: Args) -> Result<()> {
     let s = &args.settings;
     prereq::check(&tools(s), s.dry_run)?;
     let scenarios = s.scenarios()?;

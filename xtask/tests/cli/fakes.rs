@@ -23,14 +23,14 @@ struct Rule {
     script: Option<String>,
 }
 
-pub struct Fakes {
+pub(crate) struct Fakes {
     dir: tempfile::TempDir,
     rules: BTreeMap<&'static str, Vec<Rule>>,
     absent: Vec<&'static str>,
 }
 
 /// One run of the xtask binary.
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -38,12 +38,12 @@ pub struct Run {
     pub calls: Vec<Vec<String>>,
 }
 
-pub const TOOLS: [&str; 4] = ["docker", "kind", "kubectl", "helm"];
+pub(crate) const TOOLS: [&str; 4] = ["docker", "kind", "kubectl", "helm"];
 
 impl Fakes {
     /// Fakes that answer the version and daemon checks like healthy, recent
     /// tools and succeed silently at everything else.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("bin")).unwrap();
         std::fs::create_dir_all(dir.path().join("out")).unwrap();
@@ -71,16 +71,22 @@ impl Fakes {
 
     /// Answer arguments matching `glob` with `stdout` and exit 0. Rules
     /// added later win over earlier ones, so a test can override defaults.
-    pub fn reply(&mut self, tool: &'static str, glob: &str, stdout: &str) -> &mut Self {
+    pub(crate) fn reply(&mut self, tool: &'static str, glob: &str, stdout: &str) -> &mut Self {
         self.rule(tool, glob, stdout, "", 0)
     }
 
     /// Answer arguments matching `glob` with `stderr` and a non-zero exit.
-    pub fn fail(&mut self, tool: &'static str, glob: &str, stderr: &str, code: i32) -> &mut Self {
+    pub(crate) fn fail(
+        &mut self,
+        tool: &'static str,
+        glob: &str,
+        stderr: &str,
+        code: i32,
+    ) -> &mut Self {
         self.rule(tool, glob, "", stderr, code)
     }
 
-    pub fn rule(
+    pub(crate) fn rule(
         &mut self,
         tool: &'static str,
         glob: &str,
@@ -104,7 +110,7 @@ impl Fakes {
     /// Answer arguments matching `glob` by running `body` (POSIX sh,
     /// builtins only; `$STATE` is a directory kept across calls), for
     /// answers that depend on the arguments, like a probe's marker token.
-    pub fn script(&mut self, tool: &'static str, glob: &str, body: &str) -> &mut Self {
+    pub(crate) fn script(&mut self, tool: &'static str, glob: &str, body: &str) -> &mut Self {
         self.rules.entry(tool).or_default().insert(
             0,
             Rule {
@@ -119,12 +125,12 @@ impl Fakes {
     }
 
     /// Leave `tool` off PATH entirely.
-    pub fn remove(&mut self, tool: &'static str) -> &mut Self {
+    pub(crate) fn remove(&mut self, tool: &'static str) -> &mut Self {
         self.absent.push(tool);
         self
     }
 
-    pub fn out_dir(&self) -> PathBuf {
+    pub(crate) fn out_dir(&self) -> PathBuf {
         self.dir.path().join("out")
     }
 
@@ -170,7 +176,7 @@ impl Fakes {
     /// Runs the xtask binary with only the fakes on PATH and a clean
     /// environment (no KUBECONFIG or UPGRADE_TEST_* from the developer's
     /// shell), plus `envs`.
-    pub fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    pub(crate) fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
         self.install();
         let _ = std::fs::remove_file(self.log());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
@@ -207,7 +213,7 @@ impl Fakes {
 impl Run {
     /// The calls as space-joined strings, skipping the prerequisite
     /// version probes, for compact sequence assertions.
-    pub fn steps(&self) -> Vec<String> {
+    pub(crate) fn steps(&self) -> Vec<String> {
         self.calls
             .iter()
             .map(|c| c.join(" "))
@@ -216,16 +222,16 @@ impl Run {
     }
 
     /// Every call including the prerequisite probes.
-    pub fn all_steps(&self) -> Vec<String> {
+    pub(crate) fn all_steps(&self) -> Vec<String> {
         self.calls.iter().map(|c| c.join(" ")).collect()
     }
 
-    pub fn assert_ok(&self) -> &Self {
+    pub(crate) fn assert_ok(&self) -> &Self {
         assert_eq!(self.code, 0, "xtask failed:\n{}", self.transcript());
         self
     }
 
-    pub fn transcript(&self) -> String {
+    pub(crate) fn transcript(&self) -> String {
         format!(
             "--- stdout\n{}\n--- stderr\n{}\n--- calls\n{}",
             self.stdout,

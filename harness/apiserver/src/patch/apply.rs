@@ -14,10 +14,14 @@ use super::lists::{list_kind, ListKind};
 use super::managed::{self, Entry, APPLY, UPDATE};
 
 /// The manager upstream names for fields that predate any tracking.
-pub const BEFORE_FIRST_APPLY: &str = "before-first-apply";
+pub(super) const BEFORE_FIRST_APPLY: &str = "before-first-apply";
 use super::{ApplyConflict, PatchContext, PatchError};
 
-pub fn apply(live: Option<&Value>, body: &[u8], ctx: &PatchContext) -> Result<Value, PatchError> {
+pub(super) fn apply(
+    live: Option<&Value>,
+    body: &[u8],
+    ctx: &PatchContext,
+) -> Result<Value, PatchError> {
     let manager = ctx
         .field_manager
         .as_deref()

@@ -15,7 +15,7 @@ const SET_ORDER: &str = "$setElementOrder/";
 const DELETE_PRIMITIVE: &str = "$deleteFromPrimitiveList/";
 
 /// Applies `patch` to `original`; both are whole objects of `kind`.
-pub fn patch(kind: &str, original: &Value, patch: &Value) -> Result<Value, PatchError> {
+pub(super) fn patch(kind: &str, original: &Value, patch: &Value) -> Result<Value, PatchError> {
     let (Value::Object(orig), Value::Object(p)) = (original, patch) else {
         return Err(PatchError::BadRequest(
             "strategic merge patch body must be a JSON object".into(),

@@ -272,7 +272,7 @@ const DEFS: &[Def] = &[
 ];
 
 /// The groups in the order discovery lists them (core first).
-pub const GROUP_ORDER: &[&str] = &[
+pub(crate) const GROUP_ORDER: &[&str] = &[
     "",
     "apps",
     "events.k8s.io",
@@ -284,7 +284,7 @@ pub const GROUP_ORDER: &[&str] = &[
     "coordination.k8s.io",
 ];
 
-pub fn builtin_resources() -> Vec<ResourceInfo> {
+pub(crate) fn builtin_resources() -> Vec<ResourceInfo> {
     DEFS.iter()
         .map(|d| ResourceInfo {
             group: d.group.into(),

@@ -3,19 +3,19 @@
 
 mod builtin;
 
-pub use builtin::{builtin_resources, GROUP_ORDER};
+pub(crate) use builtin::{builtin_resources, GROUP_ORDER};
 
 use serde_json::Value;
 
 /// Group + plural: the storage identity of a resource (all versions share it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct GroupResource {
+pub(crate) struct GroupResource {
     pub group: String,
     pub plural: String,
 }
 
 impl GroupResource {
-    pub fn new(group: &str, plural: &str) -> Self {
+    pub(crate) fn new(group: &str, plural: &str) -> Self {
         Self {
             group: group.into(),
             plural: plural.into(),
@@ -25,14 +25,14 @@ impl GroupResource {
 
 /// How deleting an owner treats its dependents when the client does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Propagation {
+pub(crate) enum Propagation {
     Background,
     Foreground,
     Orphan,
 }
 
 impl Propagation {
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "Background" => Some(Self::Background),
             "Foreground" => Some(Self::Foreground),
@@ -44,7 +44,7 @@ impl Propagation {
 
 /// Where a scalable resource keeps its replica counts (the `/scale` view).
 #[derive(Debug, Clone)]
-pub struct ScalePaths {
+pub(crate) struct ScalePaths {
     /// Dotted JSON path, e.g. `.spec.replicas`.
     pub spec_replicas: String,
     pub status_replicas: String,
@@ -54,7 +54,7 @@ pub struct ScalePaths {
 
 /// A column of `kubectl get` output.
 #[derive(Debug, Clone)]
-pub struct PrinterColumn {
+pub(crate) struct PrinterColumn {
     pub name: String,
     pub type_: String,
     pub format: String,
@@ -67,7 +67,7 @@ pub struct PrinterColumn {
 
 /// Everything the REST layer needs to know about one resource.
 #[derive(Debug, Clone)]
-pub struct ResourceInfo {
+pub(crate) struct ResourceInfo {
     pub group: String,
     /// Served versions, preferred first.
     pub versions: Vec<String>,
@@ -94,11 +94,11 @@ pub struct ResourceInfo {
 }
 
 impl ResourceInfo {
-    pub fn gr(&self) -> GroupResource {
+    pub(crate) fn gr(&self) -> GroupResource {
         GroupResource::new(&self.group, &self.plural)
     }
 
-    pub fn api_version(&self, version: &str) -> String {
+    pub(crate) fn api_version(&self, version: &str) -> String {
         if self.group.is_empty() {
             version.to_string()
         } else {
@@ -106,25 +106,25 @@ impl ResourceInfo {
         }
     }
 
-    pub fn serves(&self, version: &str) -> bool {
+    pub(crate) fn serves(&self, version: &str) -> bool {
         self.versions.iter().any(|v| v == version)
     }
 
-    pub fn columns(&self, version: &str) -> Option<&[PrinterColumn]> {
+    pub(crate) fn columns(&self, version: &str) -> Option<&[PrinterColumn]> {
         self.printer_columns
             .iter()
             .find(|(v, _)| v == version)
             .map(|(_, c)| c.as_slice())
     }
 
-    pub fn schema(&self, version: &str) -> Option<&Value> {
+    pub(crate) fn schema(&self, version: &str) -> Option<&Value> {
         self.schemas
             .iter()
             .find(|(v, _)| v == version)
             .map(|(_, s)| s)
     }
 
-    pub fn verbs(&self) -> Vec<&'static str> {
+    pub(crate) fn verbs(&self) -> Vec<&'static str> {
         vec![
             "create",
             "delete",

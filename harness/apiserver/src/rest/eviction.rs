@@ -32,7 +32,7 @@ const MANAGER: &str = "kube-apiserver";
 
 const BLOCKED: &str = "Cannot evict pod as it would violate the pod's disruption budget.";
 
-pub async fn evict(mut req: Req) -> Result<Response, ApiError> {
+pub(super) async fn evict(mut req: Req) -> Result<Response, ApiError> {
     let eviction = req.object().await?;
     let name = req.name.clone().unwrap_or_default();
     if meta::name(&eviction) != name {

@@ -28,11 +28,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 
-pub fn json_response(code: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(code: StatusCode, body: &Value) -> Response {
     json_response_typed(code, body, "application/json")
 }
 
-pub fn json_response_typed(code: StatusCode, body: &Value, content_type: &str) -> Response {
+pub(crate) fn json_response_typed(code: StatusCode, body: &Value, content_type: &str) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     Response::builder()
         .status(code)
@@ -59,7 +59,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 
 /// Query parameters, decoded.
 #[derive(Debug, Default)]
-pub struct Params(HashMap<String, String>);
+pub(crate) struct Params(HashMap<String, String>);
 
 impl Params {
     fn parse(uri: &http::Uri) -> Result<Self, ApiError> {
@@ -69,19 +69,19 @@ impl Params {
         Ok(Self(q.0))
     }
 
-    pub fn get(&self, k: &str) -> Option<&str> {
+    pub(crate) fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
 
-    pub fn flag(&self, k: &str) -> bool {
+    pub(crate) fn flag(&self, k: &str) -> bool {
         matches!(self.get(k), Some("true" | "1"))
     }
 
-    pub fn dry_run(&self) -> bool {
+    pub(crate) fn dry_run(&self) -> bool {
         self.get("dryRun") == Some("All")
     }
 
-    pub fn int(&self, k: &str) -> Result<Option<i64>, ApiError> {
+    pub(crate) fn int(&self, k: &str) -> Result<Option<i64>, ApiError> {
         self.get(k)
             .map(|v| {
                 v.parse()
@@ -93,7 +93,7 @@ impl Params {
 
 /// How the client asked to see objects (`Accept: ...;as=Table`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Render {
+pub(crate) enum Render {
     Full,
     Table,
     Metadata,
@@ -130,7 +130,7 @@ impl Render {
 }
 
 /// Everything a resource handler needs about the request.
-pub struct Req {
+pub(crate) struct Req {
     pub shared: Arc<Shared>,
     pub method: Method,
     pub headers: HeaderMap,
@@ -146,7 +146,7 @@ pub struct Req {
 
 impl Req {
     /// Reads the body within the size limit (413 beyond it).
-    pub async fn bytes(&mut self) -> Result<bytes::Bytes, ApiError> {
+    pub(crate) async fn bytes(&mut self) -> Result<bytes::Bytes, ApiError> {
         let limit = self.shared.body_limit;
         if let Some(len) = self
             .headers
@@ -168,7 +168,7 @@ impl Req {
         }
     }
 
-    pub fn content_type(&self) -> String {
+    pub(crate) fn content_type(&self) -> String {
         self.headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -177,7 +177,7 @@ impl Req {
     }
 
     /// Decodes a JSON or YAML object body (create, update).
-    pub async fn object(&mut self) -> Result<Value, ApiError> {
+    pub(crate) async fn object(&mut self) -> Result<Value, ApiError> {
         let ct = self.content_type();
         let mime = ct.split(';').next().unwrap_or("").trim().to_string();
         let bytes = self.bytes().await?;
@@ -344,7 +344,7 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
 
 /// Gives a stored object the apiVersion of the version it was asked under
 /// (CRDs serve several versions of one storage without conversion).
-pub fn as_version(info: &ResourceInfo, version: &str, obj: &Value) -> Value {
+pub(crate) fn as_version(info: &ResourceInfo, version: &str, obj: &Value) -> Value {
     let want = info.api_version(version);
     if obj.get("apiVersion").and_then(Value::as_str) == Some(want.as_str()) {
         return obj.clone();
@@ -357,7 +357,7 @@ pub fn as_version(info: &ResourceInfo, version: &str, obj: &Value) -> Value {
 }
 
 /// Renders one object as the client asked (full, Table row, metadata only).
-pub fn render_object(req: &Req, obj: &Value) -> Value {
+pub(crate) fn render_object(req: &Req, obj: &Value) -> Value {
     let obj = as_version(&req.info, &req.version, obj);
     match req.render {
         Render::Full => obj,

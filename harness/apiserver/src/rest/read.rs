@@ -10,7 +10,7 @@ use crate::selectors::{FieldSelector, LabelSelector};
 use crate::store::ops::target;
 use crate::store::{meta, Key};
 
-pub fn get(req: Req) -> Result<Response, ApiError> {
+pub(crate) fn get(req: Req) -> Result<Response, ApiError> {
     let name = req.name.clone().unwrap_or_default();
     let key = (req.namespace.clone().unwrap_or_default(), name.clone());
     let obj = req
@@ -54,14 +54,14 @@ fn decode_continue(token: &str) -> Result<(u64, Key), ApiError> {
 }
 
 /// The selection a list or watch asks for.
-pub struct Filter {
+pub(crate) struct Filter {
     pub namespace: Option<String>,
     pub labels: LabelSelector,
     pub fields: FieldSelector,
 }
 
 impl Filter {
-    pub fn from_req(req: &Req) -> Result<Self, ApiError> {
+    pub(crate) fn from_req(req: &Req) -> Result<Self, ApiError> {
         Ok(Self {
             namespace: req.namespace.clone(),
             labels: LabelSelector::parse(req.params.get("labelSelector").unwrap_or(""))?,
@@ -69,7 +69,7 @@ impl Filter {
         })
     }
 
-    pub fn matches(&self, obj: &Value) -> bool {
+    pub(crate) fn matches(&self, obj: &Value) -> bool {
         self.namespace
             .as_deref()
             .is_none_or(|ns| meta::namespace(obj) == ns)
@@ -82,7 +82,7 @@ impl Filter {
     }
 }
 
-pub fn list(req: Req) -> Result<Response, ApiError> {
+pub(crate) fn list(req: Req) -> Result<Response, ApiError> {
     let filter = Filter::from_req(&req)?;
     let limit = req
         .params

@@ -56,7 +56,7 @@ fn key(req: &Req) -> (String, String) {
     )
 }
 
-pub fn get(req: Req) -> Result<Response, ApiError> {
+pub(super) fn get(req: Req) -> Result<Response, ApiError> {
     let k = key(&req);
     let obj = req
         .shared
@@ -130,7 +130,7 @@ fn write_scale(st: &mut State, req: &Req, scale: &Value, dry_run: bool) -> Resul
     Ok(scale_view(&req.info, &out))
 }
 
-pub async fn update(mut req: Req) -> Result<Response, ApiError> {
+pub(super) async fn update(mut req: Req) -> Result<Response, ApiError> {
     let scale = req.object().await?;
     let dry = req.params.dry_run();
     let out = req
@@ -140,7 +140,7 @@ pub async fn update(mut req: Req) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &out))
 }
 
-pub async fn patch(mut req: Req) -> Result<Response, ApiError> {
+pub(super) async fn patch(mut req: Req) -> Result<Response, ApiError> {
     let (ty, body) = patch_input(&mut req).await?;
     let dry = req.params.dry_run();
     let out = req.shared.clone().write(|st| {

@@ -60,7 +60,7 @@ fn part(req: &Req) -> Part {
     }
 }
 
-pub async fn create(mut req: Req) -> Result<Response, ApiError> {
+pub(super) async fn create(mut req: Req) -> Result<Response, ApiError> {
     let obj = req.object().await?;
     let o = opts(&req, false);
     let created = req.shared.write(|st| {
@@ -79,7 +79,7 @@ pub async fn create(mut req: Req) -> Result<Response, ApiError> {
     ))
 }
 
-pub async fn update(mut req: Req) -> Result<Response, ApiError> {
+pub(super) async fn update(mut req: Req) -> Result<Response, ApiError> {
     let obj = req.object().await?;
     let name = req.name.clone().unwrap_or_default();
     let (o, p) = (opts(&req, false), part(&req));
@@ -102,7 +102,7 @@ pub async fn update(mut req: Req) -> Result<Response, ApiError> {
 }
 
 /// Maps the patch module's refusals onto the Status kube-apiserver sends.
-pub fn patch_error(e: PatchError) -> ApiError {
+pub(super) fn patch_error(e: PatchError) -> ApiError {
     let message = e.to_string();
     match e {
         PatchError::BadRequest(_) => ApiError::bad_request(message),
@@ -175,7 +175,7 @@ pub(super) async fn patch_input(req: &mut Req) -> Result<(PatchType, bytes::Byte
     Ok((ty, body))
 }
 
-pub async fn patch(mut req: Req) -> Result<Response, ApiError> {
+pub(super) async fn patch(mut req: Req) -> Result<Response, ApiError> {
     let (ty, body) = patch_input(&mut req).await?;
     let name = req.name.clone().unwrap_or_default();
     let key = (req.namespace.clone().unwrap_or_default(), name.clone());
@@ -307,7 +307,7 @@ fn deleted_response(req: &Req, d: Deleted) -> Response {
     }
 }
 
-pub async fn delete(mut req: Req) -> Result<Response, ApiError> {
+pub(super) async fn delete(mut req: Req) -> Result<Response, ApiError> {
     let o = delete_opts(&mut req).await?;
     let at = ObjRef {
         gr: req.info.gr(),
@@ -320,7 +320,7 @@ pub async fn delete(mut req: Req) -> Result<Response, ApiError> {
     Ok(deleted_response(&req, d))
 }
 
-pub async fn delete_collection(mut req: Req) -> Result<Response, ApiError> {
+pub(super) async fn delete_collection(mut req: Req) -> Result<Response, ApiError> {
     let o = delete_opts(&mut req).await?;
     let filter = super::read::Filter::from_req(&req)?;
     let deleted = req.shared.write(|st| {
@@ -367,7 +367,7 @@ pub async fn delete_collection(mut req: Req) -> Result<Response, ApiError> {
 
 /// `namespaces/{name}/finalize`: the only way to change a namespace's
 /// `spec.finalizers` (what tools use to release a stuck namespace).
-pub async fn finalize(mut req: Req) -> Result<Response, ApiError> {
+pub(super) async fn finalize(mut req: Req) -> Result<Response, ApiError> {
     let body = req.object().await?;
     let name = req.name.clone().unwrap_or_default();
     let finalizers = body

@@ -4,12 +4,12 @@ use serde_json::{Map, Value};
 
 use super::Key;
 
-pub fn metadata(obj: &Value) -> Option<&Map<String, Value>> {
+pub(crate) fn metadata(obj: &Value) -> Option<&Map<String, Value>> {
     obj.get("metadata")?.as_object()
 }
 
 /// The metadata map, created if missing (callers checked `obj` is an object).
-pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
+pub(crate) fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
     let root = obj.as_object_mut().expect("object");
     let m = root
         .entry("metadata")
@@ -20,42 +20,42 @@ pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
     m.as_object_mut().expect("metadata object")
 }
 
-pub fn str_field<'a>(obj: &'a Value, field: &str) -> &'a str {
+pub(crate) fn str_field<'a>(obj: &'a Value, field: &str) -> &'a str {
     metadata(obj)
         .and_then(|m| m.get(field))
         .and_then(Value::as_str)
         .unwrap_or("")
 }
 
-pub fn set_str(obj: &mut Value, field: &str, value: &str) {
+pub(crate) fn set_str(obj: &mut Value, field: &str, value: &str) {
     metadata_mut(obj).insert(field.into(), Value::String(value.into()));
 }
 
-pub fn name(obj: &Value) -> &str {
+pub(crate) fn name(obj: &Value) -> &str {
     str_field(obj, "name")
 }
 
-pub fn namespace(obj: &Value) -> &str {
+pub(crate) fn namespace(obj: &Value) -> &str {
     str_field(obj, "namespace")
 }
 
-pub fn uid(obj: &Value) -> &str {
+pub(crate) fn uid(obj: &Value) -> &str {
     str_field(obj, "uid")
 }
 
-pub fn resource_version(obj: &Value) -> &str {
+pub(crate) fn resource_version(obj: &Value) -> &str {
     str_field(obj, "resourceVersion")
 }
 
-pub fn key(obj: &Value) -> Key {
+pub(crate) fn key(obj: &Value) -> Key {
     (namespace(obj).to_string(), name(obj).to_string())
 }
 
-pub fn deletion_timestamp(obj: &Value) -> Option<&str> {
+pub(crate) fn deletion_timestamp(obj: &Value) -> Option<&str> {
     metadata(obj)?.get("deletionTimestamp")?.as_str()
 }
 
-pub fn finalizers(obj: &Value) -> Vec<String> {
+pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
     metadata(obj)
         .and_then(|m| m.get("finalizers"))
         .and_then(Value::as_array)
@@ -67,7 +67,7 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub fn set_finalizers(obj: &mut Value, finalizers: &[String]) {
+pub(crate) fn set_finalizers(obj: &mut Value, finalizers: &[String]) {
     let m = metadata_mut(obj);
     if finalizers.is_empty() {
         m.remove("finalizers");
@@ -76,11 +76,11 @@ pub fn set_finalizers(obj: &mut Value, finalizers: &[String]) {
     }
 }
 
-pub fn labels(obj: &Value) -> Option<&Map<String, Value>> {
+pub(crate) fn labels(obj: &Value) -> Option<&Map<String, Value>> {
     metadata(obj)?.get("labels")?.as_object()
 }
 
-pub fn owner_refs(obj: &Value) -> Vec<Value> {
+pub(crate) fn owner_refs(obj: &Value) -> Vec<Value> {
     metadata(obj)
         .and_then(|m| m.get("ownerReferences"))
         .and_then(Value::as_array)
@@ -88,7 +88,7 @@ pub fn owner_refs(obj: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-pub fn owner_uids(obj: &Value) -> Vec<String> {
+pub(crate) fn owner_uids(obj: &Value) -> Vec<String> {
     owner_refs(obj)
         .iter()
         .filter_map(|r| r.get("uid")?.as_str().map(String::from))
@@ -96,7 +96,7 @@ pub fn owner_uids(obj: &Value) -> Vec<String> {
 }
 
 /// Reads a dotted path like `.spec.replicas` or `spec.nodeName`.
-pub fn path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
+pub(crate) fn path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = obj;
     for part in path.trim_start_matches('.').split('.') {
         if part.is_empty() {
@@ -108,7 +108,7 @@ pub fn path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 /// Writes a dotted path, creating intermediate objects.
-pub fn set_path(obj: &mut Value, path: &str, value: Value) {
+pub(crate) fn set_path(obj: &mut Value, path: &str, value: Value) {
     let parts: Vec<&str> = path
         .trim_start_matches('.')
         .split('.')
@@ -132,7 +132,7 @@ pub fn set_path(obj: &mut Value, path: &str, value: Value) {
 
 /// The object without the parts that do not count as a spec change
 /// (metadata, status, type meta), for generation bumps.
-pub fn spec_part(obj: &Value) -> Value {
+pub(crate) fn spec_part(obj: &Value) -> Value {
     let mut v = obj.clone();
     if let Some(m) = v.as_object_mut() {
         for k in ["metadata", "status", "apiVersion", "kind"] {
@@ -143,7 +143,7 @@ pub fn spec_part(obj: &Value) -> Value {
 }
 
 /// Renders a value as a field selector compares it.
-pub fn as_selector_string(v: Option<&Value>) -> String {
+pub(crate) fn as_selector_string(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),

@@ -5,8 +5,8 @@
 //! Everything here runs under the server's single state lock, so a write,
 //! its event and the garbage collection it triggers are one atomic step.
 
-pub mod meta;
-pub mod ops;
+pub(crate) mod meta;
+pub(crate) mod ops;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -19,21 +19,21 @@ use crate::clock::Clock;
 use crate::registry::{GroupResource, ResourceInfo};
 
 /// Stored objects are shared with event logs and watchers, never copied.
-pub type Obj = Arc<Value>;
+pub(crate) type Obj = Arc<Value>;
 
 /// `(namespace, name)`; namespace is empty for cluster-scoped objects. The
 /// tuple order makes a BTreeMap list namespace by namespace, as etcd does.
-pub type Key = (String, String);
+pub(crate) type Key = (String, String);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
+pub(crate) enum EventType {
     Added,
     Modified,
     Deleted,
 }
 
 impl EventType {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Added => "ADDED",
             Self::Modified => "MODIFIED",
@@ -44,7 +44,7 @@ impl EventType {
 
 /// One entry of a resource's event log.
 #[derive(Debug)]
-pub struct Event {
+pub(crate) struct Event {
     pub rv: u64,
     pub ty: EventType,
     pub object: Obj,
@@ -54,7 +54,7 @@ pub struct Event {
 }
 
 /// Objects and event log of one group/resource.
-pub struct ResourceStore {
+pub(crate) struct ResourceStore {
     pub info: Arc<ResourceInfo>,
     pub objects: BTreeMap<Key, Obj>,
     pub log: VecDeque<Arc<Event>>,
@@ -68,7 +68,7 @@ pub struct ResourceStore {
 
 /// A stored object's address.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ObjRef {
+pub(crate) struct ObjRef {
     pub gr: GroupResource,
     pub key: Key,
 }
@@ -76,13 +76,13 @@ pub struct ObjRef {
 /// A pod whose graceful deletion should finish when its grace period ends
 /// (the embedded server plays the kubelet's part).
 #[derive(Debug, Clone)]
-pub struct GraceTimer {
+pub(crate) struct GraceTimer {
     pub at: ObjRef,
     pub uid: String,
     pub after: Duration,
 }
 
-pub struct State {
+pub(crate) struct State {
     pub rv: u64,
     pub resources: BTreeMap<GroupResource, ResourceStore>,
     pub history: usize,
@@ -100,7 +100,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(clock: Arc<dyn Clock>, history: usize) -> Self {
+    pub(crate) fn new(clock: Arc<dyn Clock>, history: usize) -> Self {
         Self {
             rv: 1,
             resources: BTreeMap::new(),
@@ -114,12 +114,12 @@ impl State {
         }
     }
 
-    pub fn now(&self) -> String {
+    pub(crate) fn now(&self) -> String {
         crate::clock::format_time(self.clock.now())
     }
 
     /// Serves a resource, or updates how it is served (a CRD changed).
-    pub fn register(&mut self, info: ResourceInfo) {
+    pub(crate) fn register(&mut self, info: ResourceInfo) {
         let gr = info.gr();
         match self.resources.get_mut(&gr) {
             Some(rs) => rs.info = Arc::new(info),
@@ -140,26 +140,31 @@ impl State {
     }
 
     /// Stops serving a resource; its objects must already be gone.
-    pub fn unregister(&mut self, gr: &GroupResource) {
+    pub(crate) fn unregister(&mut self, gr: &GroupResource) {
         self.resources.remove(gr);
     }
 
     /// Finds a resource by group, version and plural.
-    pub fn lookup(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
+    pub(crate) fn lookup(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<Arc<ResourceInfo>> {
         let rs = self.resources.get(&GroupResource::new(group, plural))?;
         rs.info.serves(version).then(|| rs.info.clone())
     }
 
-    pub fn get(&self, gr: &GroupResource, key: &Key) -> Option<Obj> {
+    pub(crate) fn get(&self, gr: &GroupResource, key: &Key) -> Option<Obj> {
         self.resources.get(gr)?.objects.get(key).cloned()
     }
 
-    pub fn exists(&self, r: &ObjRef) -> bool {
+    pub(crate) fn exists(&self, r: &ObjRef) -> bool {
         self.get(&r.gr, &r.key).is_some()
     }
 
     /// Writes an object (create or update), stamping the next resourceVersion.
-    pub fn commit(&mut self, gr: &GroupResource, mut obj: Value) -> Obj {
+    pub(crate) fn commit(&mut self, gr: &GroupResource, mut obj: Value) -> Obj {
         self.rv += 1;
         let rv = self.rv;
         meta::set_str(&mut obj, "resourceVersion", &rv.to_string());
@@ -191,7 +196,7 @@ impl State {
     }
 
     /// Removes an object for good; the DELETED event carries a fresh rv.
-    pub fn remove(&mut self, at: &ObjRef) -> Option<Obj> {
+    pub(crate) fn remove(&mut self, at: &ObjRef) -> Option<Obj> {
         let old = self.resources.get_mut(&at.gr)?.objects.remove(&at.key)?;
         self.unindex(at, &old);
         self.rv += 1;
@@ -259,7 +264,7 @@ impl State {
     }
 
     /// Live objects naming `owner_uid` as an owner.
-    pub fn dependents_of(&self, owner_uid: &str) -> Vec<ObjRef> {
+    pub(crate) fn dependents_of(&self, owner_uid: &str) -> Vec<ObjRef> {
         self.dependents
             .get(owner_uid)
             .map(|s| s.iter().cloned().collect())
@@ -267,7 +272,7 @@ impl State {
     }
 
     /// All objects in one namespace, across resources.
-    pub fn in_namespace(&self, ns: &str) -> Vec<ObjRef> {
+    pub(crate) fn in_namespace(&self, ns: &str) -> Vec<ObjRef> {
         let mut out = Vec::new();
         for (gr, rs) in &self.resources {
             if !rs.info.namespaced {

@@ -13,7 +13,7 @@ use crate::{gc, strategy, validation};
 
 /// Which part of an object a write may change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub(crate) enum Part {
     /// The object minus status (when the resource has a status subresource).
     Main,
     /// Only `.status`.
@@ -22,7 +22,7 @@ pub enum Part {
 
 /// Options shared by create and update.
 #[derive(Debug, Clone, Default)]
-pub struct WriteOpts {
+pub(crate) struct WriteOpts {
     pub dry_run: bool,
     /// The body came out of a PATCH, which never needs a resourceVersion
     /// and whose managedFields the patch module already maintained.
@@ -86,7 +86,7 @@ fn same_content(a: &Value, b: &Value) -> bool {
     strip(a) == strip(b)
 }
 
-pub fn target<'a>(info: &'a ResourceInfo, name: &'a str) -> Target<'a> {
+pub(crate) fn target<'a>(info: &'a ResourceInfo, name: &'a str) -> Target<'a> {
     Target {
         group: &info.group,
         plural: &info.plural,
@@ -96,7 +96,7 @@ pub fn target<'a>(info: &'a ResourceInfo, name: &'a str) -> Target<'a> {
 
 /// Checks `apiVersion`/`kind` against the URL and fills them in if absent
 /// (kube-apiserver decodes with the URL's kind as the default).
-pub fn check_type_meta(
+pub(crate) fn check_type_meta(
     info: &ResourceInfo,
     version: &str,
     obj: &mut Value,
@@ -188,7 +188,7 @@ fn random_suffix() -> String {
         .collect()
 }
 
-pub fn create(
+pub(crate) fn create(
     st: &mut State,
     info: &ResourceInfo,
     version: &str,
@@ -258,7 +258,7 @@ const SERVER_FIELDS: &[&str] = &[
 ];
 
 #[allow(clippy::too_many_arguments)]
-pub fn update(
+pub(crate) fn update(
     st: &mut State,
     info: &ResourceInfo,
     version: &str,
@@ -391,7 +391,7 @@ pub fn update(
 }
 
 /// A deleted object goes once its finalizers are gone and its grace is over.
-pub fn ready_to_remove(obj: &Value) -> bool {
+pub(crate) fn ready_to_remove(obj: &Value) -> bool {
     if meta::deletion_timestamp(obj).is_none() || !meta::finalizers(obj).is_empty() {
         return false;
     }
@@ -410,7 +410,7 @@ pub fn ready_to_remove(obj: &Value) -> bool {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct DeleteOpts {
+pub(crate) struct DeleteOpts {
     pub grace_seconds: Option<i64>,
     pub propagation: Option<Propagation>,
     pub uid: Option<String>,
@@ -420,7 +420,7 @@ pub struct DeleteOpts {
 
 /// What a delete did: removed the object, or marked it and left it waiting.
 #[derive(Debug)]
-pub enum Deleted {
+pub(crate) enum Deleted {
     Gone(Obj),
     Pending(Obj),
 }
@@ -451,7 +451,7 @@ fn grace_for(info: &ResourceInfo, obj: &Value, asked: Option<i64>) -> i64 {
     }
 }
 
-pub fn delete(
+pub(crate) fn delete(
     st: &mut State,
     info: &ResourceInfo,
     at: &ObjRef,
@@ -554,7 +554,7 @@ pub fn delete(
 
 /// Ends a pod's grace period (the kubelet's confirmation, played by the
 /// server): the object goes unless finalizers still hold it.
-pub fn finish_grace(st: &mut State, at: &ObjRef, uid: &str) {
+pub(crate) fn finish_grace(st: &mut State, at: &ObjRef, uid: &str) {
     let Some(obj) = st.get(&at.gr, &at.key) else {
         return;
     };
@@ -573,7 +573,7 @@ pub fn finish_grace(st: &mut State, at: &ObjRef, uid: &str) {
 
 /// Writes an updated object the server itself changed (GC, namespace
 /// controller), removing it if nothing holds it any more.
-pub fn system_write(st: &mut State, at: &ObjRef, new: Value) {
+pub(crate) fn system_write(st: &mut State, at: &ObjRef, new: Value) {
     let out = st.commit(&at.gr, new);
     if ready_to_remove(&out) {
         st.remove(at);
@@ -581,7 +581,7 @@ pub fn system_write(st: &mut State, at: &ObjRef, new: Value) {
 }
 
 /// The `Status` kube-apiserver answers for an immediate delete.
-pub fn deleted_status(info: &ResourceInfo, obj: &Value) -> Value {
+pub(crate) fn deleted_status(info: &ResourceInfo, obj: &Value) -> Value {
     json!({
         "kind": "Status",
         "apiVersion": "v1",

@@ -6,13 +6,13 @@ use kube::Client;
 use kube_harness_apiserver::ApiServer;
 use serde_json::json;
 
-pub async fn server() -> (ApiServer, Client) {
+pub(crate) async fn server() -> (ApiServer, Client) {
     let server = ApiServer::start().await.expect("server starts");
     let client = server.client();
     (server, client)
 }
 
-pub fn pod(name: &str) -> Pod {
+pub(crate) fn pod(name: &str) -> Pod {
     serde_json::from_value(json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -22,7 +22,7 @@ pub fn pod(name: &str) -> Pod {
     .expect("valid pod")
 }
 
-pub async fn namespace(client: &Client, name: &str) {
+pub(crate) async fn namespace(client: &Client, name: &str) {
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &ns)
@@ -31,7 +31,7 @@ pub async fn namespace(client: &Client, name: &str) {
 }
 
 /// The `Status` of a failed call, for asserting reason and code.
-pub fn status(err: kube::Error) -> kube::core::Status {
+pub(crate) fn status(err: kube::Error) -> kube::core::Status {
     match err {
         kube::Error::Api(s) => *s,
         other => panic!("expected an API error Status, got {other:?}"),
@@ -61,20 +61,20 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Replicas", type_ = "integer", json_path = ".spec.replicas"),
     printcolumn(name = "Ready", type_ = "boolean", json_path = ".status.ready")
 )]
-pub struct DatabaseSpec {
+pub(crate) struct DatabaseSpec {
     pub replicas: i32,
     pub version: String,
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-pub struct DatabaseStatus {
+pub(crate) struct DatabaseStatus {
     pub replicas: i32,
     pub ready: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
 }
 
-pub fn database(name: &str, replicas: i32) -> Database {
+pub(crate) fn database(name: &str, replicas: i32) -> Database {
     Database::new(
         name,
         DatabaseSpec {
@@ -85,7 +85,7 @@ pub fn database(name: &str, replicas: i32) -> Database {
 }
 
 /// Creates the Database CRD through the API and waits until it is served.
-pub async fn install_database_crd(client: &Client) {
+pub(crate) async fn install_database_crd(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     crds.create(&PostParams::default(), &Database::crd())
         .await
@@ -102,7 +102,7 @@ pub async fn install_database_crd(client: &Client) {
 }
 
 /// Sends a raw request and returns the status code and decoded body.
-pub async fn raw(
+pub(crate) async fn raw(
     client: &Client,
     method: &str,
     uri: &str,

@@ -8,6 +8,7 @@ use std::fmt;
 
 /// Why a field path could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PathError {
     /// The path has an empty segment, e.g. `status..phase` or a trailing dot.
     #[error("field path `{path}`: empty segment at byte {at}")]

@@ -268,6 +268,7 @@ impl Matcher for ShapeMatcher {
 
 /// A snapshot that is not (only) the shape it should be.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContrastFailure {
     /// The shape it should have had.
     pub shape: String,

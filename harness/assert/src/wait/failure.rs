@@ -9,6 +9,7 @@ use std::time::Duration;
 
 /// Which kind of wait failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WaitKind {
     /// Waited for the matcher to pass.
     Eventually,
@@ -27,6 +28,7 @@ impl fmt::Display for WaitKind {
 
 /// How the wait ended.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// `eventually` ran out of time before the matcher passed (often enough).
     TimedOut,
@@ -51,6 +53,7 @@ pub enum Outcome {
 
 /// A probe error kept for the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProbeErrorSeen {
     /// Attempt that produced it, counting from 1.
     pub attempt: u32,
@@ -63,6 +66,7 @@ pub struct ProbeErrorSeen {
 /// A failed `eventually` / `consistently`. `Display` (and `Debug`, so
 /// `.unwrap()` reads well) prints the full report.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Failure {
     /// Eventually or consistently.
     pub kind: WaitKind,

@@ -35,6 +35,7 @@ pub trait Probe: Send {
 
 /// Why one attempt produced no value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProbeError {
     /// The attempt failed but a later one may succeed (a connection error,
     /// an object not created yet). The wait goes on; the error is reported
