@@ -23,7 +23,7 @@ mod rollout_restart;
 #[path = "../suites/rollout_stuck.rs"]
 mod rollout_stuck;
 
-use rollout::{stuck_vs_paused, Rollout};
+use rollout::{Rollout, stuck_vs_paused};
 use rollout_operator::Faults;
 use std::future::Future;
 use std::time::Instant as WallClock;
@@ -105,7 +105,9 @@ async fn story() -> anyhow::Result<()> {
     println!("{}", stuck_vs_paused().to_markdown());
 
     println!("## When the operator is broken: a restarted controller that never reconciles\n");
-    println!("The same scenario as step 4, with the fault seen in the wild injected. The suite fails, and says why:\n");
+    println!(
+        "The same scenario as step 4, with the fault seen in the wild injected. The suite fails, and says why:\n"
+    );
     match on_fresh(
         Faults::default().silent_after_restart(),
         rollout_restart::restart_mid_rollout,

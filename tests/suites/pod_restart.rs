@@ -32,16 +32,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::VolumeAttachment;
-use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube_harness::disruption;
 use kube_harness::env::TestEnv;
-use kube_harness::prelude::{eq, eventually, present, skip, DurationExt};
-use kube_harness::timeline::{offset, Recorder, Timeline, Track};
+use kube_harness::prelude::{DurationExt, eq, eventually, present, skip};
+use kube_harness::timeline::{Recorder, Timeline, Track, offset};
 use serde_json::json;
 use tokio::task::JoinHandle;
 

@@ -3,7 +3,7 @@
 //! RolloutComplete), with every pod on the new image.
 
 use crate::rollout::{Rollout, V2};
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube_harness::disruption::drain_node;

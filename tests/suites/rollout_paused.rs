@@ -3,7 +3,7 @@
 //! declared once (`rollout::stuck_vs_paused`), asserted here column by
 //! column, and rendered into docs/stuck-vs-paused.md.
 
-use crate::rollout::{stuck_vs_paused, Rollout, V1, V2};
+use crate::rollout::{Rollout, V1, V2, stuck_vs_paused};
 use anyhow::Result;
 use kube_harness::prelude::*;
 use rollout_operator::Faults;

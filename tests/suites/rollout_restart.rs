@@ -4,7 +4,7 @@
 //! reconcile-liveness probe names it instead of timing out bare, and that
 //! its logs say the same in one line each.
 
-use crate::rollout::{Rollout, NAME, V2};
+use crate::rollout::{NAME, Rollout, V2};
 use anyhow::Result;
 use kube_harness::disruption::restart_operator;
 use kube_harness::liveness::Probe as Liveness;

@@ -4,7 +4,7 @@
 //! done"), then completes and clears once the StatefulSet controller comes
 //! back.
 
-use crate::rollout::{Rollout, REPLICAS, V1, V2};
+use crate::rollout::{REPLICAS, Rollout, V1, V2};
 use anyhow::Result;
 use kube_harness::prelude::*;
 use rollout_operator::Faults;

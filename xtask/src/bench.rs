@@ -7,7 +7,7 @@
 use anyhow::{Context, Result};
 
 use crate::paths::{cargo, repo_root, target_dir};
-use crate::process::{Cmd, Runner, BUILD_LIMIT};
+use crate::process::{BUILD_LIMIT, Cmd, Runner};
 
 /// A benchmark the command knows: `cargo bench -p <package> --bench <target>`.
 pub(crate) struct Bench {

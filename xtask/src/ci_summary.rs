@@ -17,7 +17,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use quick_xml::events::{BytesRef, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer, XmlVersion};
 
@@ -251,13 +251,13 @@ fn parse(text: &str) -> Result<Report> {
         }
     }
     for case in report.suites.iter_mut().flat_map(|s| s.cases.iter_mut()) {
-        if case.outcome == Outcome::Passed {
-            if let Some(reason) = skip_reason(&case.stdout) {
-                case.outcome = Outcome::Skipped {
-                    reason,
-                    at_run_time: true,
-                };
-            }
+        if case.outcome == Outcome::Passed
+            && let Some(reason) = skip_reason(&case.stdout)
+        {
+            case.outcome = Outcome::Skipped {
+                reason,
+                at_run_time: true,
+            };
         }
     }
     Ok(report)
@@ -368,10 +368,10 @@ fn close(
             }
         }
         *field = None;
-    } else if name == "testcase" {
-        if let (Some(case), Some(suite)) = (case.take(), report.suites.last_mut()) {
-            suite.cases.push(case);
-        }
+    } else if name == "testcase"
+        && let (Some(case), Some(suite)) = (case.take(), report.suites.last_mut())
+    {
+        suite.cases.push(case);
     }
 }
 

@@ -14,7 +14,7 @@
 use anyhow::{Context, Result};
 
 use crate::paths::{cargo, repo_root};
-use crate::process::{Cmd, Runner, BUILD_LIMIT};
+use crate::process::{BUILD_LIMIT, Cmd, Runner};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {

@@ -7,9 +7,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
-use crate::process::{capture, Cmd};
+use crate::process::{Cmd, capture};
 
 /// An external tool a command depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// One external command: a program, its arguments and, if it matters, the
 /// directory it runs in.
@@ -457,9 +457,11 @@ mod tests {
         for bad in ["", "abc", "12x", "s", "0s", "-5s", "1.5s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(parse_duration("soon")
-            .unwrap_err()
-            .contains("not a duration"));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
     }
 
     #[test]

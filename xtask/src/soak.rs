@@ -6,12 +6,12 @@
 //! filter that matches nothing is an error, not 200 green runs), and the
 //! output of failing runs is kept for reading afterwards.
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::paths::{self, cargo, repo_root, target_dir};
-use crate::process::{self, Cmd, Runner, BUILD_LIMIT, RUN_LIMIT};
+use crate::process::{self, BUILD_LIMIT, Cmd, RUN_LIMIT, Runner};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -126,7 +126,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         .context("building the suites test binary failed (compiler errors above)")?;
     let (exe, package_dir) = match &messages {
         Some(messages) => test_executable(messages).with_context(|| {
-            format!("cargo built no `{TEST_TARGET}` test executable (is tests/suites/main.rs declared?)")
+            format!(
+                "cargo built no `{TEST_TARGET}` test executable (is tests/suites/main.rs declared?)"
+            )
         })?,
         None => (
             PathBuf::from("SUITES_TEST_EXECUTABLE"),

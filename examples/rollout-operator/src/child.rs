@@ -1,7 +1,7 @@
 //! The child StatefulSet: what the operator wants it to be, and what it reads
 //! back from it. Pure functions over k8s-openapi types.
 
-use crate::crd::{NodeDeployment, CONTAINER, DEPLOYMENT_LABEL};
+use crate::crd::{CONTAINER, DEPLOYMENT_LABEL, NodeDeployment};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};

@@ -2,9 +2,9 @@
 //! on each reconcile read fresh inputs, ask [`crate::decide`] what to do, and
 //! carry it out (child first, then status, then events).
 
-use crate::crd::{NodeDeployment, DEPLOYMENT_LABEL};
-use crate::decide::{decide, ChildAction, Decision, Observed, Severity};
-use crate::{child, OperatorConfig};
+use crate::crd::{DEPLOYMENT_LABEL, NodeDeployment};
+use crate::decide::{ChildAction, Decision, Observed, Severity, decide};
+use crate::{OperatorConfig, child};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;

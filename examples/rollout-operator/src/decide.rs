@@ -12,8 +12,8 @@ use crate::child;
 use crate::clock::whole_seconds;
 use crate::conditions;
 use crate::crd::{
-    condition, reason, NodeDeployment, NodeDeploymentStatus, Phase, PlanPhase, PlanStatus,
-    PlanTask, RolloutStatus, TaskName, TaskState,
+    NodeDeployment, NodeDeploymentStatus, Phase, PlanPhase, PlanStatus, PlanTask, RolloutStatus,
+    TaskName, TaskState, condition, reason,
 };
 use crate::faults::Faults;
 use jiff::Timestamp;
@@ -167,26 +167,27 @@ pub fn decide(obs: &Observed<'_>, faults: &Faults) -> Decision {
             rollout.target_image = spec.image.clone();
             st.plan = Some(fresh_plan());
         }
-    } else if let Some(current) = st.current_image.clone() {
-        if current != spec.image && !spec.paused {
-            st.rollout = Some(RolloutStatus {
-                started_at: Time(now),
-                target_image: spec.image.clone(),
+    } else if let Some(current) = st.current_image.clone()
+        && current != spec.image
+        && !spec.paused
+    {
+        st.rollout = Some(RolloutStatus {
+            started_at: Time(now),
+            target_image: spec.image.clone(),
+        });
+        st.plan = Some(fresh_plan());
+        if !faults.skip_rollout_started_event {
+            events.push(Emit {
+                severity: Severity::Normal,
+                reason: reason::ROLLOUT_STARTED,
+                note: format!("image {current} → {}", spec.image),
             });
-            st.plan = Some(fresh_plan());
-            if !faults.skip_rollout_started_event {
-                events.push(Emit {
-                    severity: Severity::Normal,
-                    reason: reason::ROLLOUT_STARTED,
-                    note: format!("image {current} → {}", spec.image),
-                });
-            }
         }
     }
-    if faults.restamp_started_at {
-        if let Some(rollout) = st.rollout.as_mut() {
-            rollout.started_at = Time(now);
-        }
+    if faults.restamp_started_at
+        && let Some(rollout) = st.rollout.as_mut()
+    {
+        rollout.started_at = Time(now);
     }
 
     // 2. Run the plan as far as the cluster allows, and pick the child image.

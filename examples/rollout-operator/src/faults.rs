@@ -6,8 +6,8 @@
 //! with a message that names the broken promise. Production code leaves them
 //! all off (the `Default`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Deliberate breakages. All off by default; switch one on with its
 /// method: `Faults::default().restamp_started_at()`.

@@ -26,7 +26,7 @@ pub mod decide;
 pub mod faults;
 
 pub use clock::{Clock, TokioClock, WallClock};
-pub use controller::{run, ReconcileError};
+pub use controller::{ReconcileError, run};
 pub use crd::{
     NodeDeployment, NodeDeploymentSpec, NodeDeploymentStatus, Phase, PlanPhase, PlanStatus,
     PlanTask, RolloutStatus, TaskName, TaskState,

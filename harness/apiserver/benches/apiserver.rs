@@ -164,11 +164,11 @@ async fn watch_latency(client: kube::Client) -> Result<(Duration, Duration)> {
                 .await
                 .with_context(|| format!("no watch event for {name} within {WATCH_TIMEOUT:?}"))?
                 .context("watch ended")??;
-            if let WatchEvent::Added(cm) = event {
-                if cm.metadata.name.as_deref() == Some(&name) {
-                    samples.push(acked.elapsed());
-                    break;
-                }
+            if let WatchEvent::Added(cm) = event
+                && cm.metadata.name.as_deref() == Some(&name)
+            {
+                samples.push(acked.elapsed());
+                break;
             }
         }
     }
@@ -223,8 +223,8 @@ mod fake {
     //! The same work on kube-fake-client (kube 4 / k8s-openapi 0.28 types).
     use super::*;
     use k8s_openapi_028::api::core::v1::{ConfigMap as ConfigMap4, Pod as Pod4};
-    use kube4::api::{Api as Api4, PostParams as PostParams4, WatchParams as WatchParams4};
     use kube_fake_client::ClientBuilder;
+    use kube4::api::{Api as Api4, PostParams as PostParams4, WatchParams as WatchParams4};
 
     fn pod4(i: usize) -> Pod4 {
         serde_json::from_value(serde_json::to_value(pod(i)).expect("pod json")).expect("pod 0.28")

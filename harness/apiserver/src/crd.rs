@@ -2,12 +2,12 @@
 //! (scope, versions, status/scale subresources, printer columns) and
 //! removing every instance when the definition goes.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::error::{ApiError, Target};
 use crate::registry::{GroupResource, PrinterColumn, Propagation, ResourceInfo, ScalePaths};
 use crate::schema;
-use crate::store::{meta, ObjRef, State};
+use crate::store::{ObjRef, State, meta};
 
 const KIND: &str = "CustomResourceDefinition";
 const GROUP: &str = "apiextensions.k8s.io";
@@ -131,13 +131,13 @@ pub(crate) fn prepare(st: &State, crd: &mut Value, old: Option<&Value>) -> Resul
                 causes.push((field.into(), "Invalid value: field is immutable".into()));
             }
         }
-    } else if let Some(clash) = st.resources.get(&GroupResource::new(&group, &plural)) {
-        if !clash.info.custom {
-            causes.push((
-                "spec.names.plural".into(),
-                format!("Invalid value: {plural:?}: conflicts with a built-in resource"),
-            ));
-        }
+    } else if let Some(clash) = st.resources.get(&GroupResource::new(&group, &plural))
+        && !clash.info.custom
+    {
+        causes.push((
+            "spec.names.plural".into(),
+            format!("Invalid value: {plural:?}: conflicts with a built-in resource"),
+        ));
     }
     if !causes.is_empty() {
         return Err(invalid(&name, causes));

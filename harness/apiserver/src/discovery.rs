@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::response::Response;
-use http::{header, HeaderMap, StatusCode};
-use serde_json::{json, Value};
+use http::{HeaderMap, StatusCode, header};
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::registry::ResourceInfo;

@@ -4,7 +4,7 @@
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// A failure of one API request, rendered as a `metav1.Status`.
 #[derive(Debug, Clone)]
@@ -153,7 +153,9 @@ impl ApiError {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {content_type:?})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {content_type:?})"
+            ),
         )
     }
 
@@ -181,10 +183,10 @@ impl ApiError {
             "code": self.code.as_u16(),
         });
         // Upstream omits an empty reason (e.g. eviction's multi-budget 500).
-        if self.reason.is_empty() {
-            if let Some(o) = s.as_object_mut() {
-                o.remove("reason");
-            }
+        if self.reason.is_empty()
+            && let Some(o) = s.as_object_mut()
+        {
+            o.remove("reason");
         }
         if !self.details.is_null() {
             s["details"] = self.details.clone();

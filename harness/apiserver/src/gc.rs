@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::registry::{GroupResource, Propagation};
 use crate::store::ops::{self, DeleteOpts};
-use crate::store::{meta, ObjRef, State};
+use crate::store::{ObjRef, State, meta};
 
 const ORPHAN: &str = "orphan";
 const FOREGROUND: &str = "foregroundDeletion";

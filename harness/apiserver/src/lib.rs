@@ -35,5 +35,5 @@ mod watch;
 
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use error::{ApiError, Error};
-pub use http::{kubeconfig_yaml, HttpEndpoint};
+pub use http::{HttpEndpoint, kubeconfig_yaml};
 pub use server::{ApiServer, ApiServerBuilder, DEFAULT_BODY_LIMIT, DEFAULT_WATCH_HISTORY};

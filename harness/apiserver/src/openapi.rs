@@ -6,7 +6,7 @@
 
 use axum::response::Response;
 use http::StatusCode;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::registry::ResourceInfo;

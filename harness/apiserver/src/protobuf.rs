@@ -4,7 +4,7 @@
 //! user knows to use `kubectl apply` instead.
 
 use base64_free::encode as b64;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// `k8s\0`, then a `runtime.Unknown` envelope.
 const MAGIC: &[u8] = b"k8s\0";
@@ -196,7 +196,7 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, String> {
         _ => {
             return Err(format!(
                 "the embedded API server reads protobuf bodies only for Namespace, ConfigMap and Secret, not {kind} ({api_version}); send JSON or YAML (e.g. kubectl apply -f) instead"
-            ))
+            ));
         }
     };
     obj["apiVersion"] = json!(api_version);

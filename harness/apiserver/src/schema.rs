@@ -123,10 +123,10 @@ fn nullable(s: &Value) -> bool {
 
 fn apply_defaults(props: &Map<String, Value>, obj: &mut Map<String, Value>) {
     for (k, ps) in props {
-        if !obj.contains_key(k) {
-            if let Some(d) = ps.get("default") {
-                obj.insert(k.clone(), d.clone());
-            }
+        if !obj.contains_key(k)
+            && let Some(d) = ps.get("default")
+        {
+            obj.insert(k.clone(), d.clone());
         }
     }
 }
@@ -138,15 +138,15 @@ fn required(s: &Value, obj: &Map<String, Value>, path: &str, errs: &mut Vec<(Str
         .into_iter()
         .flatten()
     {
-        if let Some(r) = r.as_str() {
-            if !obj.contains_key(r) {
-                let field = if path.is_empty() {
-                    r.to_string()
-                } else {
-                    format!("{path}.{r}")
-                };
-                errs.push((field, "Required value".into()));
-            }
+        if let Some(r) = r.as_str()
+            && !obj.contains_key(r)
+        {
+            let field = if path.is_empty() {
+                r.to_string()
+            } else {
+                format!("{path}.{r}")
+            };
+            errs.push((field, "Required value".into()));
         }
     }
 }
@@ -197,17 +197,17 @@ fn visit(
             return;
         }
     }
-    if let Some(options) = s.get("enum").and_then(Value::as_array) {
-        if !options.contains(v) {
-            let list: Vec<String> = options.iter().map(Value::to_string).collect();
-            errs.push((
-                path.into(),
-                format!(
-                    "Unsupported value: {v}: supported values: {}",
-                    list.join(", ")
-                ),
-            ));
-        }
+    if let Some(options) = s.get("enum").and_then(Value::as_array)
+        && !options.contains(v)
+    {
+        let list: Vec<String> = options.iter().map(Value::to_string).collect();
+        errs.push((
+            path.into(),
+            format!(
+                "Unsupported value: {v}: supported values: {}",
+                list.join(", ")
+            ),
+        ));
     }
     let num = |k: &str| s.get(k).and_then(Value::as_f64);
     if let Some(x) = v.as_f64() {
@@ -247,15 +247,14 @@ fn visit(
                 format!("Too long: may not be more than {} bytes", s["maxLength"]),
             ));
         }
-        if let Some(p) = s.get("pattern").and_then(Value::as_str) {
-            if let Ok(re) = regex::Regex::new(p) {
-                if !re.is_match(text) {
-                    errs.push((
-                        path.into(),
-                        format!("Invalid value: {v}: {path} in body should match '{p}'"),
-                    ));
-                }
-            }
+        if let Some(p) = s.get("pattern").and_then(Value::as_str)
+            && let Ok(re) = regex::Regex::new(p)
+            && !re.is_match(text)
+        {
+            errs.push((
+                path.into(),
+                format!("Invalid value: {v}: {path} in body should match '{p}'"),
+            ));
         }
     }
     match v {

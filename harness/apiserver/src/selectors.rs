@@ -309,9 +309,11 @@ mod tests {
         let p = pod(json!({}));
         let fs = FieldSelector::parse("spec.nodeName=n1,status.phase!=Pending", &info).unwrap();
         assert!(fs.matches(&p));
-        assert!(!FieldSelector::parse("metadata.name=q", &info)
-            .unwrap()
-            .matches(&p));
+        assert!(
+            !FieldSelector::parse("metadata.name=q", &info)
+                .unwrap()
+                .matches(&p)
+        );
         let e = FieldSelector::parse("spec.image=x", &info).unwrap_err();
         assert_eq!(e.message, "field label not supported: spec.image");
     }

@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::http::HttpEndpoint;
-use crate::registry::{builtin_resources, GroupResource};
+use crate::registry::{GroupResource, builtin_resources};
 use crate::store::ops::{self, WriteOpts};
 use crate::store::{GraceTimer, State};
 

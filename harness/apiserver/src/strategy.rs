@@ -2,12 +2,12 @@
 //! on create, the defaults clients read back, and the immutable fields users
 //! trip over (StatefulSet spec, PVC spec).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::registry::ResourceInfo;
-use crate::store::ops::{target, Part};
-use crate::store::{meta, State};
+use crate::store::ops::{Part, target};
+use crate::store::{State, meta};
 
 fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
     info.group == group && info.plural == plural
@@ -145,7 +145,10 @@ pub(crate) fn prepare_update(
             };
             default_pod_spec(new, "spec/template/spec");
             if strip(old) != strip(new) {
-                return Err(forbid("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"));
+                return Err(forbid(
+                    "spec",
+                    "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+                ));
             }
         }
         ("", "persistentvolumeclaims", Part::Main) => {
@@ -162,20 +165,23 @@ pub(crate) fn prepare_update(
                 s
             };
             if strip(old) != strip(new) {
-                return Err(forbid("spec", "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"));
+                return Err(forbid(
+                    "spec",
+                    "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
+                ));
             }
             let size = |v: &Value| {
                 v.pointer("/spec/resources/requests/storage")
                     .and_then(Value::as_str)
                     .and_then(crate::quantity::parse_bytes)
             };
-            if let (Some(a), Some(b)) = (size(old), size(new)) {
-                if b < a {
-                    return Err(forbid(
-                        "spec.resources.requests.storage",
-                        "field can not be less than status.capacity",
-                    ));
-                }
+            if let (Some(a), Some(b)) = (size(old), size(new))
+                && b < a
+            {
+                return Err(forbid(
+                    "spec.resources.requests.storage",
+                    "field can not be less than status.capacity",
+                ));
             }
         }
         ("", "pods", Part::Main) => {

@@ -3,7 +3,7 @@
 //! PartialObjectMetadata for metadata-only clients.
 
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::clock::human_age;
 use crate::registry::{PrinterColumn, ResourceInfo};
@@ -93,11 +93,7 @@ fn pod_cells(o: &Value, now: Timestamp) -> Vec<Value> {
     } else {
         let phase = s(o, "/status/phase");
         let reason = s(o, "/status/reason");
-        if reason.is_empty() {
-            phase
-        } else {
-            reason
-        }
+        if reason.is_empty() { phase } else { reason }
     };
     vec![
         meta::name(o).into(),

@@ -12,15 +12,15 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{header, StatusCode};
-use serde_json::{json, Value};
+use http::{StatusCode, header};
+use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::registry::{GroupResource, ResourceInfo};
 use crate::rest::read::Filter;
-use crate::rest::{as_version, Render, Req};
+use crate::rest::{Render, Req, as_version};
 use crate::server::Shared;
 use crate::store::{Event, EventType, State};
 

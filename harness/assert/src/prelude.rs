@@ -3,13 +3,13 @@
 
 // Waiting.
 pub use crate::wait::{
-    consistently, eventually, AwaitOk, DurationExt, Failure, Probe, ProbeError, StopTrying,
+    AwaitOk, DurationExt, Failure, Probe, ProbeError, StopTrying, consistently, eventually,
 };
 
 // Matching.
 pub use crate::matchers::{
-    absent, condition, contains, eq, field, ge, gt, le, lt, matches_regex, no_condition, not,
-    present, stable, Matcher,
+    Matcher, absent, condition, contains, eq, field, ge, gt, le, lt, matches_regex, no_condition,
+    not, present, stable,
 };
 pub use crate::{all_of, any_of, assert_that};
 
@@ -17,7 +17,7 @@ pub use crate::{all_of, any_of, assert_that};
 pub use crate::assert_fields_eq;
 #[cfg(feature = "insta")]
 pub use crate::assert_k8s_snapshot;
-pub use crate::snapshot::{cell, na, ContrastMatrix};
+pub use crate::snapshot::{ContrastMatrix, cell, na};
 
 // What nearly every test also needs.
 pub use serde_json::json;

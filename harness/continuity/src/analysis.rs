@@ -621,14 +621,14 @@ fn marker_check(after: &MountRecord, log: &WriteLog) -> Check {
                 "Open file handle broken (REMOUNTED!): marker {} was written through the held descriptor but is not in the file at the path (the descriptor reaches a detached filesystem)",
                 m.token
             )),
-            Some(line) if after.writer.as_ref().is_some_and(|w| w.pid != line.pid) => fail(
-                format!(
+            Some(line) if after.writer.as_ref().is_some_and(|w| w.pid != line.pid) => {
+                fail(format!(
                     "Marker {} in the log was written by PID {}, not the writer probed ({})",
                     m.token,
                     line.pid,
                     after.writer.as_ref().map_or(0, |w| w.pid)
-                ),
-            ),
+                ))
+            }
             Some(line) => check(
                 id,
                 Status::Pass,
@@ -940,10 +940,12 @@ end
             "Mount PID changed: 12345 → (not running: no process named 'mount-s3' is running) (REMOUNTED!)"
         );
         assert_eq!(report.status(CheckId::ServerStartTime), Status::Skipped);
-        assert!(report
-            .check(CheckId::MarkerWrite)
-            .message
-            .contains("through the held descriptor failed"));
+        assert!(
+            report
+                .check(CheckId::MarkerWrite)
+                .message
+                .contains("through the held descriptor failed")
+        );
         assert_eq!(
             report.check(CheckId::ReadWrite).message,
             "Read/write operations failing: cannot create /data/x"

@@ -88,17 +88,17 @@ pub mod procfs;
 mod record;
 mod scripts;
 
-pub use analysis::{analyze, AnalysisOptions, Check, CheckId, Report, Status};
-pub use local::{probe_local, probe_local_with, LocalWriter};
+pub use analysis::{AnalysisOptions, Check, CheckId, Report, Status, analyze};
+pub use local::{LocalWriter, probe_local, probe_local_with};
 pub use log::{Gap, MarkerLine, Tick, WriteLog};
 pub use procfs::{FileId, MountInfo, ProcStat};
 pub use record::{
-    HeldHandle, LogFile, MarkerAck, MarkerStatus, MountRecord, ParseError, ProbeClock,
-    ProbeProblem, ProcessIdentity, ReadWrite, ServerProcess, PROBE_FORMAT_VERSION,
+    HeldHandle, LogFile, MarkerAck, MarkerStatus, MountRecord, PROBE_FORMAT_VERSION, ParseError,
+    ProbeClock, ProbeProblem, ProcessIdentity, ReadWrite, ServerProcess,
 };
 pub use scripts::{
-    new_marker_token, writer_command, writer_command_with, ProbeRequest, DEFAULT_MARKER_WAIT,
-    DEFAULT_SHELL, HELD_FD, PROBE_NAME, PROBE_SCRIPT, WRITER_NAME, WRITER_SCRIPT,
+    DEFAULT_MARKER_WAIT, DEFAULT_SHELL, HELD_FD, PROBE_NAME, PROBE_SCRIPT, ProbeRequest,
+    WRITER_NAME, WRITER_SCRIPT, new_marker_token, writer_command, writer_command_with,
 };
 
 use std::path::PathBuf;

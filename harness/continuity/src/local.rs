@@ -2,10 +2,10 @@
 //! scripts and argument vectors a pod gets. Used by the tests of this crate
 //! and by anyone checking a mount on the machine they are on.
 
-use super::record::MountRecord;
-use super::scripts::{writer_command_with, ProbeRequest, DEFAULT_SHELL};
 use super::ContinuityError;
-use nix::sys::signal::{killpg, Signal};
+use super::record::MountRecord;
+use super::scripts::{DEFAULT_SHELL, ProbeRequest, writer_command_with};
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::io::Read;
 use std::os::unix::process::CommandExt;

@@ -378,7 +378,7 @@ impl MountRecord {
                     return Err(ParseError::UnknownKey {
                         line_no,
                         key: key.to_string(),
-                    })
+                    });
                 }
             }
         }

@@ -8,12 +8,12 @@
 //! the process dies; the [`Sandbox`] guard also kills the writers and
 //! unmounts everything on drop, panics included.
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result, ensure};
 use kube_harness_continuity::{
-    analyze, probe_local_with, AnalysisOptions, CheckId, LocalWriter, MarkerStatus, MountInfo,
-    MountRecord, ProbeRequest, Report, Status,
+    AnalysisOptions, CheckId, LocalWriter, MarkerStatus, MountInfo, MountRecord, ProbeRequest,
+    Report, Status, analyze, probe_local_with,
 };
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -292,7 +292,9 @@ fn undisturbed_mount_passes_every_check() -> Result<()> {
 fn undisturbed_mount_passes_under_busybox() -> Result<()> {
     require_root!();
     if which("busybox").is_none() {
-        eprintln!("skipped: busybox is not installed (apt-get install busybox); the pods run these scripts under busybox sh");
+        eprintln!(
+            "skipped: busybox is not installed (apt-get install busybox); the pods run these scripts under busybox sh"
+        );
         return Ok(());
     }
     undisturbed(&["busybox", "sh"])

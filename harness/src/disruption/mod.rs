@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::all_of;
 use crate::env::{OperatorHandle, TestEnv};
 use crate::matchers::{eq, not, present};
-use crate::wait::{eventually, ProbeError, StopTrying};
+use crate::wait::{ProbeError, StopTrying, eventually};
 use std::sync::{Mutex, MutexGuard};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

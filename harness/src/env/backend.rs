@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::error::EnvError;
 

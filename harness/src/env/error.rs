@@ -7,19 +7,25 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum EnvError {
     /// `HARNESS_CLUSTER` holds a value that is not a backend.
-    #[error("HARNESS_CLUSTER={value:?} is not a cluster backend; use `embedded` (default, in-process), `existing` (the cluster KUBECONFIG points to) or `k3s` (a K3s container; needs `--features kube-harness/k3s` and Docker)")]
+    #[error(
+        "HARNESS_CLUSTER={value:?} is not a cluster backend; use `embedded` (default, in-process), `existing` (the cluster KUBECONFIG points to) or `k3s` (a K3s container; needs `--features kube-harness/k3s` and Docker)"
+    )]
     UnknownBackend {
         /// The value found.
         value: String,
     },
     /// The existing backend found no kubeconfig to use.
-    #[error("HARNESS_CLUSTER=existing needs a kubeconfig, but {looked}; create a cluster (`cargo xtask kind create`) or set KUBECONFIG to a kubeconfig file")]
+    #[error(
+        "HARNESS_CLUSTER=existing needs a kubeconfig, but {looked}; create a cluster (`cargo xtask kind create`) or set KUBECONFIG to a kubeconfig file"
+    )]
     NoKubeconfig {
         /// Where it looked.
         looked: String,
     },
     /// A kubeconfig was found but could not be used.
-    #[error("kubeconfig {path} is unusable: {message}; check the file (`kubectl --kubeconfig {path} config view`)")]
+    #[error(
+        "kubeconfig {path} is unusable: {message}; check the file (`kubectl --kubeconfig {path} config view`)"
+    )]
     BadKubeconfig {
         /// The file.
         path: PathBuf,
@@ -27,7 +33,9 @@ pub enum EnvError {
         message: String,
     },
     /// The API server of the chosen cluster did not answer.
-    #[error("cannot reach the Kubernetes API server at {server}: {message}; is the cluster running? (`kubectl cluster-info`), or run on the embedded backend (unset HARNESS_CLUSTER)")]
+    #[error(
+        "cannot reach the Kubernetes API server at {server}: {message}; is the cluster running? (`kubectl cluster-info`), or run on the embedded backend (unset HARNESS_CLUSTER)"
+    )]
     Unreachable {
         /// The server URL from the kubeconfig.
         server: String,
@@ -35,10 +43,14 @@ pub enum EnvError {
         message: String,
     },
     /// `HARNESS_CLUSTER=k3s` in a build without the `k3s` feature.
-    #[error("HARNESS_CLUSTER=k3s needs the kube-harness `k3s` cargo feature: run `cargo test --features kube-harness/k3s`, or use HARNESS_CLUSTER=embedded")]
+    #[error(
+        "HARNESS_CLUSTER=k3s needs the kube-harness `k3s` cargo feature: run `cargo test --features kube-harness/k3s`, or use HARNESS_CLUSTER=embedded"
+    )]
     K3sNotBuilt,
     /// The k3s backend could not start a container.
-    #[error("HARNESS_CLUSTER=k3s could not start a K3s container ({message}); is Docker running and reachable (`docker info`)? Otherwise use HARNESS_CLUSTER=embedded")]
+    #[error(
+        "HARNESS_CLUSTER=k3s could not start a K3s container ({message}); is Docker running and reachable (`docker info`)? Otherwise use HARNESS_CLUSTER=embedded"
+    )]
     NoDocker {
         /// The container runtime error.
         message: String,
@@ -70,7 +82,9 @@ pub enum EnvError {
     #[error("timeline: {0}")]
     Timeline(String),
     /// `HARNESS_CLUSTER=embedded` in a build without the `embedded` feature.
-    #[error("HARNESS_CLUSTER=embedded (the default) needs the kube-harness `embedded` cargo feature (on by default; was `default-features = false` set?); enable it, or set HARNESS_CLUSTER=existing")]
+    #[error(
+        "HARNESS_CLUSTER=embedded (the default) needs the kube-harness `embedded` cargo feature (on by default; was `default-features = false` set?); enable it, or set HARNESS_CLUSTER=existing"
+    )]
     EmbeddedNotBuilt,
 }
 

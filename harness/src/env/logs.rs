@@ -24,9 +24,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
 
 /// The span an operator spawned through a `TestEnv` runs in.
 pub const OPERATOR_SPAN: &str = "kube_harness_operator";
@@ -112,7 +112,7 @@ impl OperatorLogs {
         &self,
         name: &str,
         fut: F,
-    ) -> impl std::future::Future<Output = F::Output> + Send
+    ) -> impl std::future::Future<Output = F::Output> + Send + use<F>
     where
         F: std::future::Future + Send,
     {
@@ -308,7 +308,7 @@ fn operator_filter<S>() -> impl Filter<S> + Send + Sync
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    use tracing_subscriber::filter::{filter_fn, FilterExt};
+    use tracing_subscriber::filter::{FilterExt, filter_fn};
     let env = EnvFilter::try_from_env(OPERATOR_LOG_VAR).unwrap_or_else(|_| EnvFilter::new("info"));
     filter_fn(|m| m.is_span() && m.name() == OPERATOR_SPAN).or(env)
 }

@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use kube::Client;
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, Scope};
-use kube::Client;
 use serde_json::Value;
 
 use super::error::EnvError;
@@ -149,13 +149,13 @@ pub async fn wait_established(client: &Client, names: &[String]) -> Result<(), E
                 return Err(EnvError::Manifest {
                     source_name: format!("CRD {name}"),
                     message: format!("watching for Established failed: {e}"),
-                })
+                });
             }
             Err(_) => {
                 return Err(EnvError::Manifest {
                     source_name: format!("CRD {name}"),
                     message: "not Established after 60s".into(),
-                })
+                });
             }
         }
     }

@@ -35,12 +35,12 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 #[cfg(feature = "embedded")]
 use tokio::sync::OnceCell;
@@ -48,10 +48,10 @@ use tokio::sync::OnceCell;
 pub use backend::{BackendKind, Settings};
 pub use error::EnvError;
 pub use logs::{
-    capture_layer, LogExpect, LogExpectError, OperatorLogs, OPERATOR_LOG_VAR, OPERATOR_SPAN,
+    LogExpect, LogExpectError, OPERATOR_LOG_VAR, OPERATOR_SPAN, OperatorLogs, capture_layer,
 };
 use namespace::{Connector, NamespaceGuard};
-pub use object::{from_json, FIELD_MANAGER};
+pub use object::{FIELD_MANAGER, from_json};
 pub use operator::OperatorHandle;
 pub use probe::{EnvProbe, GetProbe};
 

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, DeleteParams, ListParams};
 use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams};
 
 use super::error::EnvError;
 use crate::matchers::eq;

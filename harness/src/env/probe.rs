@@ -8,10 +8,10 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use kube::api::Api;
 use kube::Resource;
-use serde::de::DeserializeOwned;
+use kube::api::Api;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::logs::OperatorLogs;
 use crate::timeline::Recorder;

@@ -36,8 +36,8 @@ use k8s_openapi::api::storage::v1::VolumeAttachment;
 use serde_json::json;
 
 use super::model::{
-    is_finished, is_terminating, name, say_once, short_hash, EventSpec, Kind, Memory, ObjRef,
-    Round, Target, Write,
+    EventSpec, Kind, Memory, ObjRef, Round, Target, Write, is_finished, is_terminating, name,
+    say_once, short_hash,
 };
 
 /// The VolumeAttachment name for a volume on a node (see module docs).

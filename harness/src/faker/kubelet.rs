@@ -16,12 +16,12 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::model::{
-    is_terminating, name, say_once, status_write, to_value, EventSpec, Kind, Memory, ObjRef,
-    PodMemory, Round, Target, Write,
+    EventSpec, Kind, Memory, ObjRef, PodMemory, Round, Target, Write, is_terminating, name,
+    say_once, status_write, to_value,
 };
 
 /// One round of the scheduler over unbound pods.
@@ -83,9 +83,13 @@ pub(super) fn schedule(r: &Round, mem: &mut Memory) -> Vec<Write> {
                 continue;
             }
             Some(if exists {
-                format!("0/{total} nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.")
+                format!(
+                    "0/{total} nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
+                )
             } else {
-                format!("0/{total} nodes are available: persistentvolumeclaim \"{claim}\" not found. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.")
+                format!(
+                    "0/{total} nodes are available: persistentvolumeclaim \"{claim}\" not found. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
+                )
             })
         } else {
             let fit: Vec<usize> = load
@@ -230,10 +234,10 @@ pub(super) fn set_condition(
         .and_then(|c| c.get("lastTransitionTime").cloned())
         .unwrap_or_else(|| json!(now));
     let mut cond = json!({"type": type_, "status": value, "lastTransitionTime": since});
-    if let Some(p) = previous.filter(|c| c["status"] == value) {
-        if let Some(probe) = p.get("lastProbeTime") {
-            cond["lastProbeTime"] = probe.clone();
-        }
+    if let Some(p) = previous.filter(|c| c["status"] == value)
+        && let Some(probe) = p.get("lastProbeTime")
+    {
+        cond["lastProbeTime"] = probe.clone();
     }
     if let Some((reason, message)) = reason_message {
         cond["reason"] = json!(reason);
@@ -405,8 +409,20 @@ fn run(
             ContainerState::Creating
         } else if r.rules.pull_fails(&image) {
             let backoff = since >= t.pull + t.pull_backoff;
-            say_once(mem, key("pullfail"), kubelet_event(pod, node, "Warning", "Failed",
-                format!("Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found")), out);
+            say_once(
+                mem,
+                key("pullfail"),
+                kubelet_event(
+                    pod,
+                    node,
+                    "Warning",
+                    "Failed",
+                    format!(
+                        "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found"
+                    ),
+                ),
+                out,
+            );
             say_once(
                 mem,
                 key("errimagepull"),
@@ -446,8 +462,20 @@ fn run(
                 m.started_at = Some(started);
             }
             let ms = t.pull.as_millis();
-            say_once(mem, key("pulled"), kubelet_event(pod, node, "Normal", "Pulled",
-                format!("Successfully pulled image \"{image}\" in {ms}ms ({ms}ms including waiting). Image size: 0 bytes.")), out);
+            say_once(
+                mem,
+                key("pulled"),
+                kubelet_event(
+                    pod,
+                    node,
+                    "Normal",
+                    "Pulled",
+                    format!(
+                        "Successfully pulled image \"{image}\" in {ms}ms ({ms}ms including waiting). Image size: 0 bytes."
+                    ),
+                ),
+                out,
+            );
             say_once(
                 mem,
                 key("created"),
@@ -480,8 +508,22 @@ fn run(
                     running: false,
                 } = st
                 {
-                    say_once(mem, format!("crash/{uid}/{}/{restarts}", c.name), kubelet_event(pod, node, "Warning", "BackOff",
-                        format!("Back-off restarting failed container {} in pod {pod_name}_{}({uid})", c.name, pod.metadata.namespace.as_deref().unwrap_or(""))), out);
+                    say_once(
+                        mem,
+                        format!("crash/{uid}/{}/{restarts}", c.name),
+                        kubelet_event(
+                            pod,
+                            node,
+                            "Warning",
+                            "BackOff",
+                            format!(
+                                "Back-off restarting failed container {} in pod {pod_name}_{}({uid})",
+                                c.name,
+                                pod.metadata.namespace.as_deref().unwrap_or("")
+                            ),
+                        ),
+                        out,
+                    );
                 }
                 st
             } else {
@@ -685,9 +727,25 @@ fn terminate(
                 .and_then(|l| l.pre_stop.as_ref())
                 .is_some()
         }) {
-            say_once(mem, format!("prestop/{uid}/{}", c.name), kubelet_event(pod, node, "Warning", "FailedPreStopHook",
-                format!("PreStop hook for Container \"{}\" in Pod \"{}_{}({uid})\" failed - error: command exited with 137 (ran {}s of {}s grace period)",
-                    c.name, name(&pod.metadata), pod.metadata.namespace.as_deref().unwrap_or(""), p.as_secs(), grace.as_secs())), out);
+            say_once(
+                mem,
+                format!("prestop/{uid}/{}", c.name),
+                kubelet_event(
+                    pod,
+                    node,
+                    "Warning",
+                    "FailedPreStopHook",
+                    format!(
+                        "PreStop hook for Container \"{}\" in Pod \"{}_{}({uid})\" failed - error: command exited with 137 (ran {}s of {}s grace period)",
+                        c.name,
+                        name(&pod.metadata),
+                        pod.metadata.namespace.as_deref().unwrap_or(""),
+                        p.as_secs(),
+                        grace.as_secs()
+                    ),
+                ),
+                out,
+            );
         }
     }
     if !r.elapsed(deleting_at, exit_after) {

@@ -249,10 +249,11 @@ impl StatusFaker {
     async fn read_world(&self) -> Result<Arc<World>, kube::Error> {
         let client = &self.inner.client;
         let revision = driver::revision(client).await?;
-        if let Some((at, world)) = &*self.inner.last_read.lock().expect("lock") {
-            if *at == revision && !revision.is_empty() {
-                return Ok(world.clone());
-            }
+        if let Some((at, world)) = &*self.inner.last_read.lock().expect("lock")
+            && *at == revision
+            && !revision.is_empty()
+        {
+            return Ok(world.clone());
         }
         let world = Arc::new(driver::read_world(client, self.inner.namespace.as_deref()).await?);
         *self.inner.last_read.lock().expect("lock") = Some((revision, world.clone()));

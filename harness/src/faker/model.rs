@@ -15,7 +15,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::VolumeAttachment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::core::ApiResource;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use super::rules::Rules;

@@ -16,12 +16,12 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::kubelet::set_condition;
 use super::model::{
-    is_terminating, name, pod_condition, say_once, status_write, to_value, EventSpec, Kind, Memory,
-    ObjRef, Round, Target, Write,
+    EventSpec, Kind, Memory, ObjRef, Round, Target, Write, is_terminating, name, pod_condition,
+    say_once, status_write, to_value,
 };
 
 /// Label on nodes the faker registered.

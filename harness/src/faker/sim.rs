@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::model::{apply_merge, EventSpec, Kind, Memory, Pauses, Round, World, Write};
+use super::model::{EventSpec, Kind, Memory, Pauses, Round, World, Write, apply_merge};
 use super::rules::Rules;
 
 pub(super) struct Sim {

@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::model::{
-    controlled_by, controller_ref, is_finished, is_running_and_ready, is_terminating, name,
-    say_once, short_hash, status_write, to_value, EventSpec, Kind, Memory, ObjRef, Round, Target,
-    Write,
+    EventSpec, Kind, Memory, ObjRef, Round, Target, Write, controlled_by, controller_ref,
+    is_finished, is_running_and_ready, is_terminating, name, say_once, short_hash, status_write,
+    to_value,
 };
 
 /// Label carrying the revision a pod was made from (upstream `apps.ControllerRevisionHashLabelKey`).
@@ -128,10 +128,10 @@ fn sync_set(r: &Round, mem: &mut Memory, set: &StatefulSet, out: &mut Vec<Write>
     // Pods owned by this set, by ordinal.
     let mut pods: BTreeMap<i32, &Pod> = BTreeMap::new();
     for pod in &r.world.pods {
-        if controlled_by(&pod.metadata, set_uid) {
-            if let Some(o) = ordinal_of(&set_name, name(&pod.metadata)) {
-                pods.insert(o, pod);
-            }
+        if controlled_by(&pod.metadata, set_uid)
+            && let Some(o) = ordinal_of(&set_name, name(&pod.metadata))
+        {
+            pods.insert(o, pod);
         }
     }
 

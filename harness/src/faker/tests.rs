@@ -7,8 +7,8 @@ use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde_json::json;
 
-use super::model::{is_running_and_ready, pod_condition, Kind};
-use super::sim::{statefulset, Sim};
+use super::model::{Kind, is_running_and_ready, pod_condition};
+use super::sim::{Sim, statefulset};
 use super::statefulset::REVISION_LABEL;
 use super::volumes::{CAPACITY_BYTES_ANNOTATION, USED_BYTES_ANNOTATION};
 
@@ -382,9 +382,11 @@ fn unbindable_pvc_stays_pending_and_blocks_scheduling() {
         .filter(|e| e.reason == "ProvisioningFailed")
         .collect();
     assert_eq!(failed.len(), 1);
-    assert!(failed[0]
-        .message
-        .starts_with("failed to provision volume with StorageClass \"slow-ssd\""));
+    assert!(
+        failed[0]
+            .message
+            .starts_with("failed to provision volume with StorageClass \"slow-ssd\"")
+    );
     let p = pod(&sim, "db-0");
     assert!(p.spec.unwrap().node_name.is_none());
     assert_eq!(
@@ -449,13 +451,14 @@ fn node_not_ready_marks_node_and_its_pods() {
         (ready.status.as_str(), ready.reason.as_deref()),
         ("Unknown", Some("NodeStatusUnknown"))
     );
-    assert!(n
-        .spec
-        .unwrap()
-        .taints
-        .unwrap()
-        .iter()
-        .any(|t| t.key == "node.kubernetes.io/unreachable" && t.effect == "NoSchedule"));
+    assert!(
+        n.spec
+            .unwrap()
+            .taints
+            .unwrap()
+            .iter()
+            .any(|t| t.key == "node.kubernetes.io/unreachable" && t.effect == "NoSchedule")
+    );
     assert_eq!(pod_condition(&pod(&sim, "db-0"), "Ready"), Some("False"));
     assert_eq!(ready_replicas(&sim, "db"), 2);
     // A pod deleted on the dead node stays Terminating (no kubelet to confirm).
@@ -549,10 +552,9 @@ fn prestop_outliving_grace_reports_failed_prestop_hook() {
     assert!(sim.run_until(MINUTE, |s| converged(s, "etcd", 1)));
     sim.delete(Kind::Pod, "etcd-0");
     let t0 = sim.now;
-    assert!(sim.run_until(MINUTE, |s| s
-        .events
-        .iter()
-        .any(|e| e.reason == "FailedPreStopHook")));
+    assert!(sim.run_until(MINUTE, |s| {
+        s.events.iter().any(|e| e.reason == "FailedPreStopHook")
+    }));
     // Reported in the last rounds of the 5 s grace period, never early.
     let round = sim.rules.timings.round;
     let reported = sim.now.duration_since(t0);
@@ -598,12 +600,13 @@ fn expansion_follows_request_and_disk_usage_is_published() {
     }));
     sim.tick();
     let pvc: PersistentVolumeClaim = sim.typed(Kind::PersistentVolumeClaim, "data-db-0");
-    assert!(pvc
-        .status
-        .unwrap()
-        .conditions
-        .unwrap_or_default()
-        .is_empty());
+    assert!(
+        pvc.status
+            .unwrap()
+            .conditions
+            .unwrap_or_default()
+            .is_empty()
+    );
     assert_eq!(
         pvc.metadata.annotations.unwrap()[CAPACITY_BYTES_ANNOTATION],
         (2u64 << 30).to_string()

@@ -18,12 +18,12 @@
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::kubelet::set_condition;
 use super::model::{
-    is_terminating, name, say_once, status_write, to_value, EventSpec, Kind, Memory, ObjRef, Round,
-    Target, Write,
+    EventSpec, Kind, Memory, ObjRef, Round, Target, Write, is_terminating, name, say_once,
+    status_write, to_value,
 };
 
 /// Annotation the faker sets to the used bytes of a PVC's filesystem.
@@ -107,11 +107,37 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                     old,
                     status,
                 ));
-                say_once(mem, format!("provisioningfailed/{uid}"), EventSpec::new("Warning", PROVISIONER, ObjRef::to(pvc), "ProvisioningFailed", format!("failed to provision volume with StorageClass \"{class_name}\": rpc error: code = ResourceExhausted desc = insufficient capacity")), &mut out);
+                say_once(
+                    mem,
+                    format!("provisioningfailed/{uid}"),
+                    EventSpec::new(
+                        "Warning",
+                        PROVISIONER,
+                        ObjRef::to(pvc),
+                        "ProvisioningFailed",
+                        format!(
+                            "failed to provision volume with StorageClass \"{class_name}\": rpc error: code = ResourceExhausted desc = insufficient capacity"
+                        ),
+                    ),
+                    &mut out,
+                );
             } else if r.elapsed(pending_at, t.bind) {
                 bind(r, mem, pvc, &uid, &mut out);
             } else {
-                say_once(mem, format!("provisioning/{uid}"), EventSpec::new("Normal", PROVISIONER, ObjRef::to(pvc), "Provisioning", format!("External provisioner is provisioning volume for claim \"{ns}/{pvc_name}\"")), &mut out);
+                say_once(
+                    mem,
+                    format!("provisioning/{uid}"),
+                    EventSpec::new(
+                        "Normal",
+                        PROVISIONER,
+                        ObjRef::to(pvc),
+                        "Provisioning",
+                        format!(
+                            "External provisioner is provisioning volume for claim \"{ns}/{pvc_name}\""
+                        ),
+                    ),
+                    &mut out,
+                );
             }
             mem.pvcs.insert(uid, m);
             continue;
@@ -162,7 +188,17 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                 shown_capacity = want;
                 m.resize_at = None;
             } else if r.elapsed(resize_at, t.expand / 2) {
-                set_condition(&mut status, old.as_ref(), "FileSystemResizePending", "True", Some(("", "Waiting for user to (re-)start a pod to finish file system resize of volume on node.")), &ts);
+                set_condition(
+                    &mut status,
+                    old.as_ref(),
+                    "FileSystemResizePending",
+                    "True",
+                    Some((
+                        "",
+                        "Waiting for user to (re-)start a pod to finish file system resize of volume on node.",
+                    )),
+                    &ts,
+                );
                 strip_condition(&mut status, "Resizing");
                 status["allocatedResourceStatuses"] = json!({"storage": "NodeResizePending"});
                 say_once(

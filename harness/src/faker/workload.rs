@@ -12,12 +12,12 @@
 //! end state as any rolling parameters.
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::kubelet::set_condition;
 use super::model::{
-    controlled_by, controller_ref, is_finished, is_running_and_ready, is_terminating, name,
-    short_hash, status_write, to_value, EventSpec, Kind, Memory, ObjRef, Round, Target, Write,
+    EventSpec, Kind, Memory, ObjRef, Round, Target, Write, controlled_by, controller_ref,
+    is_finished, is_running_and_ready, is_terminating, name, short_hash, status_write, to_value,
 };
 
 /// Label joining a ReplicaSet and its pods to one template.

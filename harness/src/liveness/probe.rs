@@ -2,14 +2,14 @@
 //! `eventually`) until a reconcile is proven or the deadline passes, then
 //! name what was seen.
 
-use super::verdict::{Diagnosis, Evidence, Proof, Sample, SeenEvent};
 use super::LivenessError;
-use crate::timeline::{list_events, EventFacts};
+use super::verdict::{Diagnosis, Evidence, Proof, Sample, SeenEvent};
+use crate::timeline::{EventFacts, list_events};
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, Resource};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::matchers::eq;
-use crate::wait::{eventually, ProbeError, StopTrying};
+use crate::wait::{ProbeError, StopTrying, eventually};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -131,7 +131,7 @@ where
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
-    fn api_err(&self, action: &str) -> impl FnOnce(kube::Error) -> LivenessError {
+    fn api_err(&self, action: &str) -> impl FnOnce(kube::Error) -> LivenessError + use<K> {
         let action = format!("{action} {} in ns {}", self.object(), self.namespace);
         move |source| LivenessError::Api { action, source }
     }

@@ -11,8 +11,8 @@ use kube_harness_apiserver::{ApiServer, TokioClock};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(CustomResource, Serialize, Deserialize, Debug, Clone, JsonSchema)]

@@ -142,10 +142,11 @@ impl Evidence {
 
     /// Folds in a read (`None`: the object is gone).
     pub fn observe(&mut self, sample: Option<Sample>) {
-        if let Some(s) = &sample {
-            if self.status_changed_at.is_none() && s.status != self.baseline.status {
-                self.status_changed_at = Some(s.at);
-            }
+        if let Some(s) = &sample
+            && self.status_changed_at.is_none()
+            && s.status != self.baseline.status
+        {
+            self.status_changed_at = Some(s.at);
         }
         self.last = sample;
     }
@@ -384,17 +385,19 @@ mod tests {
         let mut ev = behind();
         ev.controller_running = false;
         assert_eq!(ev.diagnosis(), Diagnosis::ControllerExited);
-        assert!(ev
-            .explain("X/y", "ns", "c", "s", Duration::ZERO)
-            .contains("no longer running"));
+        assert!(
+            ev.explain("X/y", "ns", "c", "s", Duration::ZERO)
+                .contains("no longer running")
+        );
 
         let mut ev = behind();
         ev.observe(None);
         assert_eq!(ev.diagnosis(), Diagnosis::ObjectMissing);
         assert_eq!(ev.proof(), None);
-        assert!(ev
-            .explain("X/y", "ns", "c", "s", Duration::from_secs(1))
-            .contains("the object was not found"));
+        assert!(
+            ev.explain("X/y", "ns", "c", "s", Duration::from_secs(1))
+                .contains("the object was not found")
+        );
     }
 
     #[test]

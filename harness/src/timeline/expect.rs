@@ -2,10 +2,10 @@
 //! before B". Every failure prints the whole timeline, because the question
 //! after "how many times" is always "and what else happened".
 
+use super::TimelineError;
 use super::entry::{Entry, What};
 use super::log::Timeline;
 use super::render::offset;
-use super::TimelineError;
 
 /// What an expectation counts. Parsed from a string:
 /// - `RolloutStarted`: Events with that reason (or any entry with that label:

@@ -2,7 +2,7 @@
 //! raw watch notifications (which repeat, and may arrive out of order with a
 //! list) into one entry per real happening. Pure: the recorder feeds it.
 
-use super::diff::{diff, Track};
+use super::diff::{Track, diff};
 use super::entry::{Entry, EventFacts, What};
 use serde_json::Value;
 use std::collections::HashMap;

@@ -27,7 +27,7 @@ mod render;
 #[cfg(test)]
 mod server_tests;
 
-pub use diff::{diff, Change, Track};
+pub use diff::{Change, Track, diff};
 pub use entry::{Entry, What};
 pub use expect::{Expect, Selector};
 pub use log::Timeline;
@@ -61,7 +61,9 @@ pub enum TimelineError {
         timeline: String,
     },
     /// A selector was empty (`""`, `"=True"`).
-    #[error("invalid timeline selector {0:?}: expected `Reason` or `label=value` (e.g. `phase=Upgrading`)")]
+    #[error(
+        "invalid timeline selector {0:?}: expected `Reason` or `label=value` (e.g. `phase=Upgrading`)"
+    )]
     Selector(String),
     /// A list or watch call the recorder needs was refused.
     #[error("timeline cannot watch {what} in namespace {namespace}: {source}")]
@@ -75,7 +77,9 @@ pub enum TimelineError {
         source: kube::Error,
     },
     /// A watch did not deliver its initial list in time.
-    #[error("timeline watch of {what} in namespace {namespace} delivered no initial list within {waited:?}; is the API server serving it?")]
+    #[error(
+        "timeline watch of {what} in namespace {namespace} delivered no initial list within {waited:?}; is the API server serving it?"
+    )]
     InitTimeout {
         /// Which resource.
         what: String,

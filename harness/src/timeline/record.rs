@@ -1,21 +1,21 @@
 //! The live part: kube watches that feed a [`Timeline`]. Kept thin on
 //! purpose; what an entry is, and when it counts, lives in the pure modules.
 
+use super::TimelineError;
 use super::diff::Track;
 use super::entry::{EventFacts, What};
 use super::expect::Expect;
 use super::log::Timeline;
-use super::TimelineError;
 use futures::{Stream, StreamExt};
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Event as CoreEvent;
 use k8s_openapi::api::events::v1::Event as EventV1;
-use k8s_openapi::NamespaceResourceScope;
 use kube::api::ListParams;
-use kube::runtime::watcher::{self, watcher};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -161,8 +161,10 @@ mod tests {
             Timeline::new("ns").render(),
             "timeline (ns ns): nothing recorded"
         );
-        assert!(Timeline::new("ns")
-            .to_markdown()
-            .contains("_nothing recorded_"));
+        assert!(
+            Timeline::new("ns")
+                .to_markdown()
+                .contains("_nothing recorded_")
+        );
     }
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
-use kube::api::Api;
 use kube::ResourceExt;
-use kube_harness::env::{env, BackendKind, EnvError, Settings, TestEnv};
+use kube::api::Api;
+use kube_harness::env::{BackendKind, EnvError, Settings, TestEnv, env};
 use kube_harness::prelude::*;
 use rstest::rstest;
 
@@ -141,19 +141,23 @@ async fn keep_leaves_the_namespace_and_cleanup_deletes_on_demand() -> Result<()>
     let kubeconfig = env.kubeconfig().await?;
     assert!(kubeconfig.is_file());
     drop(env);
-    assert!(Api::<Namespace>::all(server.client())
-        .get_opt(&ns)
-        .await?
-        .is_some());
+    assert!(
+        Api::<Namespace>::all(server.client())
+            .get_opt(&ns)
+            .await?
+            .is_some()
+    );
 
     let env = TestEnv::embedded().await?;
     let server = env.embedded_server().unwrap().clone();
     let ns = env.namespace().to_owned();
     env.finish().await?;
-    assert!(Api::<Namespace>::all(server.client())
-        .get_opt(&ns)
-        .await?
-        .is_none());
+    assert!(
+        Api::<Namespace>::all(server.client())
+            .get_opt(&ns)
+            .await?
+            .is_none()
+    );
     Ok(())
 }
 
@@ -274,16 +278,20 @@ async fn finish_stops_operators_before_the_namespace_goes_and_resumes_the_faker(
     env.finish().await?;
     assert!(!op.is_running(), "the operator outlived its env");
     let client = server.client();
-    assert!(Api::<Namespace>::all(client.clone())
-        .get_opt(&ns)
-        .await?
-        .is_none());
+    assert!(
+        Api::<Namespace>::all(client.clone())
+            .get_opt(&ns)
+            .await?
+            .is_none()
+    );
     // Nothing recreated the namespace's objects after it went.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(Api::<ConfigMap>::namespaced(client, &ns)
-        .get_opt("written")
-        .await?
-        .is_none());
+    assert!(
+        Api::<ConfigMap>::namespaced(client, &ns)
+            .get_opt("written")
+            .await?
+            .is_none()
+    );
     assert_eq!(faker.step().await?, 0, "the faker has nothing left to do");
     Ok(())
 }
@@ -297,10 +305,12 @@ async fn dropping_the_env_stops_its_operators_and_deletes_the_namespace() -> Res
     tokio::time::sleep(Duration::from_millis(250)).await;
     drop(env);
     assert!(!op.is_running());
-    assert!(Api::<Namespace>::all(server.client())
-        .get_opt(&ns)
-        .await?
-        .is_none());
+    assert!(
+        Api::<Namespace>::all(server.client())
+            .get_opt(&ns)
+            .await?
+            .is_none()
+    );
     Ok(())
 }
 
@@ -316,11 +326,12 @@ async fn operator_logs_are_captured_per_env_and_assertable() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(350)).await;
     a.operator_logs().expect("Starting workers").exactly(1)?;
     a.operator_logs().expect("reconciling").at_least(3)?;
-    assert!(a
-        .operator_logs()
-        .lines()
-        .iter()
-        .all(|l| l.starts_with("[writer] ")));
+    assert!(
+        a.operator_logs()
+            .lines()
+            .iter()
+            .all(|l| l.starts_with("[writer] "))
+    );
     // b's operator logged on the same runtime, but only into b's logs.
     b.operator_logs().expect("Starting workers").exactly(1)?;
     b.operator_logs().expect("reconciling").never()?;

@@ -3,17 +3,17 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, ListParams};
 use kube::ResourceExt;
+use kube::api::{Api, ListParams};
 use kube_harness::disruption;
 use kube_harness::env::TestEnv;
 use kube_harness::faker::USED_BYTES_ANNOTATION;
 use kube_harness::prelude::{
-    all_of, condition, consistently, contains, eq, eventually, field, DurationExt,
+    DurationExt, all_of, condition, consistently, contains, eq, eventually, field,
 };
 use serde_json::json;
 

@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 
 use super::{
-    plan_change, render, rendered_path, Catalog, Ctx, Dynamic, Intent, StaticVolume, UpgradeTraits,
+    Catalog, Ctx, Dynamic, Intent, StaticVolume, UpgradeTraits, plan_change, render, rendered_path,
 };
 use crate::process::Cmd;
 

@@ -14,7 +14,7 @@ mod mountpoint;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
 use crate::paths;
 use crate::process::{self, Runner};

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 
-use super::{plan_change, Catalog, Ctx, Dynamic, Intent, S3Bucket, StaticVolume, UpgradeTraits};
+use super::{Catalog, Ctx, Dynamic, Intent, S3Bucket, StaticVolume, UpgradeTraits, plan_change};
 use crate::paths::repo_root;
 use crate::process::Cmd;
 

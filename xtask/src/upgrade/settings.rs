@@ -186,17 +186,23 @@ mod tests {
     fn values_are_validated_with_the_variable_named() {
         assert_eq!(parse_type("Static"), Ok(TestType::Static));
         assert_eq!(parse_type("all"), Ok(TestType::All));
-        assert!(parse_type("both")
-            .unwrap_err()
-            .contains("UPGRADE_TEST_TYPE"));
+        assert!(
+            parse_type("both")
+                .unwrap_err()
+                .contains("UPGRADE_TEST_TYPE")
+        );
         assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_timeout("2 minutes")
-            .unwrap_err()
-            .starts_with("UPGRADE_TEST_TIMEOUT"));
+        assert!(
+            parse_timeout("2 minutes")
+                .unwrap_err()
+                .starts_with("UPGRADE_TEST_TIMEOUT")
+        );
         assert!(parse_namespace("upgrade-test").is_ok());
-        assert!(parse_namespace("Upgrade_Test")
-            .unwrap_err()
-            .contains("UPGRADE_TEST_NAMESPACE"));
+        assert!(
+            parse_namespace("Upgrade_Test")
+                .unwrap_err()
+                .contains("UPGRADE_TEST_NAMESPACE")
+        );
         assert!(parse_namespace("-x").is_err());
         assert!(parse_bucket("upgrade-test-static-bucket").is_ok());
         for bad in ["ab", "Bucket", "a..b", "-abc", "abc-", "under_score"] {

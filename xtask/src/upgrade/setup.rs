@@ -2,11 +2,11 @@
 //! the driver under test for each scenario, wait for it, and record each
 //! mount's identity as the baseline verify compares with.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::settings::{Scenario, Settings};
-use super::{continuity, probe, tools, Ctx};
-use crate::csi::{render, Dynamic, S3Bucket, StaticVolume};
+use super::{Ctx, continuity, probe, tools};
+use crate::csi::{Dynamic, S3Bucket, StaticVolume, render};
 use crate::paths::repo_root;
 use crate::prereq;
 use crate::process::{Cmd, Runner};

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::continuity::{self, Record};
 use super::settings::{self, Settings};
-use super::{probe, tools, Ctx};
+use super::{Ctx, probe, tools};
 use crate::prereq;
 use crate::process::Runner;
 

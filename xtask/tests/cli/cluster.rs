@@ -138,9 +138,10 @@ fn down_deletes_an_existing_cluster_and_its_kubeconfig() {
         "kubeconfig left behind"
     );
     // down only needs docker and kind
-    assert!(!run
-        .all_steps()
-        .contains(&"kubectl version --client".to_owned()));
+    assert!(
+        !run.all_steps()
+            .contains(&"kubectl version --client".to_owned())
+    );
 }
 
 #[test]

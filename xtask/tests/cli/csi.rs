@@ -134,7 +134,9 @@ fn unsupported_versions_list_the_supported_ones_before_touching_the_cluster() {
         let run = f.run(&args, &[]);
         assert_eq!(run.code, 1, "{}", run.transcript());
         assert!(
-            run.stderr.contains("hostpath version \"v0.9.0\" is not supported; supported versions: v1.15.0, v1.16.1"),
+            run.stderr.contains(
+                "hostpath version \"v0.9.0\" is not supported; supported versions: v1.15.0, v1.16.1"
+            ),
             "{}",
             run.stderr
         );
@@ -148,9 +150,10 @@ fn hostpath_uninstall_deletes_what_install_applied_and_is_idempotent() {
     let run = f.run(&["csi", "uninstall", "hostpath"], &[]);
     run.assert_ok();
     assert_eq!(run.steps(), vec![GET_DS]);
-    assert!(run
-        .stdout
-        .contains("hostpath is not installed; nothing to uninstall"));
+    assert!(
+        run.stdout
+            .contains("hostpath is not installed; nothing to uninstall")
+    );
 
     f.reply("kubectl", "get daemonset csi-hostpathplugin*", "v1.16.1");
     let run = f.run(&["csi", "uninstall", "hostpath"], &[]);

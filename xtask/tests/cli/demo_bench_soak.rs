@@ -260,7 +260,9 @@ printf 'running 2 tests\n\ntest result: ok. 2 passed; 0 failed; 0 ignored; 0 mea
     assert_eq!(run.code, 1, "{}", run.transcript());
     assert_eq!(
         cargo.log(),
-        ["cargo test --package kube-harness-suites --test suites --no-run --message-format=json-render-diagnostics"]
+        [
+            "cargo test --package kube-harness-suites --test suites --no-run --message-format=json-render-diagnostics"
+        ]
     );
     let pkg = cargo.path().join("pkg").display().to_string();
     let runs = std::fs::read_to_string(cargo.path().join("runs")).unwrap();

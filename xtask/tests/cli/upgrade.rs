@@ -30,7 +30,9 @@ const POD: Pod = Pod {
 };
 
 fn stat_line(pid: u32, comm: &str, start: u64) -> String {
-    format!("{pid} ({comm}) S 1 {pid} {pid} 0 -1 4194560 1200 0 0 0 3 5 0 0 20 0 1 0 {start} 1531904 250 18446744073709551615 1 1 0 0 0 0 0 2 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0")
+    format!(
+        "{pid} ({comm}) S 1 {pid} {pid} 0 -1 4194560 1200 0 0 0 3 5 0 0 20 0 1 0 {start} 1531904 250 18446744073709551615 1 1 0 0 0 0 0 2 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0"
+    )
 }
 
 /// The lines of a pod probe up to (not including) marker/read-write/end.
@@ -273,9 +275,11 @@ fn verify_after_an_undisturbed_upgrade_passes() {
     let report = f
         .out_dir()
         .join("upgrade-tests/upgrade-test/dynamic.verify.txt");
-    assert!(std::fs::read_to_string(report)
-        .unwrap()
-        .contains("VERIFIED"));
+    assert!(
+        std::fs::read_to_string(report)
+            .unwrap()
+            .contains("VERIFIED")
+    );
 }
 
 #[test]

@@ -7,11 +7,11 @@
 //! nobody else owns them), and records what each manager owns in
 //! `managedFields`.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
-use super::fields::{item_key, lookup, remove, FieldPath, FieldSet, Section};
-use super::lists::{list_kind, ListKind};
-use super::managed::{self, Entry, APPLY, UPDATE};
+use super::fields::{FieldPath, FieldSet, Section, item_key, lookup, remove};
+use super::lists::{ListKind, list_kind};
+use super::managed::{self, APPLY, Entry, UPDATE};
 
 /// The manager upstream names for fields that predate any tracking.
 pub(super) const BEFORE_FIRST_APPLY: &str = "before-first-apply";
@@ -162,12 +162,12 @@ fn check_type(applied: &Value, ctx: &PatchContext) -> Result<(), PatchError> {
             None | Some("") => {
                 return Err(PatchError::BadRequest(format!(
                     "{field} must be set in an apply configuration (expected {expected:?})"
-                )))
+                )));
             }
             Some(got) if !expected.is_empty() && got != expected => {
                 return Err(PatchError::BadRequest(format!(
                     "the {field} in the data ({got}) does not match the expected {field} ({expected})"
-                )))
+                )));
             }
             Some(_) => {}
         }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::lists::{is_granular_map, list_kind, ListKind};
+use super::lists::{ListKind, is_granular_map, list_kind};
 
 /// One path into an object, as `fieldsV1` path elements.
 pub type FieldPath = Vec<String>;

@@ -1,10 +1,10 @@
 //! `metadata.managedFields` entries: who owns which fields, and how the
 //! server records writes that are not applies (`Update` operations).
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
-use super::fields::{lookup, FieldSet};
 use super::PatchContext;
+use super::fields::{FieldSet, lookup};
 
 /// One `managedFields` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 
 use serde_json::{Map, Value};
 
-use super::lists::{list_kind, ListKind};
 use super::PatchError;
+use super::lists::{ListKind, list_kind};
 
 const SET_ORDER: &str = "$setElementOrder/";
 const DELETE_PRIMITIVE: &str = "$deleteFromPrimitiveList/";
@@ -49,7 +49,7 @@ fn merge_map(
             return Err(PatchError::BadRequest(format!(
                 "Unknown patch type: {other} in {}",
                 dotted(path)
-            )))
+            )));
         }
     }
 

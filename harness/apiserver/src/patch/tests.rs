@@ -1,6 +1,6 @@
 //! Every patch flavour through the public entry point, and its errors.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::*;
 

@@ -15,13 +15,13 @@
 
 use axum::response::Response;
 use http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{json_response, write::delete_opts_from, Req};
+use super::{Req, json_response, write::delete_opts_from};
 use crate::error::ApiError;
 use crate::selectors::LabelSelector;
 use crate::store::ops::{self, DeleteOpts, Part, WriteOpts};
-use crate::store::{meta, ObjRef, State};
+use crate::store::{ObjRef, State, meta};
 
 /// Upstream refuses evictions once this many approved evictions wait for the
 /// disruption controller to notice them.
@@ -257,13 +257,13 @@ fn set_disruption_allowed_false(status: &mut Value, observed: Value, now: &str) 
         .find(|c| c["type"] == "DisruptionAllowed")
     {
         Some(c) => {
-            if c["status"] == "False" {
-                if let Some(t) = c.get("lastTransitionTime").cloned() {
-                    let mut kept = fresh;
-                    kept["lastTransitionTime"] = t;
-                    *c = kept;
-                    return;
-                }
+            if c["status"] == "False"
+                && let Some(t) = c.get("lastTransitionTime").cloned()
+            {
+                let mut kept = fresh;
+                kept["lastTransitionTime"] = t;
+                *c = kept;
+                return;
             }
             *c = fresh;
         }

@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use futures::FutureExt;
-use http::{header, HeaderMap, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 
@@ -153,10 +153,9 @@ impl Req {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok())
+            && len > limit
         {
-            if len > limit {
-                return Err(ApiError::too_large(limit));
-            }
+            return Err(ApiError::too_large(limit));
         }
         let body = std::mem::replace(&mut self.body, Body::empty());
         match http_body_util::Limited::new(body, limit).collect().await {
@@ -235,10 +234,10 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         ["openapi", "v3"] if get => return Ok(crate::openapi::root(&shared)),
         ["openapi", "v3", "api", v] if get => return crate::openapi::group_version(&shared, "", v),
         ["openapi", "v3", "apis", g, v] if get => {
-            return crate::openapi::group_version(&shared, g, v)
+            return crate::openapi::group_version(&shared, g, v);
         }
         ["api" | "apis" | "version"] | ["api", _] | ["apis", _] | ["apis", _, _] => {
-            return Err(ApiError::method_not_allowed())
+            return Err(ApiError::method_not_allowed());
         }
         _ => {}
     }

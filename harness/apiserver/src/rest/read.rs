@@ -2,13 +2,13 @@
 
 use axum::response::Response;
 use http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{json_response, render_object, Render, Req};
+use super::{Render, Req, json_response, render_object};
 use crate::error::ApiError;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::store::ops::target;
-use crate::store::{meta, Key};
+use crate::store::{Key, meta};
 
 pub(crate) fn get(req: Req) -> Result<Response, ApiError> {
     let name = req.name.clone().unwrap_or_default();
@@ -116,10 +116,10 @@ pub(crate) fn list(req: Req) -> Result<Response, ApiError> {
         let mut next = None;
         let mut remaining = 0usize;
         for (key, obj) in range {
-            if let Some(ns) = &filter.namespace {
-                if &key.0 != ns {
-                    break;
-                }
+            if let Some(ns) = &filter.namespace
+                && &key.0 != ns
+            {
+                break;
             }
             if !filter.matches(obj) {
                 continue;
@@ -130,10 +130,10 @@ pub(crate) fn list(req: Req) -> Result<Response, ApiError> {
             }
             items.push((key.clone(), obj.clone()));
         }
-        if remaining > 0 {
-            if let Some((last, _)) = items.last() {
-                next = Some(encode_continue(list_rv, last));
-            }
+        if remaining > 0
+            && let Some((last, _)) = items.last()
+        {
+            next = Some(encode_continue(list_rv, last));
         }
         (items, list_rv, next, remaining)
     };

@@ -3,16 +3,16 @@
 
 use axum::response::Response;
 use http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::write::{patch_context, patch_error, patch_input};
-use super::{json_response, Req};
+use super::{Req, json_response};
 use crate::error::ApiError;
 use crate::patch;
 use crate::registry::ResourceInfo;
 use crate::selectors::label_selector_string;
-use crate::store::ops::{self, target, Part, WriteOpts};
-use crate::store::{meta, State};
+use crate::store::ops::{self, Part, WriteOpts, target};
+use crate::store::{State, meta};
 
 fn scale_view(info: &ResourceInfo, obj: &Value) -> Value {
     let paths = info.scale.as_ref().expect("scalable");

@@ -2,14 +2,14 @@
 
 use axum::response::Response;
 use http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{json_response, render_object, Req};
+use super::{Req, json_response, render_object};
 use crate::error::ApiError;
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::Propagation;
-use crate::store::ops::{self, target, DeleteOpts, Deleted, Part, WriteOpts};
-use crate::store::{meta, ObjRef};
+use crate::store::ops::{self, DeleteOpts, Deleted, Part, WriteOpts, target};
+use crate::store::{ObjRef, meta};
 
 fn opts(req: &Req, from_patch: bool) -> WriteOpts {
     WriteOpts {
@@ -248,7 +248,9 @@ pub(super) fn delete_opts_from(req: &Req, body: &Value) -> Result<DeleteOpts, Ap
             },
             &[(
                 "propagationPolicy".into(),
-                format!("Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+                format!(
+                    "Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                ),
             )],
         )
     };

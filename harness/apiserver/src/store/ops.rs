@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{meta, GraceTimer, Obj, ObjRef, State};
+use super::{GraceTimer, Obj, ObjRef, State, meta};
 use crate::error::{ApiError, Target};
 use crate::registry::{Propagation, ResourceInfo};
 use crate::{gc, strategy, validation};
@@ -130,7 +130,7 @@ pub(crate) fn check_type_meta(
             return Err(ApiError::bad_request(format!(
                 "the kind in the data ({k}) does not match the expected kind ({})",
                 info.kind
-            )))
+            )));
         }
     }
     match map.get("metadata") {
@@ -322,10 +322,10 @@ pub(crate) fn update(
                     None => m.remove(*f),
                 };
             }
-            if !m.contains_key("managedFields") {
-                if let Some(mf) = old_meta.get("managedFields") {
-                    m.insert("managedFields".into(), mf.clone());
-                }
+            if !m.contains_key("managedFields")
+                && let Some(mf) = old_meta.get("managedFields")
+            {
+                m.insert("managedFields".into(), mf.clone());
             }
             if info.status {
                 let map = new.as_object_mut().expect("object");
@@ -461,27 +461,27 @@ pub(crate) fn delete(
     let Some(old) = st.get(&at.gr, &at.key) else {
         return Err(ApiError::not_found(target(info, name)));
     };
-    if let Some(uid) = &opts.uid {
-        if uid != meta::uid(&old) {
-            return Err(ApiError::conflict(
-                target(info, name),
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    meta::uid(&old)
-                ),
-            ));
-        }
+    if let Some(uid) = &opts.uid
+        && uid != meta::uid(&old)
+    {
+        return Err(ApiError::conflict(
+            target(info, name),
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta::uid(&old)
+            ),
+        ));
     }
-    if let Some(rv) = &opts.resource_version {
-        if rv != meta::resource_version(&old) {
-            return Err(ApiError::conflict(
-                target(info, name),
-                &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                    meta::resource_version(&old)
-                ),
-            ));
-        }
+    if let Some(rv) = &opts.resource_version
+        && rv != meta::resource_version(&old)
+    {
+        return Err(ApiError::conflict(
+            target(info, name),
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                meta::resource_version(&old)
+            ),
+        ));
     }
     let policy = opts.propagation.unwrap_or(info.default_propagation);
     let mut fins = meta::finalizers(&old);

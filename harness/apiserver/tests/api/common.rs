@@ -1,8 +1,8 @@
 //! Shared fixtures: a fresh server per test, and small object builders.
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, PostParams};
 use kube::Client;
+use kube::api::{Api, PostParams};
 use kube_harness_apiserver::ApiServer;
 use serde_json::json;
 

@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::discovery::{Discovery, Scope};
-use kube::CustomResourceExt;
 use serde_json::json;
 
 use crate::common::{
-    database, install_database_crd, raw, server, status, Database, DatabaseStatus,
+    Database, DatabaseStatus, database, install_database_crd, raw, server, status,
 };
 
 #[tokio::test(start_paused = true)]
@@ -125,10 +125,11 @@ async fn discovery_follows_crds() {
         .unwrap();
     assert_eq!(pods.plural, "pods");
     assert_eq!(caps.scope, Scope::Namespaced);
-    assert!(caps
-        .subresources
-        .iter()
-        .any(|(r, _)| r.plural == "pods/status" || r.plural == "status"));
+    assert!(
+        caps.subresources
+            .iter()
+            .any(|(r, _)| r.plural == "pods/status" || r.plural == "status")
+    );
 
     install_database_crd(&client).await;
     let after = Discovery::new(client.clone()).run().await.unwrap();
@@ -172,12 +173,13 @@ async fn deleting_a_crd_removes_its_objects() {
     .await;
     assert_eq!(code, 404);
     install_database_crd(&client).await;
-    assert!(dbs
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .is_empty());
+    assert!(
+        dbs.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,9 +5,9 @@
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, EvictParams, Patch, PatchParams, PostParams};
 use kube::Client;
-use serde_json::{json, Value};
+use kube::api::{Api, EvictParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
 
 use crate::common::{pod, server, status};
 

@@ -6,7 +6,7 @@
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::common::server;
 
@@ -78,9 +78,10 @@ async fn kube_rs_writes_without_a_field_manager_are_recorded_without_a_manager()
         .unwrap();
     let e = entries(&cm);
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(e
-        .iter()
-        .any(|x| x["manager"] == "operator" && x["fieldsV1"]["f:data"]["f:d"] == json!({})));
+    assert!(
+        e.iter()
+            .any(|x| x["manager"] == "operator" && x["fieldsV1"]["f:data"]["f:d"] == json!({}))
+    );
 }
 
 #[tokio::test]

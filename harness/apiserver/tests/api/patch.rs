@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use crate::common::{database, install_database_crd, pod, server, status, Database};
+use crate::common::{Database, database, install_database_crd, pod, server, status};
 
 #[tokio::test(start_paused = true)]
 async fn merge_and_json_patches() {

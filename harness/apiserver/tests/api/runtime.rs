@@ -16,7 +16,7 @@ use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 
-use crate::common::{database, install_database_crd, server, Database, DatabaseStatus};
+use crate::common::{Database, DatabaseStatus, database, install_database_crd, server};
 
 /// Polls `check` until it holds, for at most `limit` of (virtual) time.
 async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F)

@@ -1,6 +1,6 @@
 //! `field(path, m)` and Kubernetes conditions.
 
-use super::path::{join, FieldPath, PathError};
+use super::path::{FieldPath, PathError, join};
 use super::{Matcher, Mismatch};
 use serde_json::Value;
 
@@ -184,9 +184,11 @@ mod tests {
     #[test]
     fn field_addresses_nested_paths_and_prefixes_mismatches() {
         let v = obj();
-        assert!(field("status.phase", eq("Upgrading"))
-            .mismatches(Some(&v), "")
-            .is_empty());
+        assert!(
+            field("status.phase", eq("Upgrading"))
+                .mismatches(Some(&v), "")
+                .is_empty()
+        );
         assert!(
             field(r#"metadata.labels["app.kubernetes.io/name"]"#, eq("sei"))
                 .mismatches(Some(&v), "")
@@ -219,22 +221,28 @@ mod tests {
             field("a[", present());
         })
         .unwrap_err();
-        assert!(panic
-            .downcast_ref::<String>()
-            .unwrap()
-            .contains("never closed"));
+        assert!(
+            panic
+                .downcast_ref::<String>()
+                .unwrap()
+                .contains("never closed")
+        );
     }
 
     #[test]
     fn condition_checks_status_and_reason() {
         let v = obj();
-        assert!(condition("Ready", "True")
-            .mismatches(Some(&v), "")
-            .is_empty());
-        assert!(condition("RolloutInProgress", "False")
-            .reason("RolloutComplete")
-            .mismatches(Some(&v), "")
-            .is_empty());
+        assert!(
+            condition("Ready", "True")
+                .mismatches(Some(&v), "")
+                .is_empty()
+        );
+        assert!(
+            condition("RolloutInProgress", "False")
+                .reason("RolloutComplete")
+                .mismatches(Some(&v), "")
+                .is_empty()
+        );
         assert_eq!(
             condition("RolloutInProgress", "True").mismatches(Some(&v), ""),
             vec![Mismatch::new(
@@ -259,9 +267,11 @@ mod tests {
         );
         // a status or snapshot given directly
         let status = v["status"].clone();
-        assert!(condition("Ready", "True")
-            .mismatches(Some(&status), "")
-            .is_empty());
+        assert!(
+            condition("Ready", "True")
+                .mismatches(Some(&status), "")
+                .is_empty()
+        );
         assert!(!condition("Ready", "True").mismatches(None, "").is_empty());
     }
 

@@ -24,11 +24,11 @@ mod stable;
 pub use basic::{
     absent, contains, eq, ge, gt, le, lt, matches_regex, not, present, try_matches_regex,
 };
-pub use combine::{all_of, any_of, AllOf, AnyOf};
-pub use field::{condition, field, no_condition, try_field, Condition, Field};
-pub use path::{join as join_path, FieldPath, PathError, Segment};
+pub use combine::{AllOf, AnyOf, all_of, any_of};
+pub use field::{Condition, Field, condition, field, no_condition, try_field};
+pub use path::{FieldPath, PathError, Segment, join as join_path};
 pub use render::{render, render_pretty};
-pub use stable::{stable, Stable};
+pub use stable::{Stable, stable};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -170,7 +170,7 @@ pub fn check<T: Serialize + ?Sized>(value: &T, matcher: &dyn Matcher) -> Result<
                 expectation: matcher.describe(),
                 mismatches: vec![m],
                 value: None,
-            })
+            });
         }
     };
     let mismatches = matcher.mismatches(Some(&json), "");

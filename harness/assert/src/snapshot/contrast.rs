@@ -7,7 +7,7 @@
 //! design doc, so the document cannot drift from what is tested (pin the
 //! rendering with `insta::assert_snapshot!(matrix.to_markdown())`).
 
-use crate::matchers::{render, to_json, BoxMatcher, FieldPath, Matcher, Mismatch};
+use crate::matchers::{BoxMatcher, FieldPath, Matcher, Mismatch, render, to_json};
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;

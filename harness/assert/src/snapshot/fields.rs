@@ -5,7 +5,7 @@
 //! one. `assert_eq!` would print two `Debug` dumps to diff by eye; this
 //! prints one line per differing field with its path.
 
-use crate::matchers::{to_json, Matcher, Mismatch};
+use crate::matchers::{Matcher, Mismatch, to_json};
 use serde::Serialize;
 use std::fmt;
 

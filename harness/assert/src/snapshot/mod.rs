@@ -12,10 +12,10 @@ pub mod fields;
 #[cfg(feature = "insta")]
 pub mod golden;
 
-pub use contrast::{cell, na, Cell, ContrastFailure, ContrastMatrix, ShapeMatcher};
-pub use fields::{diff_fields, fields_eq, FieldsDiff};
+pub use contrast::{Cell, ContrastFailure, ContrastMatrix, ShapeMatcher, cell, na};
+pub use fields::{FieldsDiff, diff_fields, fields_eq};
 #[cfg(feature = "insta")]
 #[doc(hidden)]
 pub use golden::__insta;
 #[cfg(feature = "insta")]
-pub use golden::{redact_k8s, K8S_REDACTIONS};
+pub use golden::{K8S_REDACTIONS, redact_k8s};

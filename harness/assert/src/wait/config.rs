@@ -41,7 +41,9 @@ pub enum TimeoutScaleError {
         value: String,
     },
     /// The number is zero, negative, not finite, or above [`MAX_TIMEOUT_SCALE`].
-    #[error("{TIMEOUT_SCALE_VAR}={value} is out of range (expected a number > 0 and ≤ {MAX_TIMEOUT_SCALE})")]
+    #[error(
+        "{TIMEOUT_SCALE_VAR}={value} is out of range (expected a number > 0 and ≤ {MAX_TIMEOUT_SCALE})"
+    )]
     OutOfRange {
         /// The parsed value.
         value: f64,

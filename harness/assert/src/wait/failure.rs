@@ -2,7 +2,7 @@
 
 use super::config::TIMEOUT_SCALE_VAR;
 use super::duration::fmt_duration;
-use crate::matchers::{render_pretty, Mismatch};
+use crate::matchers::{Mismatch, render_pretty};
 use serde_json::Value;
 use std::fmt;
 use std::time::Duration;

@@ -29,8 +29,8 @@ mod failure;
 mod probe;
 mod run;
 
-pub use config::{parse_timeout_scale, timeout_scale, TimeoutScaleError, TIMEOUT_SCALE_VAR};
-pub use duration::{fmt_duration, DurationExt};
+pub use config::{TIMEOUT_SCALE_VAR, TimeoutScaleError, parse_timeout_scale, timeout_scale};
+pub use duration::{DurationExt, fmt_duration};
 pub use failure::{Failure, Outcome, ProbeErrorSeen, Section, WaitKind};
 pub use probe::{Probe, ProbeError, StopTrying};
 

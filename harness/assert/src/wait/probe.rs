@@ -92,10 +92,10 @@ impl ProbeError {
                 return p.clone();
             }
         }
-        if let Some(b) = any.downcast_ref::<Box<dyn std::error::Error + Send + Sync>>() {
-            if let Some(s) = b.downcast_ref::<StopTrying>() {
-                return ProbeError::StopTrying(s.reason.clone());
-            }
+        if let Some(b) = any.downcast_ref::<Box<dyn std::error::Error + Send + Sync>>()
+            && let Some(s) = b.downcast_ref::<StopTrying>()
+        {
+            return ProbeError::StopTrying(s.reason.clone());
         }
         // `{:#}` prints an anyhow chain ("outer: inner"); other types ignore it.
         ProbeError::Failed(format!("{e:#}"))

@@ -7,11 +7,11 @@ use super::duration::fmt_duration;
 use super::failure::{Failure, Outcome, ProbeErrorSeen, WaitKind};
 use super::probe::{Probe, ProbeError};
 use super::{Common, Consistently, Eventually, Triggers};
-use crate::matchers::{render, to_json, BoxMatcher, Matcher, Mismatch};
+use crate::matchers::{BoxMatcher, Matcher, Mismatch, render, to_json};
 use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use std::time::Duration;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::{Instant, sleep_until};
 
 /// The result of one attempt.
 enum Step<T> {
@@ -40,7 +40,7 @@ async fn attempt<P: Probe>(
             return Step::Error(format!(
                 "probe did not answer within {}",
                 fmt_duration(timeout)
-            ))
+            ));
         }
         Ok(Err(ProbeError::StopTrying(reason))) => return Step::Stop(reason),
         Ok(Err(ProbeError::Failed(e))) => return Step::Error(e),

@@ -3,15 +3,18 @@
 
 use super::*;
 use crate::matchers::*;
-use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU32, Ordering};
+use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::sync::watch;
-use tokio::time::{sleep, Instant};
+use tokio::time::{Instant, sleep};
 use tokio_stream::wrappers::WatchStream;
 
 /// A probe reading the latest value of a watch channel, counting calls.
-fn watched(rx: &watch::Receiver<Value>, calls: &Arc<AtomicU32>) -> impl Probe<Output = Value> {
+fn watched(
+    rx: &watch::Receiver<Value>,
+    calls: &Arc<AtomicU32>,
+) -> impl Probe<Output = Value> + use<> {
     let rx = rx.clone();
     let calls = calls.clone();
     move || {
