@@ -9,10 +9,13 @@
 //!
 //! Run it in-process, so a test can start, abort and restart it:
 //!
-//! ```ignore
+//! ```no_run
+//! # async fn demo(client: kube::Client) {
+//! use rollout_operator::OperatorConfig;
 //! let handle = tokio::spawn(rollout_operator::run(client, OperatorConfig::default()));
 //! // … later
 //! handle.abort();
+//! # }
 //! ```
 //!
 //! or as the `rollout-operator` binary against any kubeconfig.

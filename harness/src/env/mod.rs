@@ -7,14 +7,32 @@
 //! after the test (`stuck-rollout-1123-104501-k3x9`) and deleted when the env
 //! drops, panics included; `HARNESS_KEEP=1` keeps it and prints how to look.
 //!
-//! ```ignore
-//! #[rstest]
-//! #[tokio::test(start_paused = true)]
-//! async fn web_becomes_ready(#[future] env: TestEnv) -> anyhow::Result<()> {
-//!     let env = env.await;
-//!     let _faker = env.status_faker().start();
-//!     let sts = env.apply(my_statefulset()).await?;
-//!     eventually(env.get(&sts)).should(field("status.readyReplicas", eq(3))).await?;
+//! ```
+//! use k8s_openapi::api::apps::v1::StatefulSet;
+//! use kube_harness::prelude::*;
+//!
+//! // In a test: #[tokio::test(start_paused = true)], or the `env` rstest fixture.
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! async fn main() -> anyhow::Result<()> {
+//!     let env = TestEnv::new().await?;
+//!     env.status_faker().start(); // plays the StatefulSet controller and kubelet
+//!     let web = env
+//!         .apply(object!(StatefulSet, {
+//!             "metadata": {"name": "web"},
+//!             "spec": {
+//!                 "replicas": 3,
+//!                 "selector": {"matchLabels": {"app": "web"}},
+//!                 "template": {
+//!                     "metadata": {"labels": {"app": "web"}},
+//!                     "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+//!                 },
+//!             },
+//!         }))
+//!         .await?;
+//!     eventually(env.get(&web))
+//!         .should(field("status.readyReplicas", eq(3)))
+//!         .await?;
+//!     env.finish().await?;
 //!     Ok(())
 //! }
 //! ```
@@ -539,10 +557,23 @@ impl TestEnv {
     /// Any async read as a probe of this env: `subject` names it in
     /// failures, which also carry the env's timeline and operator logs.
     ///
-    /// ```ignore
-    /// eventually(env.probe("nodedeployment/seid (shape)", || shape(&env)))
-    ///     .should(field("podImages", eq(["sei:v2"; 3])))
+    /// ```no_run
+    /// # use kube_harness::prelude::*;
+    /// # use k8s_openapi::api::core::v1::Pod;
+    /// # async fn demo(env: &TestEnv) -> anyhow::Result<()> {
+    /// let images = || async {
+    ///     let pods = env.api::<Pod>().list(&Default::default()).await?;
+    ///     let images: Vec<String> = pods
+    ///         .items
+    ///         .iter()
+    ///         .filter_map(|p| p.spec.as_ref()?.containers.first()?.image.clone())
+    ///         .collect();
+    ///     Ok::<_, kube::Error>(images)
+    /// };
+    /// eventually(env.probe("pod images", images))
+    ///     .should(eq(["sei:v2"; 3]))
     ///     .await?;
+    /// # Ok(()) }
     /// ```
     pub fn probe<F>(&self, subject: impl Into<String>, read: F) -> EnvProbe<F> {
         EnvProbe::new(subject.into(), read, self.context())

@@ -16,13 +16,19 @@
 //!   - no events from rollout-operator since restart (last one before: RolloutComplete)
 //! ```
 //!
-//! ```ignore
-//! let proof = Probe::<NodeDeployment>::new(client, &ns, "seid")
+//! ```no_run
+//! # use kube_harness::prelude::*;
+//! # use kube_harness::liveness::Probe;
+//! # use k8s_openapi::api::apps::v1::Deployment as NodeDeployment;
+//! # async fn demo(env: &TestEnv) -> anyhow::Result<()> {
+//! let proof = Probe::<NodeDeployment>::in_env(env, "seid")
 //!     .component("rollout-operator")
 //!     .since("restart")
 //!     .within(30.s())
 //!     .after_patch(&json!({"spec": {"image": "sei:v3"}}))
 //!     .await?;
+//! println!("{proof}");
+//! # Ok(()) }
 //! ```
 //!
 //! The deciding ([`Evidence`]) is pure and unit-tested; [`Probe`] only reads.

@@ -2,16 +2,26 @@
 //! human reads after a failed disruption test, and the facts "fired exactly
 //! once", "never fired", "A before B" are checked against.
 //!
-//! ```ignore
-//! let rec = timeline::Recorder::start(client.clone(), &ns).await?;
-//! rec.track::<NodeDeployment>(Track::named("seid").field("status.rollout.startedAt")).await?;
-//! rec.track::<StatefulSet>(Track::named("seid").field_as("spec.image", "spec.template.spec.containers[0].image")).await?;
+//! Every [`TestEnv`](crate::env::TestEnv) records one from its start
+//! (`env.timeline()`); a test adds the objects it wants followed:
+//!
+//! ```no_run
+//! use k8s_openapi::api::apps::v1::StatefulSet;
+//! use kube_harness::prelude::*;
+//!
+//! # async fn demo(env: &TestEnv) -> anyhow::Result<()> {
+//! let rec = env.timeline();
+//! rec.track::<StatefulSet>(
+//!     Track::named("seid").field_as("spec.image", "spec.template.spec.containers[0].image"),
+//! )
+//! .await?;
 //! // … drive the test …
 //! rec.sync().await?;
 //! rec.expect("RolloutStarted").exactly(1)?;
 //! rec.expect("RolloutComplete").never()?;
-//! rec.before("RolloutStarted", "phase=Upgrading")?;
+//! rec.before("RolloutStarted", "spec.image=sei:v2")?;
 //! println!("{}", rec.render());
+//! # Ok(()) }
 //! ```
 //!
 //! Timestamps are tokio time since the recorder started, so under paused

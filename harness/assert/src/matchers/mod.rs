@@ -187,8 +187,13 @@ pub fn check<T: Serialize + ?Sized>(value: &T, matcher: &dyn Matcher) -> Result<
 
 /// Panics with every failing field when `value` does not match.
 ///
-/// ```ignore
-/// assert_that!(snapshot, all_of![field("phase", eq("Ready")), condition("Ready", "True")]);
+/// ```
+/// use kube_harness_assert::prelude::*;
+/// let status = json!({
+///     "phase": "Ready",
+///     "conditions": [{"type": "Ready", "status": "True"}],
+/// });
+/// assert_that!(status, all_of![field("phase", eq("Ready")), condition("Ready", "True")]);
 /// ```
 #[macro_export]
 macro_rules! assert_that {

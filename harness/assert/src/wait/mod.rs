@@ -1,13 +1,28 @@
 //! `eventually` / `consistently`: Gomega's waits for async Rust, in tokio time.
 //!
-//! ```ignore
-//! let nd = eventually(env.get(&nd))
+//! ```
+//! use kube_harness_assert::prelude::*;
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Failure> {
+//! // Any async read is a probe; here, a status that becomes Ready on the third read.
+//! let reads = AtomicU32::new(0);
+//! let status = || async {
+//!     let n = reads.fetch_add(1, Ordering::SeqCst);
+//!     let phase = if n < 2 { "Upgrading" } else { "Ready" };
+//!     Ok::<_, String>(json!({"phase": phase, "startedAt": "10:00"}))
+//! };
+//! eventually(status)
 //!     .describe("nodedeployment/seid")
-//!     .should(field("status.phase", eq("Ready")))
+//!     .should(field("phase", eq("Ready")))
 //!     .await?;
-//! consistently(env.get(&nd)).for_(10.s()).every(500.ms())
-//!     .should(all_of![field("status.phase", eq("Upgrading")), field("status.rollout.startedAt", stable())])
+//! consistently(status)
+//!     .for_(10.s())
+//!     .every(500.ms())
+//!     .should(all_of![field("phase", eq("Ready")), field("startedAt", stable())])
 //!     .await?;
+//! # Ok(()) }
 //! ```
 //!
 //! Time comes only from tokio (`tokio::time::Instant`, `sleep`), so under
@@ -213,8 +228,16 @@ impl<P: Probe> Consistently<P> {
 /// `.await_ok()` on a wait: resolves to the value or panics with the full
 /// failure report, for tests that do not return `Result`.
 ///
-/// ```ignore
-/// let nd = eventually(probe).should(eq("Ready")).await_ok().await;
+/// ```
+/// # use kube_harness_assert::prelude::*;
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let phase = eventually(|| async { Ok::<_, String>("Ready") })
+///     .should(eq("Ready"))
+///     .await_ok()
+///     .await;
+/// assert_eq!(phase, "Ready");
+/// # }
 /// ```
 pub trait AwaitOk<T>: Future<Output = Result<T, Failure>> + Sized {
     /// Panics with the failure report instead of returning it.
