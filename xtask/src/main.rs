@@ -8,6 +8,7 @@ mod ci_summary;
 mod cluster;
 mod csi;
 mod demo;
+mod package_check;
 mod paths;
 mod prereq;
 mod process;
@@ -33,6 +34,9 @@ enum Command {
     Soak(soak::Args),
     /// Merge nextest JUnit reports into a Markdown job summary.
     CiSummary(ci_summary::Args),
+    /// Package the published crates and test them from a scratch crate
+    /// outside the workspace, on another Kubernetes version.
+    PackageCheck(package_check::Args),
     /// Create, delete or inspect a kind cluster.
     Cluster(cluster::Args),
     /// Install, upgrade or uninstall a CSI driver.
@@ -51,6 +55,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Soak(args) => soak::run(args),
         Command::CiSummary(args) => ci_summary::run(args),
+        Command::PackageCheck(args) => package_check::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Csi(args) => csi::run(args),
         Command::SetupUpgradeTests(args) => upgrade::setup::run(args),

@@ -21,6 +21,8 @@ pub(crate) struct Cmd {
     pub args: Vec<String>,
     /// Working directory; `None` inherits xtask's.
     pub dir: Option<PathBuf>,
+    /// Extra environment variables (shown in the plan).
+    pub env: Vec<(String, String)>,
 }
 
 impl Cmd {
@@ -33,7 +35,14 @@ impl Cmd {
             program: program.to_owned(),
             args: args.into_iter().map(Into::into).collect(),
             dir: None,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for the command (shown in the plan).
+    pub(crate) fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_owned(), value.into()));
+        self
     }
 
     /// Runs the command in `dir` (shown in the plan).
@@ -71,7 +80,10 @@ impl Cmd {
 
     fn expression(&self) -> duct::Expression {
         let args: Vec<OsString> = self.args.iter().map(OsString::from).collect();
-        let expression = duct::cmd(&self.program, args);
+        let mut expression = duct::cmd(&self.program, args);
+        for (key, value) in &self.env {
+            expression = expression.env(key, value);
+        }
         match &self.dir {
             Some(dir) => expression.dir(dir),
             None => expression,
@@ -116,6 +128,9 @@ impl Runner {
         let mut line = format!("[{n}] {marker} {}", cmd.argv());
         if let Some(dir) = &cmd.dir {
             line.push_str(&format!(" in {}", dir.display()));
+        }
+        for (key, value) in &cmd.env {
+            line.push_str(&format!(" with {key}={value}"));
         }
         if let Some(note) = note {
             line.push_str(&format!("  # {note}"));

@@ -8,7 +8,7 @@ use clap::Parser;
 
 /// An in-memory Kubernetes API server for tests.
 #[derive(Debug, Parser)]
-#[command(name = "harness-apiserver", version)]
+#[command(name = "kube-harness-apiserver", version)]
 struct Args {
     /// Also write the kubeconfig here (the temporary one is removed on exit;
     /// this copy is kept).

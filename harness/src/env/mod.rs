@@ -427,6 +427,22 @@ impl TestEnv {
         Ok(names)
     }
 
+    /// Install one CRD (a kube-derive type's `K::crd()`) and wait until it
+    /// is Established. Returns its name.
+    pub async fn install_crd(
+        &self,
+        crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    ) -> Result<String, EnvError> {
+        let name = crd.name_any();
+        let value = serde_json::to_value(&crd).map_err(|e| EnvError::Manifest {
+            source_name: format!("CRD {name}"),
+            message: e.to_string(),
+        })?;
+        manifests::apply_value(&self.client, &self.namespace, value).await?;
+        manifests::wait_established(&self.client, std::slice::from_ref(&name)).await?;
+        Ok(name)
+    }
+
     /// Apply a multi-document YAML file (or a folder of them) into the test
     /// namespace (objects that name another namespace keep it). A relative
     /// path is relative to the crate ([`TestEnv::crate_path`]).
@@ -579,7 +595,8 @@ impl TestEnv {
         EnvProbe::new(subject.into(), read, self.context())
     }
 
-    /// JSON merge patch (RFC 7386) of the object; returns the patched object.
+    /// JSON merge patch (RFC 7386) of the object, as field manager
+    /// [`FIELD_MANAGER`]; returns the patched object.
     pub async fn patch<K>(&self, obj: &K, patch: serde_json::Value) -> Result<K, EnvError>
     where
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
@@ -589,8 +606,12 @@ impl TestEnv {
     {
         let name = obj.name_any();
         let what = format!("patch {}/{name}", K::kind(&()));
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..PatchParams::default()
+        };
         self.api::<K>()
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(&name, &params, &Patch::Merge(&patch))
             .await
             .map_err(EnvError::api(what))
     }

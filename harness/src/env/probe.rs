@@ -110,7 +110,17 @@ where
         Some(self.describe())
     }
 
-    async fn annotate(&mut self, failure: Failure) -> Failure {
+    async fn annotate(&mut self, mut failure: Failure) -> Failure {
+        // As `kubectl get -o yaml` does: who wrote which field is rarely
+        // what a failure is about, and it is most of an object's text.
+        if let Some(meta) = failure
+            .last_value
+            .as_mut()
+            .and_then(|v| v.get_mut("metadata"))
+            .and_then(|m| m.as_object_mut())
+        {
+            meta.remove("managedFields");
+        }
         match &self.context {
             Some(c) => c.annotate(failure).await,
             None => failure,

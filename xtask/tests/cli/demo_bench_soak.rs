@@ -299,3 +299,38 @@ printf 'running 2 tests\n\ntest result: ok. 2 passed; 0 failed; 0 ignored; 0 mea
         run.stderr
     );
 }
+
+#[test]
+fn package_check_dry_run_packages_unpacks_and_tests_a_scratch_crate() {
+    let f = Fakes::new();
+    let target = tempfile::tempdir().unwrap();
+    let t = target.path().display().to_string();
+    let run = f.run(
+        &["package-check", "--dry-run"],
+        &[("CARGO_TARGET_DIR", t.as_str())],
+    );
+    run.assert_ok();
+    assert!(run.calls.is_empty(), "a dry run ran {:?}", run.calls);
+    let out = run.stdout.replace(&t, "{t}");
+    assert!(
+        out.contains(r#"would run ["cargo","package","--no-verify","-p","kube-harness","-p","kube-harness-assert","-p","kube-harness-apiserver","-p","kube-harness-continuity"]"#),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"would run ["tar","-xzf","{t}/package/kube-harness-0.1.0.crate"] in {t}/package-check/crates"#),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"would run ["cargo","test","--manifest-path","{t}/package-check/app/Cargo.toml"] with CARGO_TARGET_DIR={t}"#),
+        "{out}"
+    );
+    // The plan writes the scratch crate, so it can be read: another
+    // Kubernetes version than the workspace's, the facade by path.
+    let manifest =
+        std::fs::read_to_string(target.path().join("package-check/app/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(r#"k8s-openapi = { version = "0.29", features = ["v1_35"] }"#),
+        "{manifest}"
+    );
+    assert!(manifest.contains("[patch.crates-io]"), "{manifest}");
+}
