@@ -5,12 +5,12 @@
 //! - [`wait`]: Eventually / Consistently over an async probe, in tokio time.
 //! - [`matchers`]: composable matchers over any `Serialize` value.
 //! - [`snapshot`]: typed snapshots, stability checks, contrast matrices, golden files.
-//! - [`env`]: `TestEnv`, a cluster + namespace + client for one test.
+//! - [`env`](mod@env): `TestEnv`, a cluster + namespace + client for one test.
 //! - [`faker`]: the StatusFaker that plays kubelet and built-in controllers.
 //! - [`disruption`]: restart operators, delete pods, drain nodes.
 //! - [`timeline`]: events and transitions of a namespace, in order.
 //! - [`liveness`]: proof that a controller reconciles, not just that it started.
-//! - [`continuity`]: proof that a CSI upgrade did not remount a volume.
+//! - `continuity` (feature `continuity`): proof that a CSI upgrade did not remount a volume.
 
 pub mod disruption;
 pub mod env;

@@ -12,14 +12,14 @@ use crate::child;
 use crate::clock::whole_seconds;
 use crate::conditions;
 use crate::crd::{
-    NodeDeployment, NodeDeploymentStatus, Phase, PlanPhase, PlanStatus, PlanTask, RolloutStatus,
-    TaskName, TaskState, condition, reason,
+    NodeDeployment, NodeDeploymentSpec, NodeDeploymentStatus, Phase, PlanPhase, PlanStatus,
+    PlanTask, RolloutStatus, TaskName, TaskState, condition, reason,
 };
 use crate::faults::Faults;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 /// What a reconcile observed.
 #[derive(Debug, Clone, Copy)]
@@ -84,24 +84,83 @@ pub struct Decision {
     pub busy: bool,
 }
 
-fn fresh_plan() -> PlanStatus {
-    PlanStatus {
-        phase: PlanPhase::Active,
-        tasks: [
-            TaskName::UpdateChildSpec,
-            TaskName::AwaitChildConvergence,
-            TaskName::ObserveImage,
-            TaskName::Complete,
-        ]
-        .into_iter()
-        .map(|name| PlanTask {
-            name,
-            state: TaskState::Pending,
-        })
-        .collect(),
+/// Decides the next status, child action and events. Pure and deterministic:
+/// the same observation gives the same decision, so an unchanged world
+/// writes nothing.
+pub fn decide(obs: &Observed<'_>, faults: &Faults) -> Decision {
+    let spec = &obs.nd.spec;
+    let now = whole_seconds(obs.now);
+    let mut st = obs.nd.status.clone().unwrap_or_default();
+
+    // 1. Refuse what must not be acted on.
+    if let Some((reason, note)) = refusal(obs) {
+        return failed(obs, st, reason, note);
+    }
+    st.observed_generation = obs.nd.metadata.generation;
+    st.ready_replicas = obs.child.map(child::ready_replicas).unwrap_or(0);
+    let mut events = Vec::new();
+
+    // 2. Start, retarget or keep the rollout.
+    events.extend(start_or_retarget_rollout(&mut st, spec, now, faults));
+    restamp_started_at(&mut st, now, faults);
+
+    // 3. Run the plan as far as the cluster allows, and pick the child image.
+    let plan = run_plan(&mut st, obs, faults);
+    adopt_first_image(&mut st, obs);
+
+    // 4. Conditions and phase.
+    set_nodes_ready(&mut st, spec.replicas, now);
+    if let Some(done) = plan.completed {
+        events.push(complete_rollout(&mut st, done, spec.replicas, now));
+    } else if let (Some(rollout), Some(plan_status)) = (&st.rollout, &st.plan) {
+        let note = format!("rolling out {}", rollout.target_image);
+        set_in_flight_conditions(&mut st.conditions, plan_status.phase, note, plan.note, now);
+    } else {
+        set_idle_conditions(&mut st, now);
+    }
+    set_paused_condition(&mut st, spec, now);
+    st.phase = phase(&st, spec);
+
+    // 5. The child, and whether to look again soon.
+    let child = child_action(obs, plan.child_image);
+    let busy = busy(&st);
+    Decision {
+        child,
+        status: st,
+        events,
+        busy,
     }
 }
 
+// 1. Refusing to act.
+
+/// Why the operator must not act on this observation, if it must not: an
+/// empty image or negative replica count cannot be turned into a StatefulSet
+/// without guessing, and a StatefulSet of the same name that some other owner
+/// controls is not ours to overwrite. Returns the Event reason and note.
+fn refusal(obs: &Observed<'_>) -> Option<(&'static str, String)> {
+    let spec = &obs.nd.spec;
+    if spec.image.trim().is_empty() {
+        return Some((reason::INVALID_SPEC, "spec.image is empty".into()));
+    }
+    if spec.replicas < 0 {
+        let note = format!("spec.replicas is {}, must be >= 0", spec.replicas);
+        return Some((reason::INVALID_SPEC, note));
+    }
+    if let Some(c) = obs.child.filter(|c| !child::owned_by(c, obs.nd)) {
+        let note = format!(
+            "StatefulSet {} exists and is not controlled by this NodeDeployment; not touching it",
+            kube::ResourceExt::name_any(c)
+        );
+        return Some((reason::CHILD_CONFLICT, note));
+    }
+    None
+}
+
+/// The decision for a refused observation: phase `Failed` and the child left
+/// alone. The Warning is emitted only on the way into `Failed`, so a spec
+/// that stays broken does not flood the Events with one per reconcile; the
+/// rest of the status is kept, so fixing the spec resumes where it was.
 fn failed(
     obs: &Observed<'_>,
     mut status: NodeDeploymentStatus,
@@ -127,256 +186,399 @@ fn failed(
     }
 }
 
-/// Decides the next status, child action and events. Pure and deterministic:
-/// the same observation gives the same decision, so an unchanged world
-/// writes nothing.
-pub fn decide(obs: &Observed<'_>, faults: &Faults) -> Decision {
-    let nd = obs.nd;
-    let spec = &nd.spec;
-    let now = whole_seconds(obs.now);
-    let prev = nd.status.clone().unwrap_or_default();
-    let mut st = prev.clone();
+// 2. Starting, retargeting or keeping the rollout.
 
-    if spec.image.trim().is_empty() {
-        return failed(obs, st, reason::INVALID_SPEC, "spec.image is empty".into());
+/// A rollout exists to move the nodes from `currentImage` to a new
+/// `spec.image`: it starts when the two differ (unless paused), and a new
+/// image mid-rollout retargets it instead of starting a second one. Returns
+/// the Event announcing either.
+fn start_or_retarget_rollout(
+    st: &mut NodeDeploymentStatus,
+    spec: &NodeDeploymentSpec,
+    now: Timestamp,
+    faults: &Faults,
+) -> Option<Emit> {
+    if st.rollout.is_some() {
+        retarget_rollout(st, spec)
+    } else {
+        start_rollout(st, spec, now, faults)
     }
-    if spec.replicas < 0 {
-        let note = format!("spec.replicas is {}, must be >= 0", spec.replicas);
-        return failed(obs, st, reason::INVALID_SPEC, note);
-    }
-    if let Some(c) = obs.child.filter(|c| !child::owned_by(c, nd)) {
-        let note = format!(
-            "StatefulSet {} exists and is not controlled by this NodeDeployment; not touching it",
-            kube::ResourceExt::name_any(c)
-        );
-        return failed(obs, st, reason::CHILD_CONFLICT, note);
-    }
+}
 
-    st.observed_generation = nd.metadata.generation;
-    st.ready_replicas = obs.child.map(child::ready_replicas).unwrap_or(0);
-    let mut events = Vec::new();
-
-    // 1. Start, retarget or keep the rollout.
-    if let Some(rollout) = st.rollout.as_mut() {
-        if rollout.target_image != spec.image {
-            events.push(Emit {
-                severity: Severity::Normal,
-                reason: reason::ROLLOUT_RETARGETED,
-                note: format!("target image {} → {}", rollout.target_image, spec.image),
-            });
-            rollout.target_image = spec.image.clone();
-            st.plan = Some(fresh_plan());
-        }
-    } else if let Some(current) = st.current_image.clone()
-        && current != spec.image
-        && !spec.paused
-    {
-        st.rollout = Some(RolloutStatus {
-            started_at: Time(now),
-            target_image: spec.image.clone(),
-        });
-        st.plan = Some(fresh_plan());
-        if !faults.skip_rollout_started_event {
-            events.push(Emit {
-                severity: Severity::Normal,
-                reason: reason::ROLLOUT_STARTED,
-                note: format!("image {current} → {}", spec.image),
-            });
-        }
+/// A new image during a rollout changes its target but keeps `startedAt`:
+/// the on-call wants to know how long the nodes have been in flux, not how
+/// long since the last edit. The plan restarts, because its finished tasks
+/// were about the old target.
+fn retarget_rollout(st: &mut NodeDeploymentStatus, spec: &NodeDeploymentSpec) -> Option<Emit> {
+    let rollout = st.rollout.as_mut()?;
+    if rollout.target_image == spec.image {
+        return None;
     }
+    let emit = Emit {
+        severity: Severity::Normal,
+        reason: reason::ROLLOUT_RETARGETED,
+        note: format!("target image {} → {}", rollout.target_image, spec.image),
+    };
+    rollout.target_image = spec.image.clone();
+    st.plan = Some(fresh_plan());
+    Some(emit)
+}
+
+/// An image change on a deployment that already runs an image starts a
+/// rollout, stamped with the time it started. A first deployment (no
+/// current image) has nothing to roll from and is not a rollout; a paused
+/// one holds the change back until it is unpaused.
+fn start_rollout(
+    st: &mut NodeDeploymentStatus,
+    spec: &NodeDeploymentSpec,
+    now: Timestamp,
+    faults: &Faults,
+) -> Option<Emit> {
+    let current = st.current_image.clone()?;
+    if current == spec.image || spec.paused {
+        return None;
+    }
+    st.rollout = Some(RolloutStatus {
+        started_at: Time(now),
+        target_image: spec.image.clone(),
+    });
+    st.plan = Some(fresh_plan());
+    (!faults.skip_rollout_started_event).then(|| Emit {
+        severity: Severity::Normal,
+        reason: reason::ROLLOUT_STARTED,
+        note: format!("image {current} → {}", spec.image),
+    })
+}
+
+/// Every rollout runs the same plan, from its first task.
+fn fresh_plan() -> PlanStatus {
+    PlanStatus {
+        phase: PlanPhase::Active,
+        tasks: [
+            TaskName::UpdateChildSpec,
+            TaskName::AwaitChildConvergence,
+            TaskName::ObserveImage,
+            TaskName::Complete,
+        ]
+        .into_iter()
+        .map(|name| PlanTask {
+            name,
+            state: TaskState::Pending,
+        })
+        .collect(),
+    }
+}
+
+/// Fault `Faults::restamp_started_at`: the bug of re-stamping `startedAt`
+/// on every reconcile, which hides a wedged rollout from age-based alerts;
+/// the suites must catch it.
+fn restamp_started_at(st: &mut NodeDeploymentStatus, now: Timestamp, faults: &Faults) {
     if faults.restamp_started_at
         && let Some(rollout) = st.rollout.as_mut()
     {
         rollout.started_at = Time(now);
     }
+}
 
-    // 2. Run the plan as far as the cluster allows, and pick the child image.
-    let mut plan_note = String::new();
-    let mut completed = None;
-    let child_image = match (st.rollout.clone(), st.plan.as_mut()) {
+// 3. Running the plan and picking the child image.
+
+/// What running the plan decided.
+struct PlanRun {
+    /// The image the child StatefulSet should run.
+    child_image: String,
+    /// The task the plan waits on and why (empty when it waits on nothing).
+    note: String,
+    /// Set when the plan reached its last task in this reconcile.
+    completed: Option<Completed>,
+}
+
+/// A rollout that just finished.
+struct Completed {
+    /// The image it rolled out.
+    target: String,
+    /// When it started.
+    started: Timestamp,
+}
+
+/// The plan moves only while the rollout is not paused, and the child image
+/// follows from where the plan got to: the child is the one thing the
+/// operator changes, so whether it may change is decided here, in one place.
+fn run_plan(st: &mut NodeDeploymentStatus, obs: &Observed<'_>, faults: &Faults) -> PlanRun {
+    let spec = &obs.nd.spec;
+    match (st.rollout.clone(), st.plan.as_mut()) {
         (Some(rollout), Some(plan)) => {
-            let target = rollout.target_image;
-            if spec.paused {
+            let (note, completed) = if spec.paused {
                 plan.phase = PlanPhase::Held;
+                (String::new(), None)
             } else {
                 plan.phase = PlanPhase::Active;
-                for task in plan.tasks.iter_mut().filter(|t| t.state != TaskState::Done) {
-                    let gap = match task.name {
-                        TaskName::UpdateChildSpec => None,
-                        TaskName::AwaitChildConvergence => match obs.child {
-                            Some(c) => child::convergence_gap(c, &target, spec.replicas),
-                            None => Some("child StatefulSet missing".to_string()),
-                        },
-                        TaskName::ObserveImage => {
-                            child::image_gap(obs.pods, &target, spec.replicas)
-                        }
-                        TaskName::Complete => {
-                            completed = Some((target.clone(), rollout.started_at.0));
-                            None
-                        }
-                    };
-                    match gap {
-                        None => task.state = TaskState::Done,
-                        Some(gap) => {
-                            task.state = TaskState::Running;
-                            plan_note = format!("{:?}: {gap}", task.name);
-                            break;
-                        }
-                    }
-                }
-            }
-            let spec_written = plan
-                .tasks
-                .iter()
-                .any(|t| t.name == TaskName::UpdateChildSpec && t.state == TaskState::Done);
-            if spec_written {
-                target
+                advance_plan(plan, &rollout, obs)
+            };
+            let child_image = if child_spec_written(plan) {
+                rollout.target_image
             } else {
-                // Held before the child was touched: leave the child alone.
-                obs.child
-                    .and_then(child::spec_image)
-                    .map(str::to_string)
-                    .or_else(|| st.current_image.clone())
-                    .unwrap_or_else(|| spec.image.clone())
+                untouched_child_image(obs, st.current_image.as_deref())
+            };
+            PlanRun {
+                child_image,
+                note,
+                completed,
             }
         }
-        _ => match st.current_image.clone() {
-            // First deployment: nothing to roll from, the child follows the spec.
-            None => spec.image.clone(),
-            Some(_) if spec.paused && faults.propagate_image_while_paused => spec.image.clone(),
-            Some(current) => current,
+        _ => PlanRun {
+            child_image: child_image_at_rest(st.current_image.as_deref(), spec, faults),
+            note: String::new(),
+            completed: None,
         },
-    };
+    }
+}
 
-    // First deployment: the image becomes current once every node runs it.
-    if st.current_image.is_none() && st.rollout.is_none() {
-        let converged = obs.child.is_some_and(|c| {
-            child::convergence_gap(c, &spec.image, spec.replicas).is_none()
-                && child::image_gap(obs.pods, &spec.image, spec.replicas).is_none()
-        });
-        if converged {
-            st.current_image = Some(spec.image.clone());
+/// Tasks run strictly in order, each waiting on the cluster (not on time),
+/// and a reconcile goes as far as the cluster allows: a world that already
+/// caught up finishes several tasks at once, and the first task still
+/// waiting is `Running` with a note saying what it waits for, which the
+/// `PlanInProgress` condition shows to the on-call.
+fn advance_plan(
+    plan: &mut PlanStatus,
+    rollout: &RolloutStatus,
+    obs: &Observed<'_>,
+) -> (String, Option<Completed>) {
+    let target = &rollout.target_image;
+    let mut completed = None;
+    for task in plan.tasks.iter_mut().filter(|t| t.state != TaskState::Done) {
+        if task.name == TaskName::Complete {
+            completed = Some(Completed {
+                target: target.clone(),
+                started: rollout.started_at.0,
+            });
+        }
+        match task_gap(task.name, target, obs) {
+            None => task.state = TaskState::Done,
+            Some(gap) => {
+                task.state = TaskState::Running;
+                return (format!("{:?}: {gap}", task.name), completed);
+            }
         }
     }
+    (String::new(), completed)
+}
 
-    // 3. Conditions and phase.
-    let replicas = spec.replicas;
+/// What still keeps a task from being done (`None`: nothing). A rollout is
+/// only over when the nodes report the new image, not when the StatefulSet
+/// says so: its status can converge while a pod still runs the old binary.
+/// `UpdateChildSpec` has nothing to wait for, because the decision's child
+/// action writes the spec before the status is written.
+fn task_gap(task: TaskName, target: &str, obs: &Observed<'_>) -> Option<String> {
+    let replicas = obs.nd.spec.replicas;
+    match task {
+        TaskName::UpdateChildSpec | TaskName::Complete => None,
+        TaskName::AwaitChildConvergence => match obs.child {
+            Some(c) => child::convergence_gap(c, target, replicas),
+            None => Some("child StatefulSet missing".to_string()),
+        },
+        TaskName::ObserveImage => child::image_gap(obs.pods, target, replicas),
+    }
+}
+
+/// Whether the plan has already written the target image into the child.
+/// Until it has, pausing must leave the child alone: a pause promises that
+/// no node changes.
+fn child_spec_written(plan: &PlanStatus) -> bool {
+    plan.tasks
+        .iter()
+        .any(|t| t.name == TaskName::UpdateChildSpec && t.state == TaskState::Done)
+}
+
+/// The child image for a rollout held before the child was touched: what the
+/// child already runs, so the decision keeps it rather than rewriting it.
+fn untouched_child_image(obs: &Observed<'_>, current: Option<&str>) -> String {
+    obs.child
+        .and_then(child::spec_image)
+        .or(current)
+        .unwrap_or(obs.nd.spec.image.as_str())
+        .to_string()
+}
+
+/// The child image with no rollout in flight: the current image, because an
+/// image change reaches the child only through a rollout's plan (or not at
+/// all while paused). A first deployment has nothing to roll from, so its
+/// child follows the spec. Fault `Faults::propagate_image_while_paused`
+/// is the bug of writing a held image to the child anyway.
+fn child_image_at_rest(
+    current: Option<&str>,
+    spec: &NodeDeploymentSpec,
+    faults: &Faults,
+) -> String {
+    match current {
+        None => spec.image.clone(),
+        Some(_) if spec.paused && faults.propagate_image_while_paused => spec.image.clone(),
+        Some(current) => current.to_string(),
+    }
+}
+
+/// A first deployment is not a rollout, yet `currentImage` must mean "every
+/// node runs it" (the next image change rolls from it): so the spec's image
+/// becomes current only once the child converged and every pod reports it.
+fn adopt_first_image(st: &mut NodeDeploymentStatus, obs: &Observed<'_>) {
+    if st.current_image.is_some() || st.rollout.is_some() {
+        return;
+    }
+    let spec = &obs.nd.spec;
+    let converged = obs.child.is_some_and(|c| {
+        child::convergence_gap(c, &spec.image, spec.replicas).is_none()
+            && child::image_gap(obs.pods, &spec.image, spec.replicas).is_none()
+    });
+    if converged {
+        st.current_image = Some(spec.image.clone());
+    }
+}
+
+// 4. Conditions and phase.
+
+/// `NodesReady` answers "is the deployment serving" independently of any
+/// rollout: scaling up is not a rollout, but it does leave nodes not ready.
+fn set_nodes_ready(st: &mut NodeDeploymentStatus, replicas: i32, now: Timestamp) {
     let ready = st.ready_replicas;
     let nodes_note = format!("{ready}/{replicas} nodes ready");
-    if ready >= replicas {
-        conditions::set(
-            &mut st.conditions,
-            condition::NODES_READY,
-            true,
-            "AllNodesReady",
-            nodes_note,
-            now,
-        );
+    let (status, why) = if ready >= replicas {
+        (true, "AllNodesReady")
     } else {
-        conditions::set(
-            &mut st.conditions,
-            condition::NODES_READY,
-            false,
-            "NodesNotReady",
-            nodes_note,
-            now,
-        );
-    }
+        (false, "NodesNotReady")
+    };
+    conditions::set(
+        &mut st.conditions,
+        condition::NODES_READY,
+        status,
+        why,
+        nodes_note,
+        now,
+    );
+}
 
-    if let Some((target, started)) = completed {
-        let took = now.duration_since(started);
-        events.push(Emit {
-            severity: Severity::Normal,
-            reason: reason::ROLLOUT_COMPLETE,
-            note: format!(
-                "image {target} on {replicas}/{replicas} nodes after {}s",
-                took.as_secs()
-            ),
-        });
-        st.current_image = Some(target.clone());
-        st.rollout = None;
-        st.plan = None;
-        let note = format!("rolled out {target}");
+/// A finished rollout makes its target the current image and clears the
+/// rollout and plan, so the next image change starts afresh. The conditions
+/// keep saying how it ended until the next one starts, and the
+/// `RolloutComplete` Event (returned) says how long it took: it fires once,
+/// because the plan is gone on the next reconcile.
+fn complete_rollout(
+    st: &mut NodeDeploymentStatus,
+    done: Completed,
+    replicas: i32,
+    now: Timestamp,
+) -> Emit {
+    let Completed { target, started } = done;
+    let took = now.duration_since(started);
+    let emit = Emit {
+        severity: Severity::Normal,
+        reason: reason::ROLLOUT_COMPLETE,
+        note: format!(
+            "image {target} on {replicas}/{replicas} nodes after {}s",
+            took.as_secs()
+        ),
+    };
+    st.current_image = Some(target.clone());
+    st.rollout = None;
+    st.plan = None;
+    let note = format!("rolled out {target}");
+    conditions::set(
+        &mut st.conditions,
+        condition::ROLLOUT_IN_PROGRESS,
+        false,
+        "RolloutComplete",
+        note.clone(),
+        now,
+    );
+    conditions::set(
+        &mut st.conditions,
+        condition::PLAN_IN_PROGRESS,
+        false,
+        "PlanComplete",
+        note,
+        now,
+    );
+    emit
+}
+
+/// While a rollout is in flight, `RolloutInProgress` stays True even when it
+/// is paused (the nodes are still mixed), and `PlanInProgress` tells whether
+/// the plan moves: when active, its message names the task it waits on.
+fn set_in_flight_conditions(
+    conds: &mut Vec<Condition>,
+    plan_phase: PlanPhase,
+    rollout_note: String,
+    plan_note: String,
+    now: Timestamp,
+) {
+    match plan_phase {
+        PlanPhase::Active => {
+            conditions::set(
+                conds,
+                condition::ROLLOUT_IN_PROGRESS,
+                true,
+                "RolloutStarted",
+                rollout_note,
+                now,
+            );
+            conditions::set(
+                conds,
+                condition::PLAN_IN_PROGRESS,
+                true,
+                "PlanActive",
+                plan_note,
+                now,
+            );
+        }
+        PlanPhase::Held => {
+            conditions::set(
+                conds,
+                condition::ROLLOUT_IN_PROGRESS,
+                true,
+                "RolloutPaused",
+                rollout_note,
+                now,
+            );
+            conditions::set(
+                conds,
+                condition::PLAN_IN_PROGRESS,
+                false,
+                "PlanHeld",
+                "spec.paused holds the plan",
+                now,
+            );
+        }
+    }
+}
+
+/// With nothing in flight, the last outcome (e.g. `RolloutComplete`) is
+/// kept, since it is what an on-call wants to read; only a deployment that
+/// never rolled out gets the "nothing has run" conditions, so every
+/// condition is always present.
+fn set_idle_conditions(st: &mut NodeDeploymentStatus, now: Timestamp) {
+    if st.condition(condition::ROLLOUT_IN_PROGRESS).is_none() {
         conditions::set(
             &mut st.conditions,
             condition::ROLLOUT_IN_PROGRESS,
             false,
-            "RolloutComplete",
-            note.clone(),
+            "NoRollout",
+            "no rollout has run",
             now,
         );
+    }
+    if st.condition(condition::PLAN_IN_PROGRESS).is_none() {
         conditions::set(
             &mut st.conditions,
             condition::PLAN_IN_PROGRESS,
             false,
-            "PlanComplete",
-            note,
+            "NoPlan",
+            "no plan has run",
             now,
         );
-    } else if let (Some(rollout), Some(plan)) = (&st.rollout, &st.plan) {
-        let note = format!("rolling out {}", rollout.target_image);
-        match plan.phase {
-            PlanPhase::Active => {
-                conditions::set(
-                    &mut st.conditions,
-                    condition::ROLLOUT_IN_PROGRESS,
-                    true,
-                    "RolloutStarted",
-                    note,
-                    now,
-                );
-                conditions::set(
-                    &mut st.conditions,
-                    condition::PLAN_IN_PROGRESS,
-                    true,
-                    "PlanActive",
-                    plan_note,
-                    now,
-                );
-            }
-            PlanPhase::Held => {
-                conditions::set(
-                    &mut st.conditions,
-                    condition::ROLLOUT_IN_PROGRESS,
-                    true,
-                    "RolloutPaused",
-                    note,
-                    now,
-                );
-                conditions::set(
-                    &mut st.conditions,
-                    condition::PLAN_IN_PROGRESS,
-                    false,
-                    "PlanHeld",
-                    "spec.paused holds the plan",
-                    now,
-                );
-            }
-        }
-    } else {
-        // Idle: keep the last outcome (e.g. RolloutComplete) if there is one.
-        if st.condition(condition::ROLLOUT_IN_PROGRESS).is_none() {
-            conditions::set(
-                &mut st.conditions,
-                condition::ROLLOUT_IN_PROGRESS,
-                false,
-                "NoRollout",
-                "no rollout has run",
-                now,
-            );
-        }
-        if st.condition(condition::PLAN_IN_PROGRESS).is_none() {
-            conditions::set(
-                &mut st.conditions,
-                condition::PLAN_IN_PROGRESS,
-                false,
-                "NoPlan",
-                "no plan has run",
-                now,
-            );
-        }
     }
+}
 
+/// `Paused` says what the pause is holding back: an image change waiting
+/// is worth naming, since the spec and the nodes then disagree on purpose.
+fn set_paused_condition(st: &mut NodeDeploymentStatus, spec: &NodeDeploymentSpec, now: Timestamp) {
     if spec.paused {
         let note = match st.current_image.as_deref() {
             Some(current) if current != spec.image => {
@@ -405,8 +607,12 @@ pub fn decide(obs: &Observed<'_>, faults: &Faults) -> Decision {
             now,
         );
     }
+}
 
-    st.phase = if spec.paused {
+/// The one-word summary an on-call reads first. A pause outranks a
+/// rollout, because it explains why the rollout does not move.
+fn phase(st: &NodeDeploymentStatus, spec: &NodeDeploymentSpec) -> Phase {
+    if spec.paused {
         Phase::Paused
     } else if st.rollout.is_some() {
         Phase::Upgrading
@@ -414,11 +620,17 @@ pub fn decide(obs: &Observed<'_>, faults: &Faults) -> Decision {
         Phase::Pending
     } else {
         Phase::Ready
-    };
+    }
+}
 
-    // 4. The child.
-    let child = match obs.child {
-        None => ChildAction::Create(Box::new(child::desired(nd, &child_image))),
+// 5. The child, and whether to look again.
+
+/// The child is written only when it differs from what it should be, so an
+/// unchanged world makes no writes (and no new StatefulSet generation).
+fn child_action(obs: &Observed<'_>, child_image: String) -> ChildAction {
+    let replicas = obs.nd.spec.replicas;
+    match obs.child {
+        None => ChildAction::Create(Box::new(child::desired(obs.nd, &child_image))),
         Some(c)
             if child::spec_image(c) != Some(&child_image)
                 || child::spec_replicas(c) != replicas =>
@@ -429,15 +641,14 @@ pub fn decide(obs: &Observed<'_>, faults: &Faults) -> Decision {
             }
         }
         Some(_) => ChildAction::Keep,
-    };
-
-    let busy = st.rollout.is_some() || st.current_image.is_none();
-    Decision {
-        child,
-        status: st,
-        events,
-        busy,
     }
+}
+
+/// A rollout or a first deployment waits on the cluster, and the cluster
+/// does not always send a watch event when it moves on (nor does the clock
+/// that ages the status): while one is in flight, the controller re-checks.
+fn busy(st: &NodeDeploymentStatus) -> bool {
+    st.rollout.is_some() || st.current_image.is_none()
 }
 
 #[cfg(test)]

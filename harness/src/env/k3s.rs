@@ -10,18 +10,18 @@ use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
 use super::error::EnvError;
 
 /// A running K3s container and the kubeconfig that reaches it from the host.
-pub struct K3sCluster {
+pub(super) struct K3sCluster {
     /// Kept alive for the env's lifetime; dropping it removes the container.
     _container: ContainerAsync<K3s>,
     _dir: tempfile::TempDir,
     /// Kubeconfig rewritten to the mapped port on 127.0.0.1.
-    pub kubeconfig: PathBuf,
+    pub(super) kubeconfig: PathBuf,
     /// Client config for that kubeconfig.
-    pub config: kube::Config,
+    pub(super) config: kube::Config,
 }
 
 /// Start K3s and wait for its kubeconfig.
-pub async fn start() -> Result<K3sCluster, EnvError> {
+pub(super) async fn start() -> Result<K3sCluster, EnvError> {
     let dir = tempfile::tempdir().map_err(|e| EnvError::NoDocker {
         message: format!("cannot make a temp dir for the kubeconfig: {e}"),
     })?;

@@ -90,7 +90,7 @@ enum Cluster {
         kubeconfig: PathBuf,
     },
     #[cfg(feature = "k3s")]
-    K3s(k3s::K3sCluster),
+    K3s(Box<k3s::K3sCluster>),
 }
 
 /// What the env handed out and must take back, in teardown order.
@@ -200,7 +200,11 @@ impl TestEnv {
             BackendKind::K3s => {
                 let k = k3s::start().await?;
                 let connector = Connector::Config(Box::new(k.config.clone()));
-                (Cluster::K3s(k), connector, Arc::new(jiff::Timestamp::now))
+                (
+                    Cluster::K3s(Box::new(k)),
+                    connector,
+                    Arc::new(jiff::Timestamp::now),
+                )
             }
             #[cfg(not(feature = "k3s"))]
             BackendKind::K3s => return Err(EnvError::K3sNotBuilt),

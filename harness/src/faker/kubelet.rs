@@ -1,21 +1,19 @@
-//! The scheduler and the kubelet, reduced to what an operator observes:
-//! binding (`Scheduled` / `FailedScheduling`), the pod lifecycle
+//! The kubelet, reduced to what an operator observes: the pod lifecycle
 //! Pending → Running → Ready with conditions and containerStatuses, image pull
-//! failures, crash loops, and graceful termination in tokio time.
+//! failures, crash loops, and graceful termination in tokio time. (The
+//! scheduler that binds pods to nodes is [`super::scheduler`].)
 //!
-//! Upstream references: scheduler `pkg/scheduler/schedule_one.go` (events
-//! `Scheduled`, `FailedScheduling` with the "0/N nodes are available" text),
-//! kubelet `pkg/kubelet/images/image_manager.go` (Pulling, Pulled, Failed,
-//! ErrImagePull then ImagePullBackOff with `BackOff` events),
-//! `pkg/kubelet/kuberuntime/kuberuntime_container.go` (Created, Started,
-//! Killing "Stopping container", FailedPreStopHook, grace period taken from
-//! `deletionGracePeriodSeconds`), `pkg/kubelet/status` (Ready and
-//! ContainersReady conditions) and the CrashLoopBackOff back-off (10 s doubling
-//! to 5 min).
+//! Upstream references: kubelet `pkg/kubelet/images/image_manager.go`
+//! (Pulling, Pulled, Failed, ErrImagePull then ImagePullBackOff with
+//! `BackOff` events), `pkg/kubelet/kuberuntime/kuberuntime_container.go`
+//! (Created, Started, Killing "Stopping container", FailedPreStopHook, grace
+//! period taken from `deletionGracePeriodSeconds`), `pkg/kubelet/status`
+//! (Ready and ContainersReady conditions) and the CrashLoopBackOff back-off
+//! (10 s doubling to 5 min).
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -24,142 +22,10 @@ use super::model::{
     say_once, status_write, to_value,
 };
 
-/// One round of the scheduler over unbound pods.
-pub(super) fn schedule(r: &Round, mem: &mut Memory) -> Vec<Write> {
-    let mut out = Vec::new();
-    // Non-terminated pods per node, to spread pods like the default scoring does.
-    let mut load: Vec<(String, usize)> = r
-        .world
-        .nodes
-        .iter()
-        .map(|n| {
-            let node = name(&n.metadata).to_owned();
-            let count = r
-                .world
-                .pods
-                .iter()
-                .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(&node))
-                .count();
-            (node, count)
-        })
-        .collect();
-    for pod in &r.world.pods {
-        let Some(spec) = pod.spec.as_ref() else {
-            continue;
-        };
-        if spec.node_name.is_some()
-            || is_terminating(&pod.metadata)
-            || r.paused(Kind::Pod, &pod.metadata)
-        {
-            continue;
-        }
-        let pod_ref = ObjRef::to(pod);
-        let key = format!(
-            "{}/{}",
-            pod_ref.namespace.clone().unwrap_or_default(),
-            pod_ref.name
-        );
-        let total = r.world.nodes.len();
-        let unbound_claim = spec.volumes.iter().flatten().find_map(|v| {
-            let claim = &v.persistent_volume_claim.as_ref()?.claim_name;
-            let pvc = r.world.pvcs.iter().find(|c| name(&c.metadata) == claim);
-            let bound = pvc
-                .and_then(|c| c.status.as_ref())
-                .and_then(|s| s.phase.as_deref())
-                == Some("Bound");
-            // A claim still being provisioned is waited for quietly; only one
-            // that is missing or will never bind makes the pod unschedulable.
-            let hopeless = pvc.is_none_or(|c| {
-                let class = c
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.storage_class_name.as_deref());
-                r.rules.never_binds(claim, class)
-            });
-            (!bound).then(|| (claim.clone(), pvc.is_some(), hopeless))
-        });
-        let failure = if let Some((claim, exists, hopeless)) = unbound_claim {
-            if !hopeless {
-                continue;
-            }
-            Some(if exists {
-                format!(
-                    "0/{total} nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
-                )
-            } else {
-                format!(
-                    "0/{total} nodes are available: persistentvolumeclaim \"{claim}\" not found. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
-                )
-            })
-        } else {
-            let fit: Vec<usize> = load
-                .iter()
-                .enumerate()
-                .filter(|(_, (n, _))| node_schedulable(r, n))
-                .map(|(i, _)| i)
-                .collect();
-            match fit
-                .iter()
-                .min_by_key(|i| (load[**i].1, load[**i].0.clone()))
-            {
-                Some(&i) => {
-                    load[i].1 += 1;
-                    let node = load[i].0.clone();
-                    out.push(Write::Bind {
-                        namespace: pod_ref.namespace.clone().unwrap_or_default(),
-                        pod: pod_ref.name.clone(),
-                        node: node.clone(),
-                    });
-                    out.push(Write::Event(EventSpec::new(
-                        "Normal",
-                        "default-scheduler",
-                        pod_ref.clone(),
-                        "Scheduled",
-                        format!("Successfully assigned {key} to {node}"),
-                    )));
-                    None
-                }
-                None => Some(unschedulable_message(r)),
-            }
-        };
-        if let Some(message) = failure {
-            let old = pod.status.as_ref().map(to_value);
-            let mut status = old.clone().unwrap_or_else(|| json!({}));
-            status["phase"] = json!("Pending");
-            set_condition(
-                &mut status,
-                old.as_ref(),
-                "PodScheduled",
-                "False",
-                Some(("Unschedulable", message.as_str())),
-                &r.ts(),
-            );
-            out.extend(status_write(
-                Target::of(Kind::Pod, &pod.metadata),
-                old,
-                status,
-            ));
-            say_once(
-                mem,
-                format!(
-                    "failedscheduling/{}/{message}",
-                    pod_ref.uid.clone().unwrap_or_default()
-                ),
-                EventSpec::new(
-                    "Warning",
-                    "default-scheduler",
-                    pod_ref,
-                    "FailedScheduling",
-                    message,
-                ),
-                &mut out,
-            );
-        }
-    }
-    out
-}
-
-fn node_ready(r: &Round, node: &Node) -> bool {
+/// Whether the node's kubelet is up: it posts `Ready=True` and no test
+/// marked it not ready. The scheduler places no pod on a node that is not,
+/// and such a node's kubelet does nothing.
+pub(super) fn node_ready(r: &Round, node: &Node) -> bool {
     if r.rules.not_ready_nodes.contains(name(&node.metadata)) {
         return false;
     }
@@ -168,51 +34,6 @@ fn node_ready(r: &Round, node: &Node) -> bool {
         .and_then(|s| s.conditions.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
         .is_some_and(|c| c.status == "True")
-}
-
-fn node_schedulable(r: &Round, node_name: &str) -> bool {
-    let Some(node) = r
-        .world
-        .nodes
-        .iter()
-        .find(|n| name(&n.metadata) == node_name)
-    else {
-        return false;
-    };
-    let cordoned = node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true);
-    let tainted = node
-        .spec
-        .as_ref()
-        .and_then(|s| s.taints.as_ref())
-        .is_some_and(|ts| ts.iter().any(|t| t.effect == "NoSchedule"));
-    node_ready(r, node) && !cordoned && !tainted
-}
-
-fn unschedulable_message(r: &Round) -> String {
-    let total = r.world.nodes.len();
-    if total == 0 {
-        return "no nodes available to schedule pods".into();
-    }
-    let cordoned = r
-        .world
-        .nodes
-        .iter()
-        .filter(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true))
-        .count();
-    let other = total - cordoned;
-    let mut parts = Vec::new();
-    if cordoned > 0 {
-        parts.push(format!("{cordoned} node(s) were unschedulable"));
-    }
-    if other > 0 {
-        parts.push(format!(
-            "{other} node(s) had untolerated taint {{node.kubernetes.io/not-ready: }}"
-        ));
-    }
-    format!(
-        "0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.",
-        parts.join(", ")
-    )
 }
 
 /// Set a condition in a status JSON, keeping `lastTransitionTime` when the
@@ -270,6 +91,9 @@ fn crash_backoff(n: u32) -> Duration {
     Duration::from_secs((10u64 << n.min(5)).min(300))
 }
 
+/// Where a crash-looping container is after `since_start`, replaying its
+/// run-exit-back-off cycles: the state is derived from time alone, so a
+/// round (or a restarted faker) never needs to remember the restarts.
 fn crash_state(since_start: Duration, run_for: Duration) -> ContainerState {
     let mut t = Duration::ZERO;
     let mut restarts = 0;
@@ -300,43 +124,54 @@ fn crash_state(since_start: Duration, run_for: Duration) -> ContainerState {
 pub(super) fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write> {
     let mut out = Vec::new();
     for pod in &r.world.pods {
-        let Some(spec) = pod.spec.as_ref() else {
+        let Some(node_name) = acting_node(r, pod) else {
             continue;
         };
-        let Some(node_name) = spec.node_name.as_deref() else {
-            continue;
-        };
-        if r.paused(Kind::Pod, &pod.metadata) {
-            continue;
-        }
-        // A kubelet on a NotReady (or missing) node does nothing: its pods stay
-        // as they are, Terminating ones included, as on a real cluster.
-        match r
-            .world
-            .nodes
-            .iter()
-            .find(|n| name(&n.metadata) == node_name)
-        {
-            Some(node) if node_ready(r, node) => {}
-            _ => continue,
-        }
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let mut m = mem.pods.get(&uid).cloned().unwrap_or_default();
-        let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
         if is_terminating(&pod.metadata) {
             terminate(r, mem, &mut m, pod, node_name, &mut out);
-        } else if attach
-            && m.bound_at.is_none()
-            && !running
-            && !super::attach::volumes_attached(r, pod, node_name)
-        {
+        } else if attach && waiting_for_attach(r, &m, pod, node_name) {
             // ContainerCreating until the volumes are attached; nothing to say yet.
         } else {
             run(r, mem, &mut m, pod, node_name, &mut out);
         }
         mem.pods.insert(uid, m);
     }
-    // Forget pods that are gone.
+    forget_gone_pods(r, mem);
+    out
+}
+
+/// The node whose kubelet acts on this pod this round, if one does. Only a
+/// bound pod has a kubelet, a paused one is held still by the test, and a
+/// kubelet on a NotReady (or missing) node does nothing: its pods stay as
+/// they are, Terminating ones included, as on a real cluster.
+fn acting_node<'p>(r: &Round, pod: &'p Pod) -> Option<&'p str> {
+    let node_name = pod.spec.as_ref()?.node_name.as_deref()?;
+    if r.paused(Kind::Pod, &pod.metadata) {
+        return None;
+    }
+    r.world
+        .nodes
+        .iter()
+        .find(|n| name(&n.metadata) == node_name)
+        .filter(|node| node_ready(r, node))
+        .map(|_| node_name)
+}
+
+/// A new pod's containers cannot start before its CSI volumes are attached
+/// to the node (the kubelet's `WaitForAttach`), so it stays
+/// ContainerCreating. A pod already started, or already found running, is
+/// not held back again.
+fn waiting_for_attach(r: &Round, m: &PodMemory, pod: &Pod, node: &str) -> bool {
+    let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    m.bound_at.is_none() && !running && !super::attach::volumes_attached(r, pod, node)
+}
+
+/// Memory is per pod UID: a pod deleted and recreated under the same name
+/// (a StatefulSet's) must start its life over, and memory must not grow
+/// with every pod a long suite ever ran.
+fn forget_gone_pods(r: &Round, mem: &mut Memory) {
     let live: std::collections::HashSet<&str> = r
         .world
         .pods
@@ -344,9 +179,9 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write>
         .filter_map(|p| p.metadata.uid.as_deref())
         .collect();
     mem.pods.retain(|uid, _| live.contains(uid.as_str()));
-    out
 }
 
+/// An Event as this kubelet records it: from `kubelet`, naming its node.
 fn kubelet_event(
     pod: &Pod,
     node: &str,
@@ -357,6 +192,39 @@ fn kubelet_event(
     EventSpec::new(type_, "kubelet", ObjRef::to(pod), reason, message).on_host(node)
 }
 
+// Running a pod.
+
+/// A pod its kubelet runs, and where it is in its life.
+struct PodRun<'a> {
+    r: &'a Round<'a>,
+    pod: &'a Pod,
+    node: &'a str,
+    uid: String,
+    /// When the kubelet took the pod on: every delay of its lifecycle counts
+    /// from here.
+    bound_at: Instant,
+    /// The readiness delay a test added for this pod.
+    extra: Duration,
+}
+
+/// One container, and what it is doing this round.
+struct ContainerRun<'a> {
+    container: &'a Container,
+    image: String,
+    state: ContainerState,
+}
+
+impl ContainerRun<'_> {
+    /// Running and past its readiness delay.
+    fn ready(&self) -> bool {
+        matches!(self.state, ContainerState::Running { ready: true })
+    }
+}
+
+/// The pod's life is a function of tokio time since it was bound: each
+/// container is pulled, started and becomes ready (or fails) on the rules'
+/// timings, with the kubelet's Events on the way, and the pod status says
+/// what they add up to.
 fn run(
     r: &Round,
     mem: &mut Memory,
@@ -366,13 +234,34 @@ fn run(
     out: &mut Vec<Write>,
 ) {
     let spec = pod.spec.as_ref().expect("checked by caller");
-    let uid = pod.metadata.uid.clone().unwrap_or_default();
-    let labels = pod.metadata.labels.as_ref();
-    let extra = r.rules.extra_readiness(labels);
+    let extra = r.rules.extra_readiness(pod.metadata.labels.as_ref());
+    let p = PodRun {
+        r,
+        pod,
+        node,
+        uid: pod.metadata.uid.clone().unwrap_or_default(),
+        bound_at: admit(r, m, pod, extra),
+        extra,
+    };
+    let mut containers = Vec::new();
+    for c in &spec.containers {
+        let image = c.image.clone().unwrap_or_default();
+        let state = p.container_state(mem, m, c, &image, out);
+        containers.push(ContainerRun {
+            container: c,
+            image,
+            state,
+        });
+    }
+    p.write_status(&containers, out);
+}
+
+/// When this kubelet took the pod on, remembered from its first round. A pod
+/// already running when the faker starts is back-dated past its pull and
+/// readiness delays, so it keeps its state instead of going back to Pending.
+fn admit(r: &Round, m: &mut PodMemory, pod: &Pod, extra: Duration) -> Instant {
     let t = &r.rules.timings;
-    let bound_at = *m.bound_at.get_or_insert_with(|| {
-        // A pod already running when the faker starts keeps its state instead
-        // of going back to Pending.
+    *m.bound_at.get_or_insert_with(|| {
         let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
         if running {
             r.now
@@ -381,286 +270,410 @@ fn run(
         } else {
             r.now
         }
-    });
-    let since = r.now.duration_since(bound_at);
-    let pulled = since >= t.pull;
-    let old = pod.status.as_ref().map(to_value);
-    let mut status = old.clone().unwrap_or_else(|| json!({}));
-    let ts = r.ts();
-    let pod_name = name(&pod.metadata).to_owned();
+    })
+}
 
-    let mut states = Vec::new();
-    for c in &spec.containers {
-        let image = c.image.clone().unwrap_or_default();
-        let key = |what: &str| format!("{what}/{uid}/{}", c.name);
+impl PodRun<'_> {
+    /// How long since the pod was bound.
+    fn since(&self) -> Duration {
+        self.r.now.duration_since(self.bound_at)
+    }
+
+    /// The key of a once-only event about one of this pod's containers.
+    fn key(&self, what: &str, c: &Container) -> String {
+        format!("{what}/{}/{}", self.uid, c.name)
+    }
+
+    /// Every container first pulls its image (`Pulling` is said at once, as
+    /// the kubelet does on admission); after the pull delay, the image either
+    /// fails to pull or the container starts.
+    fn container_state(
+        &self,
+        mem: &mut Memory,
+        m: &mut PodMemory,
+        c: &Container,
+        image: &str,
+        out: &mut Vec<Write>,
+    ) -> ContainerState {
         say_once(
             mem,
-            key("pulling"),
+            self.key("pulling", c),
             kubelet_event(
-                pod,
-                node,
+                self.pod,
+                self.node,
                 "Normal",
                 "Pulling",
                 format!("Pulling image \"{image}\""),
             ),
             out,
         );
-        let state = if !pulled {
+        if self.since() < self.r.rules.timings.pull {
             ContainerState::Creating
-        } else if r.rules.pull_fails(&image) {
-            let backoff = since >= t.pull + t.pull_backoff;
+        } else if self.r.rules.pull_fails(image) {
+            self.pull_failed(mem, c, image, out)
+        } else {
+            self.start(mem, m, c, image, out)
+        }
+    }
+
+    /// A failed pull is ErrImagePull first, then ImagePullBackOff after the
+    /// back-off delay, each with the kubelet's Events: the sequence an
+    /// operator waiting for its pods (and the on-call) actually sees.
+    fn pull_failed(
+        &self,
+        mem: &mut Memory,
+        c: &Container,
+        image: &str,
+        out: &mut Vec<Write>,
+    ) -> ContainerState {
+        let (pod, node) = (self.pod, self.node);
+        let t = &self.r.rules.timings;
+        let backoff = self.since() >= t.pull + t.pull_backoff;
+        say_once(
+            mem,
+            self.key("pullfail", c),
+            kubelet_event(
+                pod,
+                node,
+                "Warning",
+                "Failed",
+                format!(
+                    "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found"
+                ),
+            ),
+            out,
+        );
+        say_once(
+            mem,
+            self.key("errimagepull", c),
+            kubelet_event(pod, node, "Warning", "Failed", "Error: ErrImagePull".into()),
+            out,
+        );
+        if backoff {
             say_once(
                 mem,
-                key("pullfail"),
+                self.key("backoff", c),
+                kubelet_event(
+                    pod,
+                    node,
+                    "Normal",
+                    "BackOff",
+                    format!("Back-off pulling image \"{image}\""),
+                ),
+                out,
+            );
+            say_once(
+                mem,
+                self.key("imagepullbackoff", c),
                 kubelet_event(
                     pod,
                     node,
                     "Warning",
                     "Failed",
-                    format!(
-                        "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": not found"
-                    ),
+                    "Error: ImagePullBackOff".into(),
                 ),
                 out,
             );
-            say_once(
-                mem,
-                key("errimagepull"),
-                kubelet_event(pod, node, "Warning", "Failed", "Error: ErrImagePull".into()),
-                out,
-            );
-            if backoff {
-                say_once(
-                    mem,
-                    key("backoff"),
-                    kubelet_event(
-                        pod,
-                        node,
-                        "Normal",
-                        "BackOff",
-                        format!("Back-off pulling image \"{image}\""),
-                    ),
-                    out,
-                );
-                say_once(
-                    mem,
-                    key("imagepullbackoff"),
-                    kubelet_event(
-                        pod,
-                        node,
-                        "Warning",
-                        "Failed",
-                        "Error: ImagePullBackOff".into(),
-                    ),
-                    out,
-                );
-            }
-            ContainerState::PullFailed { backoff }
-        } else {
-            let started = bound_at + t.pull;
-            if m.started_at.is_none() {
-                m.started_at = Some(started);
-            }
-            let ms = t.pull.as_millis();
-            say_once(
-                mem,
-                key("pulled"),
-                kubelet_event(
-                    pod,
-                    node,
-                    "Normal",
-                    "Pulled",
-                    format!(
-                        "Successfully pulled image \"{image}\" in {ms}ms ({ms}ms including waiting). Image size: 0 bytes."
-                    ),
-                ),
-                out,
-            );
-            say_once(
-                mem,
-                key("created"),
-                kubelet_event(
-                    pod,
-                    node,
-                    "Normal",
-                    "Created",
-                    format!("Created container: {}", c.name),
-                ),
-                out,
-            );
-            say_once(
-                mem,
-                key("started"),
-                kubelet_event(
-                    pod,
-                    node,
-                    "Normal",
-                    "Started",
-                    format!("Started container {}", c.name),
-                ),
-                out,
-            );
-            let run_for = r.now.duration_since(started);
-            if r.rules.crash_loops(&image) {
-                let st = crash_state(run_for, t.crash_after);
-                if let ContainerState::CrashLoop {
-                    restarts,
-                    running: false,
-                } = st
-                {
-                    say_once(
-                        mem,
-                        format!("crash/{uid}/{}/{restarts}", c.name),
-                        kubelet_event(
-                            pod,
-                            node,
-                            "Warning",
-                            "BackOff",
-                            format!(
-                                "Back-off restarting failed container {} in pod {pod_name}_{}({uid})",
-                                c.name,
-                                pod.metadata.namespace.as_deref().unwrap_or("")
-                            ),
-                        ),
-                        out,
-                    );
-                }
-                st
-            } else {
-                ContainerState::Running {
-                    ready: run_for >= t.ready + extra,
-                }
-            }
-        };
-        states.push((c, image, state));
+        }
+        ContainerState::PullFailed { backoff }
     }
 
-    let all_running = states.iter().all(|(_, _, s)| {
-        matches!(
-            s,
-            ContainerState::Running { .. } | ContainerState::CrashLoop { .. }
-        )
-    });
-    let all_ready = states
-        .iter()
-        .all(|(_, _, s)| matches!(s, ContainerState::Running { ready: true }));
-    status["phase"] = json!(if all_running { "Running" } else { "Pending" });
-    status["hostIP"] = json!(node_ip(node));
-    status["hostIPs"] = json!([{"ip": node_ip(node)}]);
-    status["podIP"] = json!(pod_ip(&uid));
-    status["podIPs"] = json!([{"ip": pod_ip(&uid)}]);
-    status["qosClass"] = status
-        .get("qosClass")
-        .cloned()
-        .unwrap_or(json!("BestEffort"));
-    if status.get("startTime").is_none() {
-        status["startTime"] = json!(ts);
+    /// A pulled image is created and started at once (`Pulled`, `Created`,
+    /// `Started`), then either crash-loops (a test's fault) or becomes ready
+    /// after the readiness delay, which is what rollouts wait on.
+    fn start(
+        &self,
+        mem: &mut Memory,
+        m: &mut PodMemory,
+        c: &Container,
+        image: &str,
+        out: &mut Vec<Write>,
+    ) -> ContainerState {
+        let (pod, node) = (self.pod, self.node);
+        let t = &self.r.rules.timings;
+        let started = self.bound_at + t.pull;
+        if m.started_at.is_none() {
+            m.started_at = Some(started);
+        }
+        let ms = t.pull.as_millis();
+        say_once(
+            mem,
+            self.key("pulled", c),
+            kubelet_event(
+                pod,
+                node,
+                "Normal",
+                "Pulled",
+                format!(
+                    "Successfully pulled image \"{image}\" in {ms}ms ({ms}ms including waiting). Image size: 0 bytes."
+                ),
+            ),
+            out,
+        );
+        say_once(
+            mem,
+            self.key("created", c),
+            kubelet_event(
+                pod,
+                node,
+                "Normal",
+                "Created",
+                format!("Created container: {}", c.name),
+            ),
+            out,
+        );
+        say_once(
+            mem,
+            self.key("started", c),
+            kubelet_event(
+                pod,
+                node,
+                "Normal",
+                "Started",
+                format!("Started container {}", c.name),
+            ),
+            out,
+        );
+        let run_for = self.r.now.duration_since(started);
+        if self.r.rules.crash_loops(image) {
+            self.crash_loop(mem, c, run_for, out)
+        } else {
+            ContainerState::Running {
+                ready: run_for >= t.ready + self.extra,
+            }
+        }
     }
-    let old_ref = old.as_ref();
-    set_condition(
-        &mut status,
-        old_ref,
-        "PodReadyToStartContainers",
-        "True",
-        None,
-        &ts,
-    );
-    set_condition(&mut status, old_ref, "Initialized", "True", None, &ts);
-    let not_ready: Vec<&str> = states
+
+    /// A crash-looping container exits after `crash_after` and is restarted
+    /// with the kubelet's growing back-off; each wait says `BackOff` once,
+    /// so the Events count the restarts as on a real cluster.
+    fn crash_loop(
+        &self,
+        mem: &mut Memory,
+        c: &Container,
+        run_for: Duration,
+        out: &mut Vec<Write>,
+    ) -> ContainerState {
+        let st = crash_state(run_for, self.r.rules.timings.crash_after);
+        if let ContainerState::CrashLoop {
+            restarts,
+            running: false,
+        } = st
+        {
+            let uid = &self.uid;
+            say_once(
+                mem,
+                format!("crash/{uid}/{}/{restarts}", c.name),
+                kubelet_event(
+                    self.pod,
+                    self.node,
+                    "Warning",
+                    "BackOff",
+                    format!(
+                        "Back-off restarting failed container {} in pod {}_{}({uid})",
+                        c.name,
+                        name(&self.pod.metadata),
+                        self.pod.metadata.namespace.as_deref().unwrap_or("")
+                    ),
+                ),
+                out,
+            );
+        }
+        st
+    }
+
+    /// The pod status is the only thing operators read about their pods, so
+    /// it is written in full from the containers' states each round (and
+    /// only when it changed): phase and addresses, conditions, and
+    /// containerStatuses.
+    fn write_status(&self, containers: &[ContainerRun<'_>], out: &mut Vec<Write>) {
+        let old = self.pod.status.as_ref().map(to_value);
+        let mut status = old.clone().unwrap_or_else(|| json!({}));
+        let ts = self.r.ts();
+        self.set_phase_and_addresses(&mut status, containers, &ts);
+        set_pod_conditions(&mut status, old.as_ref(), containers, &ts);
+        let old_statuses = old.as_ref().and_then(|o| o.get("containerStatuses"));
+        let container_statuses: Vec<Value> = containers
+            .iter()
+            .map(|c| {
+                let previous = old_statuses
+                    .and_then(Value::as_array)
+                    .and_then(|a| a.iter().find(|x| x["name"] == c.container.name.as_str()));
+                self.container_status(c, previous, &ts)
+            })
+            .collect();
+        status["containerStatuses"] = json!(container_statuses);
+        out.extend(status_write(
+            Target::of(Kind::Pod, &self.pod.metadata),
+            old,
+            status,
+        ));
+    }
+
+    /// `Running` once every container has started (crash-looping ones
+    /// included: the kubelet keeps such a pod Running), addresses that look
+    /// real and stay stable for the pod, and a start time set once.
+    fn set_phase_and_addresses(
+        &self,
+        status: &mut Value,
+        containers: &[ContainerRun<'_>],
+        ts: &str,
+    ) {
+        let all_running = containers.iter().all(|c| {
+            matches!(
+                c.state,
+                ContainerState::Running { .. } | ContainerState::CrashLoop { .. }
+            )
+        });
+        status["phase"] = json!(if all_running { "Running" } else { "Pending" });
+        status["hostIP"] = json!(node_ip(self.node));
+        status["hostIPs"] = json!([{"ip": node_ip(self.node)}]);
+        status["podIP"] = json!(pod_ip(&self.uid));
+        status["podIPs"] = json!([{"ip": pod_ip(&self.uid)}]);
+        status["qosClass"] = status
+            .get("qosClass")
+            .cloned()
+            .unwrap_or(json!("BestEffort"));
+        if status.get("startTime").is_none() {
+            status["startTime"] = json!(ts);
+        }
+    }
+
+    /// One entry of containerStatuses, as the kubelet reports it: timestamps
+    /// already reported are kept (`previous`), so an unchanged container
+    /// writes nothing; IDs are stable hashes; a crash-looping container shows
+    /// its last exit and the back-off it waits out.
+    fn container_status(&self, c: &ContainerRun<'_>, previous: Option<&Value>, ts: &str) -> Value {
+        let (cname, image, s) = (&c.container.name, &c.image, &c.state);
+        let uid = &self.uid;
+        let keep = |path: &str| {
+            previous
+                .and_then(|p| p.pointer(path))
+                .cloned()
+                .unwrap_or(json!(ts))
+        };
+        let image_id = format!(
+            "docker.io/library/{image}@sha256:{}",
+            super::model::short_hash(&json!(image))
+        );
+        let container_id = format!(
+            "containerd://{}",
+            super::model::short_hash(&json!([uid, cname]))
+        );
+        let (state, ready, restarts, last): (Value, bool, i32, Value) = match s {
+            ContainerState::Creating => (
+                json!({"waiting": {"reason": "ContainerCreating"}}),
+                false,
+                0,
+                json!({}),
+            ),
+            ContainerState::PullFailed { backoff } => {
+                let (reason, message) = if *backoff {
+                    (
+                        "ImagePullBackOff",
+                        format!("Back-off pulling image \"{image}\""),
+                    )
+                } else {
+                    (
+                        "ErrImagePull",
+                        format!("failed to pull and unpack image \"{image}\": not found"),
+                    )
+                };
+                (
+                    json!({"waiting": {"reason": reason, "message": message}}),
+                    false,
+                    0,
+                    json!({}),
+                )
+            }
+            ContainerState::Running { ready } => (
+                json!({"running": {"startedAt": keep("/state/running/startedAt")}}),
+                *ready,
+                0,
+                json!({}),
+            ),
+            ContainerState::CrashLoop { restarts, running } => {
+                let last = if *restarts > 0 {
+                    json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": keep("/lastState/terminated/startedAt"), "finishedAt": keep("/lastState/terminated/finishedAt")}})
+                } else {
+                    json!({})
+                };
+                let state = if *running {
+                    json!({"running": {"startedAt": keep("/state/running/startedAt")}})
+                } else {
+                    json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off {}s restarting failed container={} pod={}_{}({uid})", crash_backoff((*restarts - 1).max(0) as u32).as_secs(), cname, name(&self.pod.metadata), self.pod.metadata.namespace.as_deref().unwrap_or(""))}})
+                };
+                (state, false, *restarts, last)
+            }
+        };
+        let started = state.get("running").is_some();
+        let mut cs = json!({
+            "name": cname,
+            "image": image,
+            "imageID": if matches!(s, ContainerState::Running{..} | ContainerState::CrashLoop{..}) { json!(image_id) } else { json!("") },
+            "ready": ready,
+            "started": started,
+            "restartCount": restarts,
+            "state": state,
+            "lastState": last,
+        });
+        if started || restarts > 0 {
+            cs["containerID"] = json!(container_id);
+        }
+        cs
+    }
+}
+
+/// Readiness is what rollouts and PodDisruptionBudgets count: the pod is
+/// `Ready` (and `ContainersReady`) only when every container is running and
+/// ready, and otherwise names the containers that are not, in the kubelet's
+/// wording.
+fn set_pod_conditions(
+    status: &mut Value,
+    old: Option<&Value>,
+    containers: &[ContainerRun<'_>],
+    ts: &str,
+) {
+    let all_ready = containers.iter().all(ContainerRun::ready);
+    set_condition(status, old, "PodReadyToStartContainers", "True", None, ts);
+    set_condition(status, old, "Initialized", "True", None, ts);
+    let not_ready: Vec<&str> = containers
         .iter()
-        .filter(|(_, _, s)| !matches!(s, ContainerState::Running { ready: true }))
-        .map(|(c, _, _)| c.name.as_str())
+        .filter(|c| !c.ready())
+        .map(|c| c.container.name.as_str())
         .collect();
     let unready_msg = format!("containers with unready status: [{}]", not_ready.join(" "));
     if all_ready {
-        set_condition(&mut status, old_ref, "Ready", "True", None, &ts);
-        set_condition(&mut status, old_ref, "ContainersReady", "True", None, &ts);
+        set_condition(status, old, "Ready", "True", None, ts);
+        set_condition(status, old, "ContainersReady", "True", None, ts);
     } else {
         set_condition(
-            &mut status,
-            old_ref,
+            status,
+            old,
             "Ready",
             "False",
             Some(("ContainersNotReady", &unready_msg)),
-            &ts,
+            ts,
         );
         set_condition(
-            &mut status,
-            old_ref,
+            status,
+            old,
             "ContainersReady",
             "False",
             Some(("ContainersNotReady", &unready_msg)),
-            &ts,
+            ts,
         );
     }
-    set_condition(&mut status, old_ref, "PodScheduled", "True", None, &ts);
-
-    let old_statuses = old_ref.and_then(|o| o.get("containerStatuses")).cloned();
-    let container_statuses: Vec<Value> = states
-        .iter()
-        .map(|(c, image, s)| {
-            let previous = old_statuses
-                .as_ref()
-                .and_then(Value::as_array)
-                .and_then(|a| a.iter().find(|x| x["name"] == c.name.as_str()));
-            let keep = |path: &str| previous.and_then(|p| p.pointer(path)).cloned().unwrap_or(json!(ts));
-            let image_id = format!("docker.io/library/{image}@sha256:{}", super::model::short_hash(&json!(image)));
-            let container_id = format!("containerd://{}", super::model::short_hash(&json!([uid, c.name])));
-            let (state, ready, restarts, last): (Value, bool, i32, Value) = match s {
-                ContainerState::Creating => (json!({"waiting": {"reason": "ContainerCreating"}}), false, 0, json!({})),
-                ContainerState::PullFailed { backoff } => {
-                    let (reason, message) = if *backoff {
-                        ("ImagePullBackOff", format!("Back-off pulling image \"{image}\""))
-                    } else {
-                        ("ErrImagePull", format!("failed to pull and unpack image \"{image}\": not found"))
-                    };
-                    (json!({"waiting": {"reason": reason, "message": message}}), false, 0, json!({}))
-                }
-                ContainerState::Running { ready } => (
-                    json!({"running": {"startedAt": keep("/state/running/startedAt")}}),
-                    *ready,
-                    0,
-                    json!({}),
-                ),
-                ContainerState::CrashLoop { restarts, running } => {
-                    let last = if *restarts > 0 {
-                        json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": keep("/lastState/terminated/startedAt"), "finishedAt": keep("/lastState/terminated/finishedAt")}})
-                    } else {
-                        json!({})
-                    };
-                    let state = if *running {
-                        json!({"running": {"startedAt": keep("/state/running/startedAt")}})
-                    } else {
-                        json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off {}s restarting failed container={} pod={pod_name}_{}({uid})", crash_backoff((*restarts - 1).max(0) as u32).as_secs(), c.name, pod.metadata.namespace.as_deref().unwrap_or(""))}})
-                    };
-                    (state, false, *restarts, last)
-                }
-            };
-            let started = state.get("running").is_some();
-            let mut cs = json!({
-                "name": c.name,
-                "image": image,
-                "imageID": if matches!(s, ContainerState::Running{..} | ContainerState::CrashLoop{..}) { json!(image_id) } else { json!("") },
-                "ready": ready,
-                "started": started,
-                "restartCount": restarts,
-                "state": state,
-                "lastState": last,
-            });
-            if started || restarts > 0 {
-                cs["containerID"] = json!(container_id);
-            }
-            cs
-        })
-        .collect();
-    status["containerStatuses"] = json!(container_statuses);
-    out.extend(status_write(
-        Target::of(Kind::Pod, &pod.metadata),
-        old,
-        status,
-    ));
+    set_condition(status, old, "PodScheduled", "True", None, ts);
 }
 
+// Terminating a pod.
+
+/// A deleted pod's containers are stopped (`Killing`), its preStop hooks
+/// run, and it exits when its processes do or when the grace period runs
+/// out, whichever comes first; only then does the kubelet confirm the
+/// deletion (delete with grace 0), so operators see Terminating pods linger
+/// as they do on a real cluster.
 fn terminate(
     r: &Round,
     mem: &mut Memory,
@@ -670,16 +683,39 @@ fn terminate(
     out: &mut Vec<Write>,
 ) {
     let spec = pod.spec.as_ref().expect("checked by caller");
-    let uid = pod.metadata.uid.clone().unwrap_or_default();
-    let labels = pod.metadata.labels.as_ref();
     let deleting_at: Instant = *m.deleting_at.get_or_insert(r.now);
-    let grace = Duration::from_secs(
+    let grace = grace_period(pod, spec);
+    announce_killing(mem, pod, spec, node, out);
+    let prestop = prestop_runs_for(r, pod, spec);
+    let exit_after = exits_after(r, pod, prestop, grace);
+    if let Some(ran) = prestop_killed(r, deleting_at, prestop, grace) {
+        report_failed_prestop(mem, pod, spec, node, ran, grace, out);
+    }
+    if r.elapsed(deleting_at, exit_after) {
+        out.push(Write::Delete {
+            target: Target::of(Kind::Pod, &pod.metadata),
+            grace_seconds: Some(0),
+        });
+    }
+}
+
+/// The grace period the deletion asked for (`deletionGracePeriodSeconds`),
+/// else the pod's own, else the default 30 s: a `kubectl delete
+/// --grace-period` overrides the spec, as on a real kubelet.
+fn grace_period(pod: &Pod, spec: &PodSpec) -> Duration {
+    Duration::from_secs(
         pod.metadata
             .deletion_grace_period_seconds
             .or(spec.termination_grace_period_seconds)
             .unwrap_or(30)
             .max(0) as u64,
-    );
+    )
+}
+
+/// `Killing` ("Stopping container") once per container: the first sign in
+/// the Events that a pod is going away.
+fn announce_killing(mem: &mut Memory, pod: &Pod, spec: &PodSpec, node: &str, out: &mut Vec<Write>) {
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
     for c in &spec.containers {
         say_once(
             mem,
@@ -694,69 +730,92 @@ fn terminate(
             out,
         );
     }
-    let prestop = r.rules.prestop_for(labels).filter(|_| {
-        spec.containers.iter().any(|c| {
-            c.lifecycle
-                .as_ref()
-                .and_then(|l| l.pre_stop.as_ref())
-                .is_some()
-        })
-    });
-    let natural = if r.rules.ignores_sigterm(labels) {
+}
+
+/// Whether the container declares a preStop hook.
+fn has_prestop(c: &Container) -> bool {
+    c.lifecycle
+        .as_ref()
+        .and_then(|l| l.pre_stop.as_ref())
+        .is_some()
+}
+
+/// How long the pod's preStop hook runs, when a test gave it a duration and
+/// a container declares a hook: a hook that outlives the grace period is a
+/// classic cause of slow or failed rollouts.
+fn prestop_runs_for(r: &Round, pod: &Pod, spec: &PodSpec) -> Option<Duration> {
+    r.rules
+        .prestop_for(pod.metadata.labels.as_ref())
+        .filter(|_| spec.containers.iter().any(has_prestop))
+}
+
+/// How long after the deletion the pod's processes are gone: a well-behaved
+/// pod exits after its preStop hook and a short shutdown, one that ignores
+/// SIGTERM uses its full grace period, and nothing outlives the grace
+/// period, when the runtime kills whatever is left.
+fn exits_after(r: &Round, pod: &Pod, prestop: Option<Duration>, grace: Duration) -> Duration {
+    let natural = if r.rules.ignores_sigterm(pod.metadata.labels.as_ref()) {
         grace
     } else {
         prestop.unwrap_or_default() + r.rules.timings.shutdown
     };
-    let exit_after = natural.min(grace);
-    // The hook is SIGKILLed when the grace period ends. This kubelet saw the
-    // deletion up to one round after it was requested, and a server that
-    // ends grace periods itself (the embedded one does, standing in for the
-    // kubelet's confirmation) may remove the pod at the very instant of our
-    // last round: so report the failure two rounds before the deadline.
-    let hook_killed = r.elapsed(deleting_at, grace.saturating_sub(r.rules.timings.round * 2));
-    let failed_hook = prestop.filter(|p| *p > grace && hook_killed);
-    if !r.elapsed(deleting_at, exit_after) && failed_hook.is_none() {
-        return;
-    }
-    if let Some(p) = failed_hook {
-        // The hook was still running when the grace period ran out: the runtime
-        // SIGKILLs it and the kubelet reports exit 137 (seed 004).
-        for c in spec.containers.iter().filter(|c| {
-            c.lifecycle
-                .as_ref()
-                .and_then(|l| l.pre_stop.as_ref())
-                .is_some()
-        }) {
-            say_once(
-                mem,
-                format!("prestop/{uid}/{}", c.name),
-                kubelet_event(
-                    pod,
-                    node,
-                    "Warning",
-                    "FailedPreStopHook",
-                    format!(
-                        "PreStop hook for Container \"{}\" in Pod \"{}_{}({uid})\" failed - error: command exited with 137 (ran {}s of {}s grace period)",
-                        c.name,
-                        name(&pod.metadata),
-                        pod.metadata.namespace.as_deref().unwrap_or(""),
-                        p.as_secs(),
-                        grace.as_secs()
-                    ),
-                ),
-                out,
-            );
-        }
-    }
-    if !r.elapsed(deleting_at, exit_after) {
-        return;
-    }
-    out.push(Write::Delete {
-        target: Target::of(Kind::Pod, &pod.metadata),
-        grace_seconds: Some(0),
-    });
+    natural.min(grace)
 }
 
+/// If the preStop hook is being SIGKILLed by the end of the grace period,
+/// how long it was meant to run. The hook is SIGKILLed when the grace period
+/// ends. This kubelet saw the deletion up to one round after it was
+/// requested, and a server that ends grace periods itself (the embedded one
+/// does, standing in for the kubelet's confirmation) may remove the pod at
+/// the very instant of our last round: so the failure is reported two rounds
+/// before the deadline.
+fn prestop_killed(
+    r: &Round,
+    deleting_at: Instant,
+    prestop: Option<Duration>,
+    grace: Duration,
+) -> Option<Duration> {
+    let hook_killed = r.elapsed(deleting_at, grace.saturating_sub(r.rules.timings.round * 2));
+    prestop.filter(|p| *p > grace && hook_killed)
+}
+
+/// The hook was still running when the grace period ran out: the runtime
+/// SIGKILLs it and the kubelet reports exit 137 (seed 004) as
+/// `FailedPreStopHook`, the only trace of why the shutdown was not clean.
+fn report_failed_prestop(
+    mem: &mut Memory,
+    pod: &Pod,
+    spec: &PodSpec,
+    node: &str,
+    ran: Duration,
+    grace: Duration,
+    out: &mut Vec<Write>,
+) {
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    for c in spec.containers.iter().filter(|c| has_prestop(c)) {
+        say_once(
+            mem,
+            format!("prestop/{uid}/{}", c.name),
+            kubelet_event(
+                pod,
+                node,
+                "Warning",
+                "FailedPreStopHook",
+                format!(
+                    "PreStop hook for Container \"{}\" in Pod \"{}_{}({uid})\" failed - error: command exited with 137 (ran {}s of {}s grace period)",
+                    c.name,
+                    name(&pod.metadata),
+                    pod.metadata.namespace.as_deref().unwrap_or(""),
+                    ran.as_secs(),
+                    grace.as_secs()
+                ),
+            ),
+            out,
+        );
+    }
+}
+
+/// A stable, plausible node address, derived from the node's number.
 fn node_ip(node: &str) -> String {
     let n: u32 = node
         .rsplit('-')
@@ -766,6 +825,8 @@ fn node_ip(node: &str) -> String {
     format!("10.0.0.{}", 10 + n % 200)
 }
 
+/// A stable, plausible pod address, derived from the pod's UID, so status
+/// writes stay idempotent.
 fn pod_ip(uid: &str) -> String {
     let h = uid
         .bytes()

@@ -3,16 +3,18 @@
 //! operator under test sees the world move, and pausing it reproduces a
 //! wedged rollout exactly.
 //!
-//! Structure: pure per-kind controllers ([`statefulset`], [`workload`],
-//! [`kubelet`], [`volumes`], [`attach`], [`nodes`]) compute the writes of one round from a
-//! [`World`] snapshot; [`driver`] reads that snapshot through a `kube::Client`
-//! and applies the writes (status through `/status`, pods with
-//! ownerReferences, Events like the real components). [`StatusFaker`] runs
-//! rounds in a loop on tokio time, or one at a time with [`StatusFaker::step`].
+//! Structure (private modules, one per component): pure per-kind
+//! controllers (`statefulset`, `workload`, `scheduler`, `kubelet`,
+//! `volumes`, `attach`, `nodes`) compute the writes of one round from a
+//! snapshot of the world; `driver` reads that snapshot through a
+//! `kube::Client` and applies the writes (status through `/status`, pods
+//! with ownerReferences, Events like the real components). [`StatusFaker`]
+//! is the one public surface: it runs rounds in a loop on tokio time, or one
+//! at a time with [`StatusFaker::step`].
 //!
 //! Disk usage a test sets with [`StatusFaker::set_disk_usage`] is published on
-//! the PVC as the annotations [`volumes::USED_BYTES_ANNOTATION`] and
-//! [`volumes::CAPACITY_BYTES_ANNOTATION`] (decimal bytes).
+//! the PVC as the annotations [`USED_BYTES_ANNOTATION`] and
+//! [`CAPACITY_BYTES_ANNOTATION`] (decimal bytes).
 
 mod attach;
 pub(crate) mod driver;
@@ -20,6 +22,7 @@ mod kubelet;
 mod model;
 mod nodes;
 mod rules;
+mod scheduler;
 mod statefulset;
 mod volumes;
 mod workload;
@@ -86,7 +89,7 @@ fn round(r: &Round, enabled: &BTreeSet<Kind>, mem: &mut Memory) -> Vec<Write> {
         out.extend(attach::reconcile(r, mem));
     }
     if on(Kind::Pod) {
-        out.extend(kubelet::schedule(r, mem));
+        out.extend(scheduler::schedule(r, mem));
         out.extend(kubelet::reconcile(r, mem, on(Kind::VolumeAttachment)));
     }
     if on(Kind::PodDisruptionBudget) {

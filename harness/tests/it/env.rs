@@ -12,6 +12,14 @@ use kube_harness::env::{BackendKind, EnvError, Settings, TestEnv, env};
 use kube_harness::prelude::*;
 use rstest::rstest;
 
+/// Whether the namespace no longer exists on the server.
+async fn namespace_gone(server: &kube_harness::apiserver::ApiServer, ns: &str) -> Result<bool> {
+    Ok(Api::<Namespace>::all(server.client())
+        .get_opt(ns)
+        .await?
+        .is_none())
+}
+
 fn config_map(name: &str, v: &str) -> ConfigMap {
     object!(ConfigMap, {"metadata": {"name": name}, "data": {"v": v}})
 }
@@ -142,10 +150,8 @@ async fn keep_leaves_the_namespace_and_cleanup_deletes_on_demand() -> Result<()>
     assert!(kubeconfig.is_file());
     drop(env);
     assert!(
-        Api::<Namespace>::all(server.client())
-            .get_opt(&ns)
-            .await?
-            .is_some()
+        !namespace_gone(&server, &ns).await?,
+        "HARNESS_KEEP: {ns} must stay"
     );
 
     let env = TestEnv::embedded().await?;
@@ -153,10 +159,8 @@ async fn keep_leaves_the_namespace_and_cleanup_deletes_on_demand() -> Result<()>
     let ns = env.namespace().to_owned();
     env.finish().await?;
     assert!(
-        Api::<Namespace>::all(server.client())
-            .get_opt(&ns)
-            .await?
-            .is_none()
+        namespace_gone(&server, &ns).await?,
+        "namespace {ns} is still there"
     );
     Ok(())
 }
@@ -279,10 +283,8 @@ async fn finish_stops_operators_before_the_namespace_goes_and_resumes_the_faker(
     assert!(!op.is_running(), "the operator outlived its env");
     let client = server.client();
     assert!(
-        Api::<Namespace>::all(client.clone())
-            .get_opt(&ns)
-            .await?
-            .is_none()
+        namespace_gone(&server, &ns).await?,
+        "namespace {ns} is still there"
     );
     // Nothing recreated the namespace's objects after it went.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -306,10 +308,8 @@ async fn dropping_the_env_stops_its_operators_and_deletes_the_namespace() -> Res
     drop(env);
     assert!(!op.is_running());
     assert!(
-        Api::<Namespace>::all(server.client())
-            .get_opt(&ns)
-            .await?
-            .is_none()
+        namespace_gone(&server, &ns).await?,
+        "namespace {ns} is still there"
     );
     Ok(())
 }
