@@ -91,6 +91,50 @@ fn json_patch_failed_test_is_invalid_and_bad_json_is_bad_request() {
     assert_eq!((err.code(), err.reason()), (400, "BadRequest"));
 }
 
+/// evanphx/json-patch v4 (what kube-apiserver applies JSON patches with),
+/// patch.go `test`: a missing key reads as null when its parent exists; a
+/// missing parent fails ("test operation does not apply"), and so does a
+/// non-null value against a missing key.
+#[test]
+fn json_patch_test_reads_a_missing_key_as_null_like_kube_apiserver() {
+    // kube-runtime's finalizer() on an object without finalizers.
+    let out = patch(
+        PatchType::Json,
+        &deployment(),
+        r#"[{"op":"test","path":"/metadata/finalizers","value":null},
+            {"op":"add","path":"/metadata/finalizers","value":["example.com/cleanup"]}]"#,
+    )
+    .unwrap();
+    assert_eq!(
+        out["metadata"]["finalizers"],
+        json!(["example.com/cleanup"])
+    );
+
+    for (body, path) in [
+        (
+            r#"[{"op":"test","path":"/metadata/nothing/here","value":null}]"#,
+            "/metadata/nothing/here",
+        ),
+        (
+            r#"[{"op":"test","path":"/metadata/finalizers","value":["x"]}]"#,
+            "/metadata/finalizers",
+        ),
+    ] {
+        let err = patch(PatchType::Json, &deployment(), body).unwrap_err();
+        assert_eq!(err.code(), 422, "{body}");
+        assert!(err.to_string().contains(path), "{err}");
+    }
+    // The failing operation is named by its index in the whole patch.
+    let err = patch(
+        PatchType::Json,
+        &deployment(),
+        r#"[{"op":"test","path":"/metadata/finalizers","value":null},
+            {"op":"test","path":"/spec/replicas","value":7}]"#,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("operation '/1'"), "{err}");
+}
+
 #[test]
 fn merge_patch_replaces_lists_and_null_deletes() {
     let out = patch(

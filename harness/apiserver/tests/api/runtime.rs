@@ -310,3 +310,50 @@ async fn concurrent_read_modify_write_loses_no_update() {
         conflicts.load(std::sync::atomic::Ordering::Relaxed)
     );
 }
+
+/// kube-runtime's `finalizer()` helper, end to end: its first patch tests
+/// `/metadata/finalizers` against null on an object without finalizers
+/// (kube-apiserver's JSON patch reads the missing key as null), then the
+/// cleanup runs on deletion and the finalizer is removed, so the object goes.
+#[tokio::test(start_paused = true)]
+async fn kube_runtime_finalizer_helper_adds_runs_cleanup_and_removes() {
+    use kube::runtime::finalizer::{Event, finalizer};
+    let (_s, client) = server().await;
+    install_database_crd(&client).await;
+    let dbs: Api<Database> = Api::namespaced(client.clone(), "default");
+    dbs.create(&PostParams::default(), &database("orders", 1))
+        .await
+        .unwrap();
+    const FINALIZER: &str = "harness.dev/cleanup";
+    let cleaned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let step = |db: Database| {
+        let (dbs, cleaned) = (dbs.clone(), cleaned.clone());
+        async move {
+            finalizer(&dbs, FINALIZER, Arc::new(db), |event| async move {
+                if let Event::Cleanup(_) = event {
+                    cleaned.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                Ok::<_, std::convert::Infallible>(Action::await_change())
+            })
+            .await
+        }
+    };
+
+    step(dbs.get("orders").await.unwrap())
+        .await
+        .expect("the first reconcile adds the finalizer");
+    let db = dbs.get("orders").await.unwrap();
+    assert_eq!(db.finalizers(), [FINALIZER]);
+    step(db).await.expect("an applied reconcile");
+
+    dbs.delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    let terminating = dbs.get("orders").await.unwrap();
+    assert!(terminating.metadata.deletion_timestamp.is_some());
+    step(terminating)
+        .await
+        .expect("cleanup runs and the finalizer goes");
+    assert!(cleaned.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(dbs.get_opt("orders").await.unwrap().is_none());
+}
