@@ -357,3 +357,127 @@ async fn kube_runtime_finalizer_helper_adds_runs_cleanup_and_removes() {
     assert!(cleaned.load(std::sync::atomic::Ordering::SeqCst));
     assert!(dbs.get_opt("orders").await.unwrap().is_none());
 }
+
+/// What most kube-rs operators do in one reconcile: kube-runtime's
+/// `Controller`, its `finalizer()` helper, Events through its `Recorder`, and
+/// status written with server-side apply. Each must work against the server
+/// as it does against kube-apiserver.
+#[tokio::test(start_paused = true)]
+async fn a_controller_with_finalizer_recorder_and_server_side_apply_status() {
+    use k8s_openapi::api::events::v1::Event as EventV1;
+    use kube::api::{ListParams, Patch, PatchParams};
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+
+    const FINALIZER: &str = "harness.dev/cleanup";
+    const MANAGER: &str = "db-controller";
+    let (_s, client) = server().await;
+    install_database_crd(&client).await;
+    let dbs: Api<Database> = Api::namespaced(client.clone(), "default");
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: MANAGER.into(),
+            instance: None,
+        },
+    );
+
+    let reconcile = {
+        let (dbs, recorder) = (dbs.clone(), recorder.clone());
+        move |db: Arc<Database>, _: Arc<()>| {
+            let (dbs, recorder) = (dbs.clone(), recorder.clone());
+            async move {
+                finalizer(&dbs, FINALIZER, db, |event| async {
+                    let (db, reason) = match &event {
+                        Finalizer::Apply(db) => (db, "Reconciled"),
+                        Finalizer::Cleanup(db) => (db, "CleanedUp"),
+                    };
+                    let note = format!("{} replicas", db.spec.replicas);
+                    recorder
+                        .publish(
+                            &Event {
+                                type_: EventType::Normal,
+                                reason: reason.into(),
+                                note: Some(note),
+                                action: "Reconcile".into(),
+                                secondary: None,
+                            },
+                            &db.object_ref(&()),
+                        )
+                        .await?;
+                    if let Finalizer::Apply(db) = event {
+                        let status = json!({
+                            "apiVersion": "harness.dev/v1",
+                            "kind": "Database",
+                            "status": {"replicas": db.spec.replicas, "ready": true},
+                        });
+                        dbs.patch_status(
+                            &db.name_any(),
+                            &PatchParams::apply(MANAGER).force(),
+                            &Patch::Apply(status),
+                        )
+                        .await?;
+                    }
+                    Ok::<_, kube::Error>(Action::await_change())
+                })
+                .await
+            }
+        }
+    };
+    let error_policy =
+        |_: Arc<Database>, _: &_, _: Arc<()>| Action::requeue(Duration::from_secs(1));
+    let task = tokio::spawn(
+        Controller::new(dbs.clone(), watcher::Config::default())
+            .run(reconcile, error_policy, Arc::new(()))
+            .for_each(|_| async {}),
+    );
+    let limit = Duration::from_secs(30);
+
+    dbs.create(&PostParams::default(), &database("orders", 2))
+        .await
+        .unwrap();
+    eventually("finalizer added and status applied", limit, || async {
+        let db = dbs.get("orders").await.unwrap();
+        db.finalizers() == [FINALIZER] && db.status.is_some_and(|s| s.ready && s.replicas == 2)
+    })
+    .await;
+    let db = dbs.get("orders").await.unwrap();
+    let status_owner = db
+        .managed_fields()
+        .iter()
+        .find(|m| m.subresource.as_deref() == Some("status"))
+        .map(|m| (m.manager.clone(), m.operation.clone()));
+    assert_eq!(
+        status_owner,
+        Some((Some(MANAGER.to_string()), Some("Apply".to_string()))),
+        "{:?}",
+        db.managed_fields()
+    );
+
+    let events: Api<EventV1> = Api::namespaced(client.clone(), "default");
+    let reasons = || async {
+        events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.reporting_controller.as_deref() == Some(MANAGER))
+            .filter_map(|e| e.reason)
+            .collect::<Vec<_>>()
+    };
+    eventually("a Reconciled Event", limit, || async {
+        reasons().await.contains(&"Reconciled".to_string())
+    })
+    .await;
+
+    dbs.delete("orders", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("cleanup ran and the object is gone", limit, || async {
+        dbs.get_opt("orders").await.unwrap().is_none()
+    })
+    .await;
+    assert!(reasons().await.contains(&"CleanedUp".to_string()));
+    task.abort();
+}
