@@ -14,6 +14,7 @@ mod crd;
 mod crd_files;
 mod discovery;
 mod error;
+mod faults;
 mod gc;
 mod http;
 mod openapi;
@@ -35,5 +36,6 @@ mod watch;
 
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use error::{ApiError, Error};
+pub use faults::{FAULT_SEED_VAR, Fault, Faults, Injected};
 pub use http::{HttpEndpoint, kubeconfig_yaml};
 pub use server::{ApiServer, ApiServerBuilder, DEFAULT_BODY_LIMIT, DEFAULT_WATCH_HISTORY};

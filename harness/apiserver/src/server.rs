@@ -24,6 +24,7 @@ pub const DEFAULT_WATCH_HISTORY: usize = 10_000;
 pub(crate) struct Shared {
     state: Mutex<State>,
     pub body_limit: usize,
+    pub faults: crate::faults::Faults,
 }
 
 impl Shared {
@@ -120,6 +121,7 @@ impl ApiServerBuilder {
         let shared = Arc::new(Shared {
             state: Mutex::new(st),
             body_limit: self.body_limit,
+            faults: crate::faults::Faults::new(),
         });
         let router = crate::rest::router(shared.clone());
         Ok(ApiServer { shared, router })
@@ -155,6 +157,12 @@ impl ApiServer {
     #[cfg(feature = "client")]
     pub fn client(&self) -> kube::Client {
         kube::Client::new(self.router.clone(), "default")
+    }
+
+    /// The server's fault rules: errors and latency injected into the
+    /// requests they match (see [`Fault`](crate::Fault)).
+    pub fn faults(&self) -> crate::Faults {
+        self.shared.faults.clone()
     }
 
     /// The axum router serving the API, for embedding in another server.

@@ -266,6 +266,11 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         return Err(ApiError::no_route());
     }
     let params = Params::parse(&parts.uri)?;
+    if let Some(response) =
+        inject_fault(&shared, &parts, &params, &info, &namespace, &name, &sub).await
+    {
+        return Ok(response);
+    }
     let render = Render::from_headers(&parts.headers);
     let req = Req {
         shared,
@@ -281,6 +286,41 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         body,
     };
     route_resource(req).await
+}
+
+/// A fault rule's answer for this request, if one hits it (after its
+/// latency, if that is what it adds).
+async fn inject_fault(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    params: &Params,
+    info: &ResourceInfo,
+    namespace: &Option<String>,
+    name: &Option<String>,
+    sub: &Option<String>,
+) -> Option<Response> {
+    use crate::faults::{Decision, RequestFacts};
+    let facts = RequestFacts {
+        verb: RequestFacts::verb_of(&parts.method, name.is_some(), params.flag("watch")),
+        group: &info.group,
+        resource: &info.plural,
+        subresource: sub.as_deref(),
+        namespace: namespace.as_deref(),
+        name: name.as_deref(),
+        field_manager: params.get("fieldManager"),
+        user_agent: RequestFacts::user_agent_of(&parts.headers),
+    };
+    match shared.faults.decide(&facts, &parts.method)? {
+        Decision::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
+        Decision::Answer(answer) => Some(answer.respond(crate::error::Target {
+            group: &info.group,
+            plural: &info.plural,
+            name: name.as_deref().unwrap_or(""),
+        })),
+    }
 }
 
 async fn route_resource(req: Req) -> Result<Response, ApiError> {

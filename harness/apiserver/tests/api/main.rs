@@ -7,6 +7,7 @@ mod crud;
 mod deletion;
 mod errors;
 mod eviction;
+mod faults;
 mod http;
 mod kubectl;
 mod listing;

@@ -1,0 +1,234 @@
+//! Faults on demand, as real clients see them: kube-rs's typed `Api` gets
+//! the Status errors kube-apiserver gives under contention and overload
+//! (apimachinery `pkg/api/errors/errors.go`), the throttled answer of its
+//! max-in-flight filter (apiserver `pkg/server/filters/maxinflight.go`,
+//! `tooManyRequests`), latency in tokio time, and a kube-runtime Controller
+//! that retries through injected conflicts still converges.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use kube_harness_apiserver::Fault;
+use serde_json::json;
+
+use crate::common::{Database, database, install_database_crd, server};
+
+async fn config_map(client: &Client) -> Api<ConfigMap> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "c"}, "data": {"n": "0"}})).unwrap();
+    api.create(&PostParams::default(), &cm).await.unwrap();
+    api
+}
+
+fn api_error(e: kube::Error) -> kube::core::Status {
+    match e {
+        kube::Error::Api(s) => *s,
+        other => panic!("expected a Status error, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn injected_conflicts_read_like_a_stale_update_then_stop() {
+    let (server, client) = server().await;
+    let api = config_map(&client).await;
+    server.faults().add(
+        Fault::conflict()
+            .verb("patch")
+            .resource("configmaps")
+            .times(2),
+    );
+    let patch = Patch::Merge(json!({"data": {"n": "1"}}));
+    for _ in 0..2 {
+        let e = api_error(
+            api.patch("c", &PatchParams::default(), &patch)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!((e.code, e.reason.as_str()), (409, "Conflict"));
+        assert_eq!(
+            e.message,
+            "Operation cannot be fulfilled on configmaps \"c\": the object has been modified; \
+             please apply your changes to the latest version and try again"
+        );
+    }
+    let cm = api
+        .patch("c", &PatchParams::default(), &patch)
+        .await
+        .unwrap();
+    assert_eq!(
+        cm.data.unwrap()["n"],
+        "1",
+        "times(2) is spent: the third patch lands"
+    );
+    // Reads were never hit, and the record says what was done.
+    api.get("c").await.unwrap();
+    let injected: Vec<String> = server
+        .faults()
+        .injected()
+        .iter()
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(
+        injected,
+        [
+            "+0.000s PATCH configmaps/c in ns default → 409 Conflict injected",
+            "+0.000s PATCH configmaps/c in ns default → 409 Conflict injected",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn overload_errors_carry_kube_apiserver_reasons() {
+    let (server, client) = server().await;
+    let api = config_map(&client).await;
+    let faults = server.faults();
+    faults
+        .add(
+            Fault::internal_error("etcdserver: leader changed")
+                .verb("get")
+                .times(1),
+        )
+        .add(
+            Fault::unavailable("the server is shutting down")
+                .verb("get")
+                .times(1),
+        )
+        .add(
+            Fault::timeout("request did not complete within 60s")
+                .verb("get")
+                .times(1),
+        );
+    let e = api_error(api.get("c").await.unwrap_err());
+    assert_eq!((e.code, e.reason.as_str()), (500, "InternalError"));
+    assert_eq!(
+        e.message,
+        "Internal error occurred: etcdserver: leader changed"
+    );
+    let e = api_error(api.get("c").await.unwrap_err());
+    assert_eq!((e.code, e.reason.as_str()), (503, "ServiceUnavailable"));
+    assert_eq!(e.message, "the server is shutting down");
+    let e = api_error(api.get("c").await.unwrap_err());
+    assert_eq!((e.code, e.reason.as_str()), (504, "Timeout"));
+    assert_eq!(e.message, "Timeout: request did not complete within 60s");
+    api.get("c").await.expect("every rule is spent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_answers_plain_text_with_retry_after_like_max_in_flight() {
+    let (server, client) = server().await;
+    let api = config_map(&client).await;
+    server
+        .faults()
+        .add(Fault::throttle(1).verb("list").times(2));
+    // What a kube-rs client makes of it: a 429 whose body is not a Status.
+    let e = api_error(api.list(&Default::default()).await.unwrap_err());
+    assert_eq!(e.code, 429);
+    assert!(
+        e.message
+            .contains("Too many requests, please try again later."),
+        "{e:?}"
+    );
+    // On the wire: Go's http.Error, plus the Retry-After header.
+    let req = http::Request::get("/api/v1/namespaces/default/configmaps")
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let resp = client.send(req).await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let header = |name: &str| resp.headers()[name].to_str().unwrap().to_string();
+    assert_eq!(header("retry-after"), "1");
+    assert_eq!(header("content-type"), "text/plain; charset=utf-8");
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&body[..], b"Too many requests, please try again later.\n");
+}
+
+#[tokio::test(start_paused = true)]
+async fn latency_is_tokio_time_and_the_request_still_succeeds() {
+    let (server, client) = server().await;
+    let api = config_map(&client).await;
+    server.faults().add(
+        Fault::latency(Duration::from_secs(3))
+            .verb("get")
+            .name("c")
+            .namespace("default"),
+    );
+    let t0 = tokio::time::Instant::now();
+    assert_eq!(api.get("c").await.unwrap().name_any(), "c");
+    assert_eq!(t0.elapsed(), Duration::from_secs(3));
+    let t1 = tokio::time::Instant::now();
+    api.list(&Default::default()).await.unwrap();
+    assert_eq!(t1.elapsed(), Duration::ZERO, "lists are not slowed");
+}
+
+/// A kube-runtime Controller whose status writes conflict three times in a
+/// row (only its own: matched by field manager) retries through its error
+/// policy and converges; the test's own writes are untouched.
+#[tokio::test(start_paused = true)]
+async fn a_controller_converges_through_injected_status_conflicts() {
+    const MANAGER: &str = "db-controller";
+    let (server, client) = server().await;
+    install_database_crd(&client).await;
+    let dbs: Api<Database> = Api::namespaced(client.clone(), "default");
+    server.faults().add(
+        Fault::conflict()
+            .verb("patch")
+            .resource("databases/status")
+            .field_manager(MANAGER)
+            .times(3),
+    );
+    let reconcile = {
+        let dbs = dbs.clone();
+        move |db: Arc<Database>, _: Arc<()>| {
+            let dbs = dbs.clone();
+            async move {
+                let status = json!({"status": {"replicas": db.spec.replicas, "ready": true}});
+                let pp = PatchParams {
+                    field_manager: Some(MANAGER.into()),
+                    ..Default::default()
+                };
+                dbs.patch_status(&db.name_any(), &pp, &Patch::Merge(status))
+                    .await?;
+                Ok::<_, kube::Error>(Action::await_change())
+            }
+        }
+    };
+    let retry =
+        |_: Arc<Database>, _: &kube::Error, _: Arc<()>| Action::requeue(Duration::from_millis(500));
+    let task = tokio::spawn(
+        Controller::new(dbs.clone(), watcher::Config::default())
+            .run(reconcile, retry, Arc::new(()))
+            .for_each(|_| async {}),
+    );
+    dbs.create(&PostParams::default(), &database("orders", 2))
+        .await
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    loop {
+        let ready = dbs
+            .get("orders")
+            .await
+            .unwrap()
+            .status
+            .is_some_and(|s| s.ready);
+        if ready {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "never converged");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.faults().injected().len(), 3);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1500),
+        "three retries, 500 ms apart"
+    );
+    task.abort();
+}
