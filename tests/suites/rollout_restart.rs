@@ -7,7 +7,7 @@
 use crate::rollout::{NAME, Rollout, V2};
 use anyhow::Result;
 use kube_harness::disruption::restart_operator;
-use kube_harness::liveness::Probe as Liveness;
+use kube_harness::liveness::LivenessProbe;
 use kube_harness::prelude::*;
 use rollout_operator::{Faults, NodeDeployment};
 
@@ -30,7 +30,7 @@ pub(crate) async fn restart_mid_rollout(w: &Rollout) -> Result<()> {
 
     // The restarted controller must reconcile: retarget to v3 and require
     // the new generation be observed (or a named diagnosis).
-    let proof = Liveness::<NodeDeployment>::in_env(&w.env, NAME)
+    let proof = LivenessProbe::<NodeDeployment>::in_env(&w.env, NAME)
         .component("rollout-operator")
         .since("restart")
         .within(30.s())

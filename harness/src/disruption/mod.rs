@@ -36,14 +36,6 @@ pub enum DisruptionError {
         /// The server's message (names the budget).
         message: String,
     },
-    /// The expected change did not happen in time.
-    #[error("{what} did not happen within {waited:?}")]
-    Timeout {
-        /// What was awaited.
-        what: String,
-        /// How long it waited (tokio time).
-        waited: Duration,
-    },
     /// A request failed.
     #[error("{action}: {source}")]
     Api {
@@ -56,6 +48,10 @@ pub enum DisruptionError {
     /// Restarting the operator failed.
     #[error(transparent)]
     Env(#[from] crate::env::EnvError),
+    /// The disruption's outcome did not come in time; the wait's report
+    /// says what was seen last.
+    #[error(transparent)]
+    Wait(Box<crate::wait::Failure>),
 }
 
 fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> DisruptionError {
@@ -113,15 +109,16 @@ pub async fn delete_pod(
         }
         Ok::<_, kube::Error>(uid)
     })
-    .describe(format!("replacement of pod {name} (uid {old_uid})"))
+    .describe(format!(
+        "the replacement of pod {name} (uid {old_uid}) in ns {}",
+        env.namespace()
+    ))
     .within(within)
+    .timeout_scale(1.0)
     .every(Duration::from_millis(50))
     .should(all_of![present(), not(eq(&old_uid))])
     .await
-    .map_err(|f| DisruptionError::Timeout {
-        what: f.to_string(),
-        waited: within,
-    })?;
+    .map_err(|f| DisruptionError::Wait(Box::new(f)))?;
     let elapsed = t0.elapsed();
     let terminated_after = gone_at.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(Replacement {
@@ -240,9 +237,6 @@ pub async fn drain_node(
         Err(f) => Err(blocked
             .into_inner()
             .unwrap_or_else(|p| p.into_inner())
-            .unwrap_or(DisruptionError::Timeout {
-                what: f.to_string(),
-                waited: within,
-            })),
+            .unwrap_or(DisruptionError::Wait(Box::new(f)))),
     }
 }

@@ -81,6 +81,14 @@ pub enum EnvError {
     /// The env's timeline could not start watching the namespace's Events.
     #[error("timeline: {0}")]
     Timeline(String),
+    /// Something only the embedded server can do was asked of a real cluster.
+    #[error(
+        "{what} needs the embedded API server (HARNESS_CLUSTER=embedded); skip the test on other backends with skip!(..)"
+    )]
+    NeedsEmbedded {
+        /// What was asked.
+        what: &'static str,
+    },
     /// `HARNESS_CLUSTER=embedded` in a build without the `embedded` feature.
     #[error(
         "HARNESS_CLUSTER=embedded (the default) needs the kube-harness `embedded` cargo feature (on by default; was `default-features = false` set?); enable it, or set HARNESS_CLUSTER=existing"

@@ -46,7 +46,7 @@ pub mod manifests;
 mod namespace;
 mod object;
 mod operator;
-mod probe;
+pub(crate) mod probe;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -107,8 +107,8 @@ struct Owned {
 /// Teardown runs in one order, whether the test passed, failed or panicked
 /// ([`TestEnv::finish`] awaits it; dropping the env runs it too): the
 /// operators stop (so nothing rewrites what is being deleted), the faker
-/// resumes (a paused kubelet would leave pods terminating forever), the
-/// namespace is deleted, then the faker stops.
+/// resumes, the namespace is deleted (its pods first, without a grace
+/// period), then the faker stops.
 pub struct TestEnv {
     guard: NamespaceGuard,
     client: Client,
@@ -235,6 +235,17 @@ impl TestEnv {
                 return Err(EnvError::Timeline(e.to_string()));
             }
         };
+        // Injected faults belong in the story of the test (weakly held: the
+        // server must not keep the recorder, and so itself, alive).
+        #[cfg(feature = "embedded")]
+        if let Cluster::Embedded { server, .. } = &cluster {
+            let recorder = Arc::downgrade(&timeline);
+            server.faults().on_inject(move |injected| {
+                if let Some(rec) = recorder.upgrade() {
+                    rec.note(&injected.request, "fault injected", &injected.effect);
+                }
+            });
+        }
 
         let mut env = TestEnv {
             guard,
@@ -277,11 +288,13 @@ impl TestEnv {
         self.owned.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn context(&self) -> probe::Context {
+    pub(crate) fn context(&self) -> probe::Context {
         probe::Context {
             namespace: self.namespace.clone(),
             timeline: self.timeline.clone(),
             logs: self.logs.clone(),
+            #[cfg(feature = "embedded")]
+            faults: self.embedded_server().map(|s| s.faults()),
         }
     }
 
@@ -312,6 +325,33 @@ impl TestEnv {
             Cluster::Embedded { server, .. } => Some(server),
             _ => None,
         }
+    }
+
+    /// The embedded server's fault rules: errors, throttling and latency
+    /// injected into the requests they match, each one recorded in the
+    /// env's timeline and listed (with the seed of probabilistic rules) in
+    /// every failed wait of the env.
+    ///
+    /// ```no_run
+    /// # use kube_harness::prelude::*;
+    /// # use kube_harness::apiserver::Fault;
+    /// # fn demo(env: &TestEnv) -> Result<(), EnvError> {
+    /// env.faults()?.add(
+    ///     Fault::conflict()
+    ///         .verb("patch")
+    ///         .resource("nodedeployments/status")
+    ///         .field_manager("rollout-operator")
+    ///         .times(3),
+    /// );
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "embedded")]
+    pub fn faults(&self) -> Result<kube_harness_apiserver::Faults, EnvError> {
+        self.embedded_server()
+            .map(|s| s.faults())
+            .ok_or(EnvError::NeedsEmbedded {
+                what: "fault injection",
+            })
     }
 
     /// The env's clock: virtual (tokio time) on the embedded backend, so it
@@ -662,10 +702,12 @@ impl TestEnv {
     }
 
     /// Tear down now, in order, and report what went wrong: operators
-    /// stopped, faker resumed, namespace deleted (waiting until it is gone
-    /// on the embedded backend, while the faker still plays the kubelet so
-    /// pods terminate as they would), faker stopped. Dropping the env does
-    /// the same without the report.
+    /// stopped (nothing rewrites what is being deleted), the faker resumed,
+    /// the namespace deleted (on the embedded backend its pods first, with
+    /// no grace period, since nothing need play a kubelet for them; then the
+    /// namespace, waiting until it is gone), the faker stopped. With
+    /// `HARNESS_KEEP=1` the namespace stays and the env prints how to look at
+    /// it. Dropping the env does the same without the report.
     pub async fn finish(mut self) -> Result<(), EnvError> {
         let owned = std::mem::take(&mut *self.owned());
         for op in &owned.operators {
@@ -675,8 +717,14 @@ impl TestEnv {
             f.resume();
         }
         self.guard.armed = false;
-        let deleted =
-            NamespaceGuard::delete(&self.connector, &self.namespace, !self.backend.is_real()).await;
+        let deleted = if self.guard.keep {
+            // HARNESS_KEEP: as on drop, the namespace stays and the env says
+            // how to look at it.
+            eprintln!("{}", self.guard.how_to_look);
+            Ok(())
+        } else {
+            NamespaceGuard::delete(&self.connector, &self.namespace, !self.backend.is_real()).await
+        };
         if let Some(f) = &owned.faker {
             f.stop();
         }

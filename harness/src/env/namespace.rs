@@ -18,6 +18,7 @@ use crate::wait::eventually;
 #[derive(Clone)]
 pub(crate) enum Connector {
     /// The embedded server (cheap, in-process).
+    #[cfg(feature = "embedded")]
     Embedded(kube_harness_apiserver::ApiServer),
     /// A real cluster.
     Config(Box<kube::Config>),

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use super::logs::OperatorLogs;
 use crate::timeline::Recorder;
-use crate::wait::{Failure, Probe, ProbeError};
+use crate::wait::{Failure, Probe, ProbeError, Section};
 
 /// What a failed wait of an env's probe gets: the namespace for its subject,
 /// the timeline and the operator logs for its report.
@@ -24,21 +24,46 @@ pub(crate) struct Context {
     pub(crate) namespace: String,
     pub(crate) timeline: Arc<Recorder>,
     pub(crate) logs: OperatorLogs,
+    #[cfg(feature = "embedded")]
+    pub(crate) faults: Option<kube_harness_apiserver::Faults>,
 }
 
 impl Context {
     /// The timeline (synced, so Events the failure caused are in it) and the
     /// tail of the operator logs, as report sections.
     pub(crate) async fn annotate(&self, mut failure: Failure) -> Failure {
+        failure.sections.extend(self.sections().await);
+        failure
+    }
+
+    /// What a failure of this env adds: the timeline (synced), the last
+    /// operator log lines, the faults injected (with their seed).
+    pub(crate) async fn sections(&self) -> Vec<Section> {
+        let mut sections = Vec::new();
         if let Err(e) = self.timeline.sync().await {
-            failure = failure.with_section("timeline sync failed", e.to_string());
+            sections.push(Section::new("timeline sync failed", e.to_string()));
         }
         let tl = self.timeline.timeline();
-        failure = failure.with_section(tl.title(), tl.rows());
+        sections.push(Section::new(tl.title(), tl.rows()));
         if let Some((title, body)) = self.logs.failure_section() {
-            failure = failure.with_section(title, body);
+            sections.push(Section::new(title, body));
         }
-        failure
+        #[cfg(feature = "embedded")]
+        if let Some(faults) = &self.faults {
+            let injected = faults.injected();
+            if !injected.is_empty() {
+                let lines: Vec<String> = injected.iter().map(ToString::to_string).collect();
+                sections.push(Section::new(
+                    format!(
+                        "faults injected ({}; replay with HARNESS_FAULT_SEED={})",
+                        injected.len(),
+                        faults.current_seed()
+                    ),
+                    lines.join("\n"),
+                ));
+            }
+        }
+        sections
     }
 }
 

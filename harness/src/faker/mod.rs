@@ -44,7 +44,8 @@ pub use model::Kind;
 use model::{Memory, Pauses, Round, World, Write};
 pub use nodes::FAKE_NODE_LABEL;
 use rules::Pattern;
-pub use rules::{Rules, Timings};
+use rules::Rules;
+pub use rules::Timings;
 pub use volumes::{CAPACITY_BYTES_ANNOTATION, USED_BYTES_ANNOTATION};
 
 /// Where the faker's object timestamps come from (the env's virtual clock).
@@ -177,7 +178,7 @@ impl StatusFaker {
     }
 
     /// Change the rules (timings, faults) in place.
-    pub fn with_rules(&self, f: impl FnOnce(&mut Rules)) -> &Self {
+    pub(crate) fn with_rules(&self, f: impl FnOnce(&mut Rules)) -> &Self {
         f(&mut self.inner.rules.lock().expect("lock"));
         self
     }

@@ -54,34 +54,25 @@ impl Default for Timings {
 
 /// A shell-style pattern (`*` matches anything) over image references or names.
 #[derive(Clone, Debug)]
-pub struct Pattern {
-    text: String,
+pub(crate) struct Pattern {
     re: Regex,
 }
 
 impl Pattern {
     /// Compile a glob; every character but `*` is literal.
-    pub fn new(glob: &str) -> Self {
+    pub(crate) fn new(glob: &str) -> Self {
         let body = glob
             .split('*')
             .map(regex::escape)
             .collect::<Vec<_>>()
             .join(".*");
         let re = Regex::new(&format!("^{body}$")).expect("escaped glob is a valid regex");
-        Pattern {
-            text: glob.to_owned(),
-            re,
-        }
+        Pattern { re }
     }
 
     /// Does `s` match?
-    pub fn matches(&self, s: &str) -> bool {
+    pub(crate) fn matches(&self, s: &str) -> bool {
         self.re.is_match(s)
-    }
-
-    /// The glob as written.
-    pub fn as_str(&self) -> &str {
-        &self.text
     }
 }
 
@@ -100,7 +91,7 @@ pub(crate) fn parse_selector(s: &str) -> Labels {
 
 /// Fault rules in force.
 #[derive(Clone, Debug, Default)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// Timings of the healthy path.
     pub timings: Timings,
     /// Images whose pull fails (ErrImagePull, then ImagePullBackOff).
@@ -125,24 +116,24 @@ pub struct Rules {
 
 impl Rules {
     /// Does the image fail to pull?
-    pub fn pull_fails(&self, image: &str) -> bool {
+    pub(crate) fn pull_fails(&self, image: &str) -> bool {
         self.pull_failures.iter().any(|p| p.matches(image))
     }
 
     /// Does the image crash-loop?
-    pub fn crash_loops(&self, image: &str) -> bool {
+    pub(crate) fn crash_loops(&self, image: &str) -> bool {
         self.crash_loops.iter().any(|p| p.matches(image))
     }
 
     /// Does this claim never bind?
-    pub fn never_binds(&self, pvc_name: &str, storage_class: Option<&str>) -> bool {
+    pub(crate) fn never_binds(&self, pvc_name: &str, storage_class: Option<&str>) -> bool {
         self.unbound_pvcs
             .iter()
             .any(|p| p.matches(pvc_name) || storage_class.is_some_and(|c| p.matches(c)))
     }
 
     /// Extra readiness delay for a pod.
-    pub fn extra_readiness(&self, labels: Option<&BTreeMap<String, String>>) -> Duration {
+    pub(crate) fn extra_readiness(&self, labels: Option<&BTreeMap<String, String>>) -> Duration {
         self.slow_readiness
             .iter()
             .filter(|(sel, _)| super::model::labels_match(sel, labels))
@@ -152,14 +143,17 @@ impl Rules {
     }
 
     /// Does the pod ignore SIGTERM?
-    pub fn ignores_sigterm(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
+    pub(crate) fn ignores_sigterm(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
         self.ignore_sigterm
             .iter()
             .any(|sel| super::model::labels_match(sel, labels))
     }
 
     /// How long the pod's preStop hook runs, if it has one that we fake.
-    pub fn prestop_for(&self, labels: Option<&BTreeMap<String, String>>) -> Option<Duration> {
+    pub(crate) fn prestop_for(
+        &self,
+        labels: Option<&BTreeMap<String, String>>,
+    ) -> Option<Duration> {
         self.prestop
             .iter()
             .filter(|(sel, _)| super::model::labels_match(sel, labels))

@@ -18,10 +18,10 @@
 //!
 //! ```no_run
 //! # use kube_harness::prelude::*;
-//! # use kube_harness::liveness::Probe;
+//! # use kube_harness::liveness::LivenessProbe;
 //! # use k8s_openapi::api::apps::v1::Deployment as NodeDeployment;
 //! # async fn demo(env: &TestEnv) -> anyhow::Result<()> {
-//! let proof = Probe::<NodeDeployment>::in_env(env, "seid")
+//! let proof = LivenessProbe::<NodeDeployment>::in_env(env, "seid")
 //!     .component("rollout-operator")
 //!     .since("restart")
 //!     .within(30.s())
@@ -38,8 +38,19 @@ mod probe;
 mod server_tests;
 mod verdict;
 
-pub use probe::Probe;
+pub use probe::LivenessProbe;
 pub use verdict::{Diagnosis, Evidence, Proof, Sample, SeenEvent};
+
+fn not_reconciled(message: &str, sections: &[crate::wait::Section]) -> String {
+    let mut out = message.trim_end().to_string();
+    for s in sections {
+        out.push_str(&format!("\n{}:", s.title));
+        for line in s.body.lines() {
+            out.push_str(&format!("\n  {line}"));
+        }
+    }
+    out
+}
 
 /// Why a liveness probe failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +58,15 @@ pub use verdict::{Diagnosis, Evidence, Proof, Sample, SeenEvent};
 pub enum LivenessError {
     /// No proof of a reconcile within the deadline; `message` names the
     /// failure ([`Diagnosis::headline`]) and the facts behind it.
-    #[error("{message}")]
+    #[error("{}", not_reconciled(message, sections))]
     NotReconciled {
         /// The named failure.
         diagnosis: Diagnosis,
         /// Headline plus facts, ready to print.
         message: String,
+        /// The env's context when built with `LivenessProbe::in_env`:
+        /// timeline, operator logs, injected faults.
+        sections: Vec<crate::wait::Section>,
     },
     /// The probed object did not exist when probing began.
     #[error("cannot probe {object} in ns {namespace}: it does not exist")]

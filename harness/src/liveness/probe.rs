@@ -27,11 +27,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 type RunningCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// Proves that a controller reconciles one object, or says precisely how it
-/// does not. Built with [`Probe::new`], configured, then run with
-/// [`Probe::after_patch`] (change the spec, require the new generation be
-/// observed) or [`Probe::reconciled`].
+/// does not. Built with [`LivenessProbe::new`], configured, then run with
+/// [`LivenessProbe::after_patch`] (change the spec, require the new generation be
+/// observed) or [`LivenessProbe::reconciled`].
 #[must_use = "a probe proves nothing until reconciled() or after_patch() is awaited"]
-pub struct Probe<K> {
+pub struct LivenessProbe<K> {
     client: Client,
     namespace: String,
     name: String,
@@ -40,9 +40,10 @@ pub struct Probe<K> {
     every: Duration,
     since: String,
     running: Option<RunningCheck>,
-    /// The env's timeline, when built with [`Probe::in_env`]: attached to a
-    /// failure, as every failed wait of an env gets it.
-    timeline: Option<Arc<crate::timeline::Recorder>>,
+    /// The env, when built with [`LivenessProbe::in_env`]: its timeline,
+    /// operator logs and injected faults go with a failure, as with every
+    /// failed wait of an env.
+    context: Option<crate::env::probe::Context>,
     _kind: std::marker::PhantomData<fn() -> K>,
 }
 
@@ -57,7 +58,7 @@ fn sample(at: Duration, obj: &Value) -> Sample {
     }
 }
 
-impl<K> Probe<K>
+impl<K> LivenessProbe<K>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -77,16 +78,17 @@ where
             every: Duration::from_millis(250),
             since: "the probe started".to_string(),
             running: None,
-            timeline: None,
+            context: None,
             _kind: std::marker::PhantomData,
         }
     }
 
     /// A probe for object `name` in the env's namespace, whose failure
-    /// carries the env's timeline (as a failed wait on the env does).
+    /// carries the env's timeline, operator logs and injected faults (as a
+    /// failed wait on the env does).
     pub fn in_env(env: &crate::env::TestEnv, name: &str) -> Self {
         let mut probe = Self::new(env.client(), env.namespace(), name);
-        probe.timeline = Some(env.shared_timeline());
+        probe.context = Some(env.context());
         probe
     }
 
@@ -252,25 +254,29 @@ where
         let (evidence, _) = state.into_inner().unwrap_or_else(|p| p.into_inner());
         match (outcome, evidence.proof()) {
             (Ok(_), Some(proof)) => Ok(proof),
-            _ => Err(self.fail(&evidence, Instant::now().duration_since(start))),
+            _ => Err(self
+                .fail(&evidence, Instant::now().duration_since(start))
+                .await),
         }
     }
 
-    fn fail(&self, evidence: &Evidence, waited: Duration) -> LivenessError {
+    async fn fail(&self, evidence: &Evidence, waited: Duration) -> LivenessError {
         let component = self.component.as_deref().unwrap_or("any controller");
-        let mut message = evidence.explain(
+        let message = evidence.explain(
             &self.object(),
             &self.namespace,
             component,
             &self.since,
             waited,
         );
-        if let Some(timeline) = &self.timeline {
-            message = format!("{}\n{}", message.trim_end(), timeline.render());
-        }
+        let sections = match &self.context {
+            Some(context) => context.sections().await,
+            None => Vec::new(),
+        };
         LivenessError::NotReconciled {
             diagnosis: evidence.diagnosis(),
             message,
+            sections,
         }
     }
 

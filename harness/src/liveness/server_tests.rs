@@ -1,7 +1,7 @@
 //! The probe against the embedded API server and small hand-written
 //! controllers, each broken in one of the ways the probe must name.
 
-use super::{Diagnosis, LivenessError, Probe, Proof};
+use super::{Diagnosis, LivenessError, LivenessProbe, Proof};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -93,8 +93,8 @@ fn controller(
     })
 }
 
-fn probe(client: &Client) -> Probe<Widget> {
-    Probe::new(client.clone(), NS, "w")
+fn probe(client: &Client) -> LivenessProbe<Widget> {
+    LivenessProbe::new(client.clone(), NS, "w")
         .component("widget-operator")
         .since("restart")
         .within(Duration::from_secs(5))
@@ -102,7 +102,9 @@ fn probe(client: &Client) -> Probe<Widget> {
 
 fn not_reconciled(err: LivenessError) -> (Diagnosis, String) {
     match err {
-        LivenessError::NotReconciled { diagnosis, message } => (diagnosis, message),
+        LivenessError::NotReconciled {
+            diagnosis, message, ..
+        } => (diagnosis, message),
         other => panic!("expected NotReconciled, got {other}"),
     }
 }
@@ -280,7 +282,7 @@ async fn in_sync_object_is_proven_by_a_status_write() {
 #[tokio::test(start_paused = true)]
 async fn missing_object_is_a_clear_error() {
     let (_server, client, _widgets) = setup().await;
-    let err = Probe::<Widget>::new(client, NS, "nope")
+    let err = LivenessProbe::<Widget>::new(client, NS, "nope")
         .reconciled()
         .await
         .unwrap_err();

@@ -140,10 +140,13 @@ async fn namespace_is_deleted_even_when_the_test_panics() -> Result<()> {
 }
 
 #[tokio::test(start_paused = true)]
-async fn keep_leaves_the_namespace_and_cleanup_deletes_on_demand() -> Result<()> {
-    let mut s = Settings::from_lookup(|_| None)?;
-    s.keep = true;
-    let env = TestEnv::with_settings(s, "kept").await?;
+async fn keep_leaves_the_namespace_on_drop_and_finish_and_finish_deletes_otherwise() -> Result<()> {
+    let kept = || {
+        let mut s = Settings::from_lookup(|_| None)?;
+        s.keep = true;
+        Ok::<_, EnvError>(s)
+    };
+    let env = TestEnv::with_settings(kept()?, "kept").await?;
     let server = env.embedded_server().unwrap().clone();
     let ns = env.namespace().to_owned();
     let kubeconfig = env.kubeconfig().await?;
@@ -152,6 +155,20 @@ async fn keep_leaves_the_namespace_and_cleanup_deletes_on_demand() -> Result<()>
     assert!(
         !namespace_gone(&server, &ns).await?,
         "HARNESS_KEEP: {ns} must stay"
+    );
+
+    let env = TestEnv::with_settings(kept()?, "kept-finish").await?;
+    let server = env.embedded_server().unwrap().clone();
+    let ns = env.namespace().to_owned();
+    let op = env.spawn_operator("writer", writer)?;
+    env.finish().await?;
+    assert!(
+        !op.is_running(),
+        "operators stop whether the namespace stays or not"
+    );
+    assert!(
+        !namespace_gone(&server, &ns).await?,
+        "HARNESS_KEEP: finish must keep {ns} too"
     );
 
     let env = TestEnv::embedded().await?;
@@ -431,4 +448,50 @@ async fn skip_prints_its_reason_and_passes() {
     assert!(!ran, "skip! returns before the rest of the test");
     needs_a_cluster(true, &mut ran).unwrap();
     assert!(ran);
+}
+
+#[tokio::test(start_paused = true)]
+async fn injected_faults_land_in_the_timeline_and_in_failed_waits() -> Result<()> {
+    use kube_harness::apiserver::Fault;
+    let env = TestEnv::embedded().await?;
+    let cm = env.apply(config_map("c", "1")).await?;
+    env.faults()?.add(
+        Fault::conflict()
+            .verb("patch")
+            .resource("configmaps")
+            .times(1),
+    );
+    let e = env
+        .patch(&cm, json!({"data": {"v": "2"}}))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("the object has been modified"),
+        "{e}"
+    );
+    env.timeline().expect("fault injected").exactly(1)?;
+    assert!(env.timeline().render().contains("PATCH configmaps/c"));
+
+    let failure = eventually(env.get(&cm))
+        .within(1.s())
+        .should(field("data.v", eq("2")))
+        .await
+        .unwrap_err();
+    let faults = failure
+        .section("faults injected")
+        .expect("a faults section");
+    assert!(
+        faults.title.contains("replay with HARNESS_FAULT_SEED="),
+        "{}",
+        faults.title
+    );
+    assert!(
+        faults.body.contains(&format!(
+            "PATCH configmaps/c in ns {} → 409 Conflict injected",
+            env.namespace()
+        )),
+        "{}",
+        faults.body
+    );
+    Ok(())
 }
