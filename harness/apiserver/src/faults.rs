@@ -38,6 +38,23 @@ enum Effect {
     Throttle { retry_after_seconds: u32 },
     /// The request is served, `delay` of tokio time later.
     Latency(Duration),
+    /// A watch misbehaves `after` this much of its life.
+    Watch { kind: WatchFault, after: Duration },
+    /// A list continued with a token the server no longer honours.
+    ExpiredContinue,
+}
+
+/// How an injected watch fault ends or starves a watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WatchFault {
+    /// The stream ends; the client resumes from its last resourceVersion.
+    Close,
+    /// The stream ends and the resume is answered with 410 Gone, as when
+    /// kube-apiserver's watch cache has moved past the client's version.
+    Gone,
+    /// The stream stays open and delivers nothing (no events, no bookmarks)
+    /// until the watch's own timeout.
+    Stall,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +158,54 @@ impl Fault {
         Self::new(Effect::Latency(delay))
     }
 
+    /// The watch ends (the client sees its stream close and resumes from
+    /// its last resourceVersion), as when kube-apiserver restarts or a load
+    /// balancer drops an idle connection. Only watch requests match.
+    pub fn watch_close() -> Self {
+        Self::new(Effect::Watch {
+            kind: WatchFault::Close,
+            after: Duration::ZERO,
+        })
+    }
+
+    /// The watch ends and the client's resume (the next watch of the same
+    /// resource and namespace from a resourceVersion) is answered with a
+    /// 410 Gone `ERROR` event, as from a watch cache that has moved past
+    /// that version; the client must list again. Only watch requests match.
+    pub fn watch_gone() -> Self {
+        Self::new(Effect::Watch {
+            kind: WatchFault::Gone,
+            after: Duration::ZERO,
+        })
+    }
+
+    /// The watch stays open and delivers nothing, not even bookmarks, until
+    /// its timeout: the silent stall that leaves a controller waiting
+    /// forever. Only watch requests match.
+    pub fn watch_stall() -> Self {
+        Self::new(Effect::Watch {
+            kind: WatchFault::Stall,
+            after: Duration::ZERO,
+        })
+    }
+
+    /// 410 Expired for a list continued with a `continue` token, as when
+    /// etcd has compacted the revision the token names
+    /// (apiserver `storage/etcd3` `interpretListError`). Only list requests
+    /// that carry a `continue` token match.
+    pub fn expired_continue() -> Self {
+        Self::new(Effect::ExpiredContinue)
+    }
+
+    /// For watch faults: let the watch deliver normally for this long (tokio
+    /// time) before it closes or stalls. Ignored by other effects.
+    pub fn after(mut self, delay: Duration) -> Self {
+        if let Effect::Watch { after, .. } = &mut self.effect {
+            *after = delay;
+        }
+        self
+    }
+
     /// Only these verbs (`get`, `list`, `watch`, `create`, `update`,
     /// `patch`, `delete`, `deletecollection`); call again to add one.
     pub fn verb(mut self, verb: &str) -> Self {
@@ -216,7 +281,13 @@ impl Fault {
     }
 
     fn matches(&self, r: &RequestFacts<'_>) -> bool {
-        (self.verbs.is_empty() || self.verbs.iter().any(|v| v == r.verb))
+        let applies = match self.effect {
+            Effect::Watch { .. } => r.verb == "watch",
+            Effect::ExpiredContinue => r.verb == "list" && r.continues.is_some(),
+            _ => true,
+        };
+        applies
+            && (self.verbs.is_empty() || self.verbs.iter().any(|v| v == r.verb))
             && self.group.as_deref().is_none_or(|g| g == r.group)
             && self.resource.as_deref().is_none_or(|p| p == r.resource)
             && self
@@ -249,6 +320,19 @@ impl Fault {
                 retry_after_seconds,
             } => format!("429 TooManyRequests (Retry-After: {retry_after_seconds})"),
             Effect::Latency(d) => format!("{d:?} added latency"),
+            Effect::Watch { kind, after } => {
+                let what = match kind {
+                    WatchFault::Close => "watch closed",
+                    WatchFault::Gone => "watch closed, resume answered 410 Gone",
+                    WatchFault::Stall => "watch stalled",
+                };
+                if after.is_zero() {
+                    what.to_string()
+                } else {
+                    format!("{what} after {after:?}")
+                }
+            }
+            Effect::ExpiredContinue => "410 Expired (continue token)".into(),
         }
     }
 }
@@ -263,6 +347,10 @@ pub(crate) struct RequestFacts<'a> {
     pub(crate) name: Option<&'a str>,
     pub(crate) field_manager: Option<&'a str>,
     pub(crate) user_agent: Option<&'a str>,
+    /// A list's `continue` token.
+    pub(crate) continues: Option<&'a str>,
+    /// A watch from a resourceVersion (not a fresh start).
+    pub(crate) resumes: bool,
 }
 
 impl RequestFacts<'_> {
@@ -330,6 +418,39 @@ struct State {
     rng: StdRng,
     seed: u64,
     observers: Vec<Observer>,
+    /// Watches closed by a `watch_gone` fault whose resume still owes a 410.
+    gone: Vec<Resume>,
+}
+
+/// The watch a `watch_gone` fault closed, to recognise its resume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resume {
+    group: String,
+    resource: String,
+    namespace: Option<String>,
+    user_agent: Option<String>,
+    request: String,
+}
+
+impl Resume {
+    fn of(r: &RequestFacts<'_>, request: String) -> Self {
+        Self {
+            group: r.group.to_string(),
+            resource: r.resource.to_string(),
+            namespace: r.namespace.map(str::to_string),
+            user_agent: r.user_agent.map(str::to_string),
+            request,
+        }
+    }
+
+    fn is(&self, r: &RequestFacts<'_>) -> bool {
+        r.verb == "watch"
+            && r.resumes
+            && self.group == r.group
+            && self.resource == r.resource
+            && self.namespace.as_deref() == r.namespace
+            && self.user_agent.as_deref() == r.user_agent
+    }
 }
 
 /// The fault rules of one server. Cheap to clone; clones share the rules.
@@ -364,6 +485,7 @@ impl Faults {
                 rng: StdRng::seed_from_u64(seed),
                 seed,
                 observers: Vec::new(),
+                gone: Vec::new(),
             })),
             started: Instant::now(),
         }
@@ -410,9 +532,40 @@ impl Faults {
         self.lock().observers.push(Arc::new(observer));
     }
 
+    /// Called when a watch closed by a `watch_gone` fault ends: its resume
+    /// is owed a 410.
+    pub(crate) fn owe_gone(&self, resume: Resume) {
+        self.lock().gone.push(resume);
+    }
+
+    fn record(&self, injected: Injected) {
+        let observers = {
+            let mut st = self.lock();
+            st.log.push(injected.clone());
+            st.observers.clone()
+        };
+        for observer in observers {
+            observer(&injected);
+        }
+    }
+
     /// The first rule that hits this request, counted and recorded.
     pub(crate) fn decide(&self, r: &RequestFacts<'_>, method: &Method) -> Option<Decision> {
         let at = Instant::now().duration_since(self.started);
+        let owed = {
+            let mut st = self.lock();
+            let i = st.gone.iter().position(|g| g.is(r));
+            i.map(|i| st.gone.remove(i))
+        };
+        if owed.is_some() {
+            self.record(Injected {
+                at,
+                request: format!("WATCH {}", Self::path(r)),
+                namespace: r.namespace.map(str::to_string),
+                effect: "410 Gone on resume".into(),
+            });
+            return Some(Decision::ResumeGone);
+        }
         let (injected, effect, observers) = {
             let mut st = self.lock();
             let State { rules, rng, .. } = &mut *st;
@@ -425,16 +578,13 @@ impl Faults {
                     && f.probability.is_none_or(|p| rng.random_bool(p))
             })?;
             armed.hits += 1;
-            let mut path = r.resource.to_string();
-            if let Some(name) = r.name {
-                path = format!("{path}/{name}");
-            }
-            if let Some(sub) = r.subresource {
-                path = format!("{path}/{sub}");
-            }
+            let verb = match armed.fault.effect {
+                Effect::Watch { .. } => "WATCH".to_string(),
+                _ => method.to_string(),
+            };
             let injected = Injected {
                 at,
-                request: format!("{method} {path}"),
+                request: format!("{verb} {}", Self::path(r)),
                 namespace: r.namespace.map(str::to_string),
                 effect: armed.fault.describe_effect(),
             };
@@ -447,10 +597,40 @@ impl Faults {
         }
         Some(match effect {
             Effect::Latency(d) => Decision::Delay(d),
-            other => Decision::Answer(Answer(other)),
+            Effect::Watch { kind, after } => Decision::Watch(ArmedWatch {
+                kind,
+                after,
+                resume: Resume::of(r, injected.request),
+            }),
+            other => Decision::Answer(Answer(other, r.continues.map(str::to_string))),
         })
     }
+
+    fn path(r: &RequestFacts<'_>) -> String {
+        let mut path = r.resource.to_string();
+        if let Some(name) = r.name {
+            path = format!("{path}/{name}");
+        }
+        if let Some(sub) = r.subresource {
+            path = format!("{path}/{sub}");
+        }
+        path
+    }
 }
+
+/// A watch fault as the watch carries it out.
+#[derive(Debug, Clone)]
+pub(crate) struct ArmedWatch {
+    pub(crate) kind: WatchFault,
+    /// How long the watch runs normally first.
+    pub(crate) after: Duration,
+    /// For `Gone`: what the watch owes its resume once closed.
+    pub(crate) resume: Resume,
+}
+
+/// apiserver `storage/etcd3/errors.go` `handleCompactedErrorForPaging`: the
+/// Status a list gets when its continue token names a compacted revision.
+const EXPIRED_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
 
 /// What the router does with a request a rule hit.
 pub(crate) enum Decision {
@@ -458,10 +638,15 @@ pub(crate) enum Decision {
     Delay(Duration),
     /// Answer with this instead of serving it.
     Answer(Answer),
+    /// Serve the watch, then close or stall it.
+    Watch(ArmedWatch),
+    /// This watch resumes one a `watch_gone` fault closed: answer 410.
+    ResumeGone,
 }
 
-/// An injected answer, built once the request's object is known.
-pub(crate) struct Answer(Effect);
+/// An injected answer, built once the request's object is known (with the
+/// list's continue token, which an expired-continue answer hands back).
+pub(crate) struct Answer(Effect, Option<String>);
 
 impl Answer {
     /// The response kube-apiserver would give.
@@ -506,7 +691,17 @@ impl Answer {
                 .header(header::RETRY_AFTER, retry_after_seconds.to_string())
                 .body(Body::from("Too many requests, please try again later.\n"))
                 .unwrap_or_else(|_| StatusCode::TOO_MANY_REQUESTS.into_response()),
-            Effect::Latency(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+            Effect::ExpiredContinue => {
+                // Upstream hands back a token that continues at the latest
+                // version (`metadata.continue`); nothing is compacted here,
+                // so the request's own token does that.
+                let mut status = ApiError::gone(EXPIRED_CONTINUE).status();
+                status["metadata"]["continue"] = json!(self.1.unwrap_or_default());
+                crate::rest::json_response(StatusCode::GONE, &status)
+            }
+            Effect::Latency(_) | Effect::Watch { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
         }
     }
 }
@@ -525,6 +720,8 @@ mod tests {
             name,
             field_manager: Some("op"),
             user_agent: Some("rollout-operator/0.1"),
+            continues: None,
+            resumes: false,
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{StatusCode, header};
 use serde_json::{Value, json};
@@ -44,6 +44,8 @@ struct Watcher {
     bookmarks: bool,
     next_bookmark: Instant,
     done: bool,
+    /// An injected fault: what happens, and when.
+    fault: Option<(crate::faults::ArmedWatch, Instant)>,
 }
 
 fn line(ty: &str, obj: &Value) -> Bytes {
@@ -127,8 +129,29 @@ impl Watcher {
         )
     }
 
+    /// Carries out an injected fault whose time has come: `None` ends the
+    /// stream.
+    async fn misbehave(&mut self) -> Option<()> {
+        use crate::faults::WatchFault;
+        let Some((fault, at)) = self.fault.as_ref() else {
+            return Some(());
+        };
+        if Instant::now() < *at {
+            return Some(());
+        }
+        match fault.kind {
+            WatchFault::Close => {}
+            WatchFault::Gone => self.shared.faults.owe_gone(fault.resume.clone()),
+            // Open, silent, until the watch's own timeout.
+            WatchFault::Stall => tokio::time::sleep_until(self.deadline).await,
+        }
+        self.pending.clear();
+        None
+    }
+
     async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
         loop {
+            self.misbehave().await?;
             if let Some(b) = self.pending.pop_front() {
                 return Some((Ok(b), self));
             }
@@ -157,6 +180,8 @@ impl Watcher {
                     }
                 }
                 _ = tokio::time::sleep_until(self.deadline) => return None,
+                _ = tokio::time::sleep_until(self.fault.as_ref().map_or(self.deadline, |f| f.1)),
+                    if self.fault.is_some() => {}
                 _ = tokio::time::sleep_until(self.next_bookmark), if self.bookmarks => {
                     self.next_bookmark += BOOKMARK_EVERY;
                     let st = shared.lock();
@@ -170,6 +195,23 @@ impl Watcher {
             }
         }
     }
+}
+
+/// The answer to a watch resuming one a `watch_gone` fault closed: the
+/// `ERROR` event kube-apiserver's watch cache sends for a version it no
+/// longer holds, then the end of the stream.
+pub(crate) fn resume_gone(shared: &Shared, from: &str) -> Response {
+    let now = shared.lock().rv;
+    let from = from.parse::<u64>().unwrap_or(0);
+    stream_response(Body::from(expired(from, now)))
+}
+
+fn stream_response(body: Body) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .unwrap_or_else(|e| ApiError::internal(e.to_string()).into_response())
 }
 
 pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
@@ -196,6 +238,7 @@ pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
         version,
         render,
         params,
+        watch_fault,
         ..
     } = req;
     let gr = info.gr();
@@ -219,6 +262,10 @@ pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
             bookmarks,
             next_bookmark: now + BOOKMARK_EVERY,
             done: false,
+            fault: watch_fault.map(|f| {
+                let at = now + f.after;
+                (f, at)
+            }),
         };
         if from.is_none() {
             let clock_now = st.clock.now();
@@ -237,9 +284,5 @@ pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
         w
     };
     let stream = futures::stream::unfold(w, Watcher::next);
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::internal(e.to_string()))
+    Ok(stream_response(Body::from_stream(stream)))
 }

@@ -142,6 +142,8 @@ pub(crate) struct Req {
     pub sub: Option<String>,
     pub render: Render,
     pub body: Body,
+    /// A fault rule's plan for this watch (close or stall it).
+    pub watch_fault: Option<crate::faults::ArmedWatch>,
 }
 
 impl Req {
@@ -266,11 +268,12 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         return Err(ApiError::no_route());
     }
     let params = Params::parse(&parts.uri)?;
-    if let Some(response) =
-        inject_fault(&shared, &parts, &params, &info, &namespace, &name, &sub).await
-    {
-        return Ok(response);
-    }
+    let watch_fault =
+        match inject_fault(&shared, &parts, &params, &info, &namespace, &name, &sub).await {
+            Injection::None => None,
+            Injection::Respond(response) => return Ok(response),
+            Injection::Watch(fault) => Some(fault),
+        };
     let render = Render::from_headers(&parts.headers);
     let req = Req {
         shared,
@@ -284,8 +287,16 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         sub,
         render,
         body,
+        watch_fault,
     };
     route_resource(req).await
+}
+
+/// What a fault rule does to a request.
+enum Injection {
+    None,
+    Respond(Response),
+    Watch(crate::faults::ArmedWatch),
 }
 
 /// A fault rule's answer for this request, if one hits it (after its
@@ -298,10 +309,11 @@ async fn inject_fault(
     namespace: &Option<String>,
     name: &Option<String>,
     sub: &Option<String>,
-) -> Option<Response> {
+) -> Injection {
     use crate::faults::{Decision, RequestFacts};
+    let watch = params.flag("watch");
     let facts = RequestFacts {
-        verb: RequestFacts::verb_of(&parts.method, name.is_some(), params.flag("watch")),
+        verb: RequestFacts::verb_of(&parts.method, name.is_some(), watch),
         group: &info.group,
         resource: &info.plural,
         subresource: sub.as_deref(),
@@ -309,17 +321,30 @@ async fn inject_fault(
         name: name.as_deref(),
         field_manager: params.get("fieldManager"),
         user_agent: RequestFacts::user_agent_of(&parts.headers),
+        continues: params.get("continue").filter(|c| !c.is_empty()),
+        resumes: watch
+            && params
+                .get("resourceVersion")
+                .is_some_and(|v| !v.is_empty() && v != "0"),
     };
-    match shared.faults.decide(&facts, &parts.method)? {
+    let Some(decision) = shared.faults.decide(&facts, &parts.method) else {
+        return Injection::None;
+    };
+    match decision {
         Decision::Delay(delay) => {
             tokio::time::sleep(delay).await;
-            None
+            Injection::None
         }
-        Decision::Answer(answer) => Some(answer.respond(crate::error::Target {
+        Decision::Answer(answer) => Injection::Respond(answer.respond(crate::error::Target {
             group: &info.group,
             plural: &info.plural,
             name: name.as_deref().unwrap_or(""),
         })),
+        Decision::Watch(fault) => Injection::Watch(fault),
+        Decision::ResumeGone => Injection::Respond(crate::watch::resume_gone(
+            shared,
+            params.get("resourceVersion").unwrap_or("0"),
+        )),
     }
 }
 

@@ -3,7 +3,13 @@
 //! (apimachinery `pkg/api/errors/errors.go`), the throttled answer of its
 //! max-in-flight filter (apiserver `pkg/server/filters/maxinflight.go`,
 //! `tooManyRequests`), latency in tokio time, and a kube-runtime Controller
-//! that retries through injected conflicts still converges.
+//! that retries through injected conflicts still converges. Watch faults as
+//! kube-runtime's watcher lives them: a closed stream resumed without loss,
+//! a resume answered 410 as by kube-apiserver's watch cache (apiserver
+//! `storage/cacher/watch_cache.go` `getAllEventsSinceLocked`, delivered as
+//! an ERROR event by `cacher.go` `newErrWatcher`), a silent stall that lasts
+//! until the watch's timeout, and an expired continue token (apiserver
+//! `storage/etcd3/errors.go` `handleCompactedErrorForPaging`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -231,4 +237,220 @@ async fn a_controller_converges_through_injected_status_conflicts() {
         "three retries, 500 ms apart"
     );
     task.abort();
+}
+
+async fn body_json(resp: http::Response<kube::client::Body>) -> serde_json::Value {
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn names(objs: &[ConfigMap]) -> Vec<String> {
+    objs.iter().map(|o| o.name_any()).collect()
+}
+
+/// Collects a watcher's events until `until` holds for one of them, with a
+/// bound of virtual time; returns each event as a short word.
+async fn events_until(
+    stream: &mut (
+             impl futures::Stream<Item = Result<watcher::Event<ConfigMap>, watcher::Error>> + Unpin
+         ),
+    until: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(3600), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("no event within an hour; saw {seen:?}"))
+            .expect("the watcher never ends");
+        let word = match next {
+            Ok(watcher::Event::Init) => "init".to_string(),
+            Ok(watcher::Event::InitApply(o)) => format!("init-apply {}", o.name_any()),
+            Ok(watcher::Event::InitDone) => "init-done".to_string(),
+            Ok(watcher::Event::Apply(o)) => format!("apply {}", o.name_any()),
+            Ok(watcher::Event::Delete(o)) => format!("delete {}", o.name_any()),
+            Err(watcher::Error::WatchError(s)) => format!("error {} {}", s.code, s.reason),
+            Err(e) => format!("error {e}"),
+        };
+        let done = until(&word);
+        seen.push(word);
+        if done {
+            return seen;
+        }
+    }
+}
+
+async fn create_cm(api: &Api<ConfigMap>, name: &str) {
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    api.create(&PostParams::default(), &cm).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_watch_is_resumed_from_its_version_and_nothing_is_missed() {
+    let (server, client) = server().await;
+    let api = config_map(&client).await;
+    server
+        .faults()
+        .add(Fault::watch_close().after(Duration::from_secs(5)).times(1));
+    let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+    events_until(&mut events, |e| e == "init-done").await;
+    create_cm(&api, "before").await;
+    events_until(&mut events, |e| e == "apply before").await;
+    // The stream closes at +5s; the write after it reaches the resumed watch.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    create_cm(&api, "after").await;
+    let seen = events_until(&mut events, |e| e == "apply after").await;
+    assert_eq!(seen, ["apply after"], "resumed, not listed again");
+    let injected: Vec<String> = server
+        .faults()
+        .injected()
+        .iter()
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(
+        injected,
+        ["+0.000s WATCH configmaps in ns default → watch closed after 5s injected"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resume_answered_gone_makes_the_watcher_list_again_and_it_misses_nothing() {
+    let (server, client) = server().await;
+    let api = config_map(&client).await;
+    server
+        .faults()
+        .add(Fault::watch_gone().after(Duration::from_secs(5)).times(1));
+    let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+    events_until(&mut events, |e| e == "init-done").await;
+    create_cm(&api, "before").await;
+    events_until(&mut events, |e| e == "apply before").await;
+    // The stream closes at +5s, with a write after it still to be sent.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    create_cm(&api, "during").await;
+    let seen = events_until(&mut events, |e| e == "init-done").await;
+    assert_eq!(
+        seen,
+        [
+            "error 410 Expired",
+            "init",
+            "init-apply before",
+            "init-apply c",
+            "init-apply during",
+            "init-done"
+        ],
+        "kube-runtime's watcher reads the 410 ERROR event and lists again"
+    );
+    let injected: Vec<String> = server
+        .faults()
+        .injected()
+        .iter()
+        .map(|i| i.effect.clone())
+        .collect();
+    assert_eq!(
+        injected,
+        [
+            "watch closed, resume answered 410 Gone after 5s",
+            "410 Gone on resume"
+        ]
+    );
+
+    // On the wire: a 200 stream with one ERROR event, as the watch cache
+    // answers a version it no longer holds.
+    server.faults().add(Fault::watch_gone().times(1));
+    let rv = api.list(&Default::default()).await.unwrap().metadata;
+    let rv = rv.resource_version.unwrap();
+    let watch = |rv: &str| {
+        http::Request::get(format!(
+            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=5"
+        ))
+        .body(kube::client::Body::empty())
+        .unwrap()
+    };
+    let first = client.send(watch(&rv)).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let body = http_body_util::BodyExt::collect(first.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(
+        body.is_empty(),
+        "the faulted watch closes at once: {body:?}"
+    );
+    let resume = client.send(watch(&rv)).await.unwrap();
+    assert_eq!(resume.status(), 200);
+    let event = body_json(resume).await;
+    let now = api.list(&Default::default()).await.unwrap().metadata;
+    assert_eq!(
+        event,
+        json!({"type": "ERROR", "object": {
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": format!("too old resource version: {rv} ({})", now.resource_version.unwrap()),
+            "reason": "Expired", "code": 410}})
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_watch_delivers_nothing_until_its_timeout_then_resumes() {
+    let (server, client) = server().await;
+    let api = config_map(&client).await;
+    server.faults().add(Fault::watch_stall().times(1));
+    let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+    events_until(&mut events, |e| e == "init-done").await;
+    let t0 = tokio::time::Instant::now();
+    create_cm(&api, "unseen").await;
+    assert!(
+        tokio::time::timeout(Duration::from_secs(120), events.next())
+            .await
+            .is_err(),
+        "a stalled watch delivers nothing"
+    );
+    // kube-runtime's watcher asks for timeoutSeconds=290; the stall ends
+    // there, the resume delivers what was written meanwhile.
+    let seen = events_until(&mut events, |e| e == "apply unseen").await;
+    assert_eq!(seen, ["apply unseen"]);
+    assert!(
+        t0.elapsed() >= Duration::from_secs(290),
+        "seen only after the watch timed out: {:?}",
+        t0.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expired_continue_token_answers_410_with_a_token_to_go_on() {
+    let (server, client) = server().await;
+    let api = config_map(&client).await;
+    for name in ["d", "e"] {
+        create_cm(&api, name).await;
+    }
+    server.faults().add(Fault::expired_continue().times(1));
+    let first = api
+        .list(&kube::api::ListParams::default().limit(1))
+        .await
+        .expect("a first page has no continue token, so it is not hit");
+    assert_eq!(names(&first.items), ["c"]);
+    let token = first.metadata.continue_.unwrap();
+    let next = http::Request::get(format!(
+        "/api/v1/namespaces/default/configmaps?limit=1&continue={token}"
+    ))
+    .body(kube::client::Body::empty())
+    .unwrap();
+    let resp = client.send(next).await.unwrap();
+    assert_eq!(resp.status(), 410);
+    let status = body_json(resp).await;
+    assert_eq!(status["reason"], "Expired");
+    assert!(
+        status["message"].as_str().unwrap().starts_with(
+            "The provided continue parameter is too old to display a consistent list result."
+        ),
+        "{status}"
+    );
+    // The token in the answer continues the list.
+    let again = status["metadata"]["continue"].as_str().unwrap();
+    let rest = api
+        .list(&kube::api::ListParams::default().continue_token(again))
+        .await
+        .unwrap();
+    assert_eq!(names(&rest.items), ["d", "e"]);
 }
