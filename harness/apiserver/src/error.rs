@@ -242,6 +242,14 @@ pub enum Error {
         /// The server's reason.
         message: String,
     },
+    /// A fault file could not be read, or one of its rules makes no sense.
+    #[error("fault rules {source_name}: {message}")]
+    FaultFile {
+        /// The file, or `<text>` for rules given as a string.
+        source_name: String,
+        /// What is wrong, naming the rule.
+        message: String,
+    },
     /// A CRD was accepted but its resource was not served in time.
     #[error("CRD {name} was not served within {waited_ms} ms")]
     CrdNotServed {

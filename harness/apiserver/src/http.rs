@@ -2,6 +2,7 @@
 //! language reach the same server.
 
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use axum::Router;
@@ -36,6 +37,16 @@ fn io(context: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
 
 /// The kubeconfig text for a server URL.
 pub fn kubeconfig_yaml(url: &str) -> String {
+    kubeconfig_yaml_with_token(url, None)
+}
+
+/// The kubeconfig text for a server URL whose user presents a bearer token.
+pub fn kubeconfig_yaml_with_token(url: &str, token: Option<&str>) -> String {
+    // A JSON string is a YAML string: any token is quoted safely.
+    let user = match token {
+        Some(t) => format!("{{token: {}}}", serde_json::Value::from(t)),
+        None => "{}".to_string(),
+    };
     format!(
         "apiVersion: v1
 kind: Config
@@ -45,7 +56,7 @@ clusters:
     server: {url}
 users:
 - name: harness
-  user: {{}}
+  user: {user}
 contexts:
 - name: harness
   context:
@@ -58,21 +69,33 @@ preferences: {{}}
     )
 }
 
-pub(crate) async fn serve(router: Router) -> Result<HttpEndpoint, Error> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+pub(crate) async fn serve(
+    router: Router,
+    addr: SocketAddr,
+    token: Option<&str>,
+) -> Result<HttpEndpoint, Error> {
+    let binding = format!("binding {addr}");
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(io("binding 127.0.0.1:0"))?;
+        .map_err(io(&binding))?;
     let addr = listener
         .local_addr()
         .map_err(io("reading the bound address"))?;
-    let url = format!("http://{addr}");
+    // An unspecified address serves every interface; clients on this
+    // machine reach it on loopback.
+    let host = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let url = format!("http://{}", SocketAddr::new(host, addr.port()));
     // NamedTempFile creates the file with mode 0600.
     let mut file = tempfile::Builder::new()
         .prefix("harness-kubeconfig-")
         .suffix(".yaml")
         .tempfile()
         .map_err(io("creating the kubeconfig file"))?;
-    file.write_all(kubeconfig_yaml(&url).as_bytes())
+    file.write_all(kubeconfig_yaml_with_token(&url, token).as_bytes())
         .and_then(|_| file.flush())
         .map_err(io("writing the kubeconfig file"))?;
     let task = tokio::spawn(async move {

@@ -37,5 +37,5 @@ mod watch;
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use error::{ApiError, Error};
 pub use faults::{FAULT_SEED_VAR, Fault, Faults, Injected};
-pub use http::{HttpEndpoint, kubeconfig_yaml};
+pub use http::{HttpEndpoint, kubeconfig_yaml, kubeconfig_yaml_with_token};
 pub use server::{ApiServer, ApiServerBuilder, DEFAULT_BODY_LIMIT, DEFAULT_WATCH_HISTORY};

@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     pub body_limit: usize,
     pub faults: crate::faults::Faults,
+    /// When set, every request must carry it (`Authorization: Bearer`).
+    pub token: Option<String>,
 }
 
 impl Shared {
@@ -68,6 +70,7 @@ pub struct ApiServerBuilder {
     clock: Arc<dyn Clock>,
     watch_history: usize,
     body_limit: usize,
+    token: Option<String>,
 }
 
 impl Default for ApiServerBuilder {
@@ -76,6 +79,7 @@ impl Default for ApiServerBuilder {
             clock: Arc::new(SystemClock),
             watch_history: DEFAULT_WATCH_HISTORY,
             body_limit: DEFAULT_BODY_LIMIT,
+            token: None,
         }
     }
 }
@@ -97,6 +101,16 @@ impl ApiServerBuilder {
     /// Largest accepted request body, answering 413 beyond it.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// Requires this bearer token on every request, answering 401 without
+    /// it, as kube-apiserver does with `--anonymous-auth=false` (a server
+    /// reachable beyond loopback should not serve anyone who asks). The
+    /// kubeconfig of [`ApiServer::serve_http`] carries it; the in-process
+    /// client adds it too.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
         self
     }
 
@@ -122,6 +136,7 @@ impl ApiServerBuilder {
             state: Mutex::new(st),
             body_limit: self.body_limit,
             faults: crate::faults::Faults::new(),
+            token: self.token,
         });
         let router = crate::rest::router(shared.clone());
         Ok(ApiServer { shared, router })
@@ -156,7 +171,20 @@ impl ApiServer {
     /// under tokio's paused time. Its default namespace is `default`.
     #[cfg(feature = "client")]
     pub fn client(&self) -> kube::Client {
-        kube::Client::new(self.router.clone(), "default")
+        let Some(token) = self.shared.token.clone() else {
+            return kube::Client::new(self.router.clone(), "default");
+        };
+        let bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
+            .expect("a bearer token is a header value");
+        let svc = tower::ServiceExt::map_request(
+            self.router.clone(),
+            move |mut req: http::Request<kube::client::Body>| {
+                req.headers_mut()
+                    .insert(http::header::AUTHORIZATION, bearer.clone());
+                req
+            },
+        );
+        kube::Client::new(svc, "default")
     }
 
     /// The server's fault rules: errors and latency injected into the
@@ -173,7 +201,15 @@ impl ApiServer {
     /// Serves the API over plain HTTP on 127.0.0.1 with a port of its own
     /// and writes a kubeconfig for it (removed when the endpoint drops).
     pub async fn serve_http(&self) -> Result<HttpEndpoint, Error> {
-        crate::http::serve(self.router.clone()).await
+        self.serve_http_on(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+    }
+
+    /// Serves the API over plain HTTP on `addr` (port 0: one of its own).
+    /// Anything but loopback exposes an unauthenticated, unencrypted API
+    /// unless the server was built with [`ApiServerBuilder::bearer_token`].
+    pub async fn serve_http_on(&self, addr: std::net::SocketAddr) -> Result<HttpEndpoint, Error> {
+        crate::http::serve(self.router.clone(), addr, self.shared.token.as_deref()).await
     }
 
     /// Installs every CRD in the YAML files (`.yaml`, `.yml`, `.json`,

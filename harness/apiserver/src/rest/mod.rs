@@ -42,6 +42,11 @@ pub(crate) fn json_response_typed(code: StatusCode, body: &Value, content_type: 
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    if let Some(token) = &shared.token
+        && !presents(&req, token)
+    {
+        return unauthorized();
+    }
     match AssertUnwindSafe(dispatch(shared, req)).catch_unwind().await {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => e.into_response(),
@@ -55,6 +60,21 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 .into_response()
         }
     }
+}
+
+/// Whether the request carries the server's bearer token.
+fn presents(req: &Request, token: &str) -> bool {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t.trim() == token)
+}
+
+/// apiserver `endpoints/filters/authentication.go` `Unauthorized`: a Status
+/// with no details and no `WWW-Authenticate` header.
+fn unauthorized() -> Response {
+    ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized").into_response()
 }
 
 /// Query parameters, decoded.

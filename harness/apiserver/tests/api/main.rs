@@ -15,5 +15,6 @@ mod managed_fields;
 mod patch;
 mod printing;
 mod runtime;
+mod standalone;
 mod subresources;
 mod watch;
