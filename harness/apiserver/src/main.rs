@@ -99,10 +99,15 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("serving on {}", endpoint.url);
     println!("kubeconfig: {}", path.display());
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    // Ctrl-C or a plain `kill`: either way the temporary kubeconfig goes.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
     eprintln!("shutting down");
+    drop(endpoint);
     Ok(())
 }
 

@@ -156,7 +156,13 @@ rules:
         .await
         .expect("times: 1 is spent");
 
-    let _ = child.0.kill();
+    // A plain `kill` (SIGTERM) shuts it down cleanly.
+    let term = Command::new("kill")
+        .arg(child.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(child.0.wait().unwrap().success(), "SIGTERM is a clean exit");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(
@@ -170,6 +176,7 @@ rules:
         stderr.contains("GET configmaps in ns default → 403 Forbidden injected"),
         "{stderr}"
     );
+    assert!(stderr.ends_with("shutting down\n"), "{stderr}");
 }
 
 #[test]
