@@ -6,6 +6,7 @@
 mod pod_restart;
 mod rollout;
 mod rollout_disruption;
+mod rollout_faults;
 mod rollout_paused;
 mod rollout_restart;
 mod rollout_stuck;

@@ -683,7 +683,10 @@ impl TestEnv {
     /// Run the operator under test in-process: `run` gets a fresh client
     /// (default namespace: the test's) on every start. Its tracing output is
     /// captured into [`TestEnv::operator_logs`], each line prefixed with
-    /// `name`. The env stops it first at teardown.
+    /// `name`. Its client sends `User-Agent: {name}`, as a deployed
+    /// operator names itself, so a fault rule can target its requests
+    /// (`Fault::conflict().user_agent("rollout-operator")`) and managedFields
+    /// name it. The env stops it first at teardown.
     pub fn spawn_operator<F, Fut, E>(&self, name: &str, run: F) -> Result<OperatorHandle, EnvError>
     where
         F: Fn(Client) -> Fut + Send + Sync + 'static,

@@ -27,12 +27,36 @@ pub(crate) enum Connector {
 impl Connector {
     /// A new client whose default namespace is `ns`.
     pub(crate) fn client(&self, ns: &str) -> Result<Client, EnvError> {
+        self.client_as(ns, None)
+    }
+
+    /// A new client that also names itself with a `User-Agent` (an
+    /// operator's own, so fault rules and managedFields can tell its
+    /// requests from the test's).
+    pub(crate) fn client_as(&self, ns: &str, agent: Option<&str>) -> Result<Client, EnvError> {
+        let agent = agent.and_then(|a| http::HeaderValue::from_str(a).ok());
         match self {
             #[cfg(feature = "embedded")]
-            Connector::Embedded(server) => Ok(Client::new(server.router(), ns.to_owned())),
+            Connector::Embedded(server) => Ok(match agent {
+                None => Client::new(server.router(), ns.to_owned()),
+                Some(agent) => {
+                    let svc = tower::ServiceExt::map_request(
+                        server.router(),
+                        move |mut req: http::Request<kube::client::Body>| {
+                            req.headers_mut()
+                                .insert(http::header::USER_AGENT, agent.clone());
+                            req
+                        },
+                    );
+                    Client::new(svc, ns.to_owned())
+                }
+            }),
             Connector::Config(cfg) => {
                 let mut cfg = (**cfg).clone();
                 cfg.default_namespace = ns.to_owned();
+                if let Some(agent) = agent {
+                    cfg.headers.push((http::header::USER_AGENT, agent));
+                }
                 Client::try_from(cfg).map_err(|e| EnvError::BadKubeconfig {
                     path: PathBuf::from("(client config)"),
                     message: e.to_string(),

@@ -87,7 +87,10 @@ impl OperatorHandle {
     }
 
     fn start(&self) -> Result<(), EnvError> {
-        let client = self.inner.connector.client(&self.inner.namespace)?;
+        let client = self
+            .inner
+            .connector
+            .client_as(&self.inner.namespace, Some(&self.inner.name))?;
         let run = self
             .inner
             .logs
