@@ -1,6 +1,7 @@
 //! Acceptance tests: real kube-rs clients (typed `Api<T>`, kube-runtime
 //! watchers, reflectors and controllers) against the embedded server.
 
+mod abuse;
 mod common;
 mod crd;
 mod crud;
