@@ -3,6 +3,7 @@
 
 mod abuse;
 mod common;
+mod concurrency;
 mod crd;
 mod crud;
 mod deletion;
