@@ -20,3 +20,4 @@ mod runtime;
 mod standalone;
 mod subresources;
 mod watch;
+mod watch_delivery;
