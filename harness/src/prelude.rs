@@ -13,3 +13,6 @@ pub use crate::faker::{CAPACITY_BYTES_ANNOTATION, USED_BYTES_ANNOTATION};
 pub use crate::faker::{Kind as FakerKind, StatusFaker};
 pub use crate::timeline::Track;
 pub use crate::{object, skip};
+/// Fault rules for `env.faults()`. Needs feature `embedded` (default).
+#[cfg(feature = "embedded")]
+pub use kube_harness_apiserver::Fault;

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use crate::rollout::{NAME, Rollout, V2};
 use anyhow::Result;
-use kube_harness::apiserver::Fault;
 use kube_harness::disruption::restart_operator;
 use kube_harness::liveness::LivenessProbe;
 use kube_harness::prelude::*;
