@@ -295,6 +295,22 @@ async fn memory_per_10k() -> Result<f64> {
     Ok((after - before) as f64 * 10_000.0 / STORED_PODS as f64)
 }
 
+/// Runs `work` on a server of its own (over HTTP or in-process), which is
+/// gone before the next measurement starts.
+async fn fresh<T, F, Fut>(over_http: bool, work: F) -> Result<T>
+where
+    F: FnOnce(kube::Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let server = ApiServer::start().await?;
+    if over_http {
+        let (client, _endpoint) = http_client(&server).await?;
+        work(client).await
+    } else {
+        work(server.client()).await
+    }
+}
+
 async fn embedded() -> Result<(Column, Column)> {
     let mut local = Column {
         start: Some(start_in_process().await?),
@@ -305,30 +321,14 @@ async fn embedded() -> Result<(Column, Column)> {
         ..Default::default()
     };
 
-    let server = ApiServer::start().await?;
-    local.creates_per_s = Some(creates(server.client(), CREATES).await?);
-    let server = ApiServer::start().await?;
-    let (client, _endpoint) = http_client(&server).await?;
-    http.creates_per_s = Some(creates(client, HTTP_CREATES).await?);
-
-    let server = ApiServer::start().await?;
-    local.watch = Some(watch_latency(server.client()).await?);
-    let server = ApiServer::start().await?;
-    let (client, _endpoint) = http_client(&server).await?;
-    http.watch = Some(watch_latency(client).await?);
-
-    let server = ApiServer::start().await?;
-    local.contended = Some(contended(server.client()).await?);
-    let server = ApiServer::start().await?;
-    let (client, _endpoint) = http_client(&server).await?;
-    http.contended = Some(contended(client).await?);
-
-    let server = ApiServer::start().await?;
-    local.fan_out = Some(fan_out(server.client()).await?);
-    let server = ApiServer::start().await?;
-    let (client, _endpoint) = http_client(&server).await?;
-    http.fan_out = Some(fan_out(client).await?);
-
+    local.creates_per_s = Some(fresh(false, |c| creates(c, CREATES)).await?);
+    http.creates_per_s = Some(fresh(true, |c| creates(c, HTTP_CREATES)).await?);
+    local.watch = Some(fresh(false, watch_latency).await?);
+    http.watch = Some(fresh(true, watch_latency).await?);
+    local.contended = Some(fresh(false, contended).await?);
+    http.contended = Some(fresh(true, contended).await?);
+    local.fan_out = Some(fresh(false, fan_out).await?);
+    http.fan_out = Some(fresh(true, fan_out).await?);
     local.bytes_per_10k = Some(memory_per_10k().await?);
     http.note = Some("same store as in-process".into());
     Ok((local, http))

@@ -242,6 +242,9 @@ pub enum Error {
         /// The server's reason.
         message: String,
     },
+    /// The bearer token given to the builder cannot be one.
+    #[error("bearer token: {0}")]
+    BadToken(&'static str),
     /// A fault file could not be read, or one of its rules makes no sense.
     #[error("fault rules {source_name}: {message}")]
     FaultFile {

@@ -39,6 +39,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Ctrl-C or a plain `kill`: either way the temporary kubeconfig goes.
+    // Listening before anything is printed, so a supervisor that stops the
+    // server as soon as it reads the URL gets a clean exit too.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
     if !args.bind_address.is_loopback() && args.token_file.is_none() {
         eprintln!(
             "warning: serving on {} without --token-file: anyone who reaches it can read \
@@ -99,11 +105,8 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("serving on {}", endpoint.url);
     println!("kubeconfig: {}", path.display());
-    // Ctrl-C or a plain `kill`: either way the temporary kubeconfig goes.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listening for SIGTERM")?;
     tokio::select! {
-        interrupted = tokio::signal::ctrl_c() => interrupted.context("waiting for Ctrl-C")?,
+        _ = interrupt.recv() => {}
         _ = term.recv() => {}
     }
     eprintln!("shutting down");

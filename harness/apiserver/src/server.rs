@@ -117,6 +117,16 @@ impl ApiServerBuilder {
     /// Starts the server: built-in resources registered, start-up objects
     /// created. In-process only; [`ApiServer::serve_http`] adds a listener.
     pub async fn start(self) -> Result<ApiServer, Error> {
+        if let Some(token) = &self.token {
+            // What a client can send after `Bearer `, and kube-apiserver's
+            // token authenticator would take.
+            if token.is_empty() {
+                return Err(Error::BadToken("it is empty"));
+            }
+            if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(Error::BadToken("it holds whitespace or control characters"));
+            }
+        }
         let mut st = State::new(self.clock, self.watch_history);
         for info in builtin_resources() {
             st.register(info);
@@ -175,7 +185,7 @@ impl ApiServer {
             return kube::Client::new(self.router.clone(), "default");
         };
         let bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
-            .expect("a bearer token is a header value");
+            .expect("start() checked the token is a header value");
         let svc = tower::ServiceExt::map_request(
             self.router.clone(),
             move |mut req: http::Request<kube::client::Body>| {

@@ -139,9 +139,14 @@ impl Watcher {
         if Instant::now() < *at {
             return Some(());
         }
+        self.shared.faults.carried_out(fault.injected.clone());
         match fault.kind {
             WatchFault::Close => {}
-            WatchFault::Gone => self.shared.faults.owe_gone(fault.resume.clone()),
+            WatchFault::Gone => {
+                let mut resume = fault.resume.clone();
+                resume.upto = self.cursor;
+                self.shared.faults.owe_gone(resume);
+            }
             // Open, silent, until the watch's own timeout.
             WatchFault::Stall => tokio::time::sleep_until(self.deadline).await,
         }
@@ -195,6 +200,13 @@ impl Watcher {
             }
         }
     }
+}
+
+/// `now + d`, or a time far enough off to mean "never" when that overflows
+/// (`timeoutSeconds` and fault delays come from clients).
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// The answer to a watch resuming one a `watch_gone` fault closed: the
@@ -258,12 +270,13 @@ pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
             rx,
             cursor: from.unwrap_or(st.rv),
             pending: VecDeque::new(),
-            deadline: now + timeout,
+            deadline: later(now, timeout),
             bookmarks,
             next_bookmark: now + BOOKMARK_EVERY,
             done: false,
-            fault: watch_fault.map(|f| {
-                let at = now + f.after;
+            fault: watch_fault.map(|mut f| {
+                f.resume.from = from.unwrap_or(st.rv);
+                let at = later(now, f.after);
                 (f, at)
             }),
         };

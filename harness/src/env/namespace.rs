@@ -34,7 +34,21 @@ impl Connector {
     /// operator's own, so fault rules and managedFields can tell its
     /// requests from the test's).
     pub(crate) fn client_as(&self, ns: &str, agent: Option<&str>) -> Result<Client, EnvError> {
-        let agent = agent.and_then(|a| http::HeaderValue::from_str(a).ok());
+        // A name that is not a header value is made one, not dropped, so a
+        // `user_agent(name)` rule still matches what is sent.
+        let agent = agent.map(|a| {
+            let visible: String = a
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_graphic() || c == ' ' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            http::HeaderValue::from_str(&visible).expect("visible ASCII is a header value")
+        });
         match self {
             #[cfg(feature = "embedded")]
             Connector::Embedded(server) => Ok(match agent {

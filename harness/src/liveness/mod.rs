@@ -59,6 +59,7 @@ pub enum LivenessError {
     /// No proof of a reconcile within the deadline; `message` names the
     /// failure ([`Diagnosis::headline`]) and the facts behind it.
     #[error("{}", not_reconciled(message, sections))]
+    #[non_exhaustive]
     NotReconciled {
         /// The named failure.
         diagnosis: Diagnosis,

@@ -1,8 +1,9 @@
 //! Fault rules written as YAML, so the standalone server (and a test in any
 //! language driving it) gets the same faults a Rust test adds with
 //! [`Fault`]. Field names follow Kubernetes' style (`camelCase`, durations
-//! in `…Seconds`); an unknown field or effect is an error naming the rule,
-//! never a rule silently ignored.
+//! in `…Seconds`); an unknown field, effect or verb is an error naming the
+//! rule. Parameters an effect does not use (`code` on a conflict) are
+//! ignored.
 
 use std::time::Duration;
 
@@ -50,6 +51,18 @@ pub(super) struct RuleSpec {
     until_seconds: Option<f64>,
 }
 
+/// The verbs a rule can name, as kube-apiserver's request info spells them.
+const VERBS: [&str; 8] = [
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+];
+
 fn seconds(field: &str, value: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| format!("{field}: {value} is not a duration in seconds"))
@@ -95,6 +108,12 @@ impl RuleSpec {
             fault = fault.after(seconds("afterSeconds", after)?);
         }
         for verb in &self.verbs {
+            if !VERBS.contains(&verb.to_ascii_lowercase().as_str()) {
+                return Err(format!(
+                    "unknown verb {verb:?} (one of: {})",
+                    VERBS.join(", ")
+                ));
+            }
             fault = fault.verb(verb);
         }
         type Narrow = fn(Fault, &str) -> Fault;
@@ -218,6 +237,11 @@ rules:
         assert_eq!(
             message("rules:\n- effect: conflict\n  probability: 2\n"),
             "fault rules f.yaml: rule 1: probability 2 is not between 0 and 1"
+        );
+        assert_eq!(
+            message("rules:\n- effect: conflict\n  verbs: [pach]\n"),
+            "fault rules f.yaml: rule 1: unknown verb \"pach\" (one of: get, list, watch, \
+             create, update, patch, delete, deletecollection)"
         );
         assert!(
             message("rules:\n- effect: conflict\n  verb: patch\n").contains("unknown field `verb`"),

@@ -30,11 +30,13 @@ pub use rule::Fault;
 pub(crate) use rule::{RequestFacts, WatchFault};
 
 /// Environment variable that fixes the seed of probabilistic faults, so a
-/// failing run can be replayed (the seed is in every report).
+/// failing run can be replayed (the seed is in every report; the replay is
+/// exact when the matching requests come in the same order, as in a
+/// paused-time test on one runtime thread).
 pub const FAULT_SEED_VAR: &str = "HARNESS_FAULT_SEED";
 
 /// One injection, as a report shows it:
-/// `+3.200s PATCH nodedeployments/seid/status in ns x → 409 Conflict`.
+/// `+3.200s PATCH nodedeployments/seid/status in ns x → 409 Conflict injected`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Injected {
@@ -79,34 +81,47 @@ struct State {
     gone: Vec<Resume>,
 }
 
-/// The watch a `watch_gone` fault closed, to recognise its resume.
+/// The watch a `watch_gone` fault closed, to recognise its resume: the same
+/// client (User-Agent) watching the same resource, namespace and selectors
+/// from a version the closed watch had reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Resume {
     group: String,
     resource: String,
     namespace: Option<String>,
     user_agent: Option<String>,
-    request: String,
+    label_selector: Option<String>,
+    field_selector: Option<String>,
+    /// The versions the closed watch covered: where it started, and how far
+    /// it had read when it closed (the watch fills these in).
+    pub(crate) from: u64,
+    pub(crate) upto: u64,
 }
 
 impl Resume {
-    fn of(r: &RequestFacts<'_>, request: String) -> Self {
+    fn of(r: &RequestFacts<'_>) -> Self {
         Self {
             group: r.group.to_string(),
             resource: r.resource.to_string(),
             namespace: r.namespace.map(str::to_string),
             user_agent: r.user_agent.map(str::to_string),
-            request,
+            label_selector: r.label_selector.map(str::to_string),
+            field_selector: r.field_selector.map(str::to_string),
+            from: 0,
+            upto: 0,
         }
     }
 
     fn is(&self, r: &RequestFacts<'_>) -> bool {
         r.verb == "watch"
-            && r.resumes
+            && r.resume_from
+                .is_some_and(|rv| (self.from..=self.upto).contains(&rv))
             && self.group == r.group
             && self.resource == r.resource
             && self.namespace.as_deref() == r.namespace
             && self.user_agent.as_deref() == r.user_agent
+            && self.label_selector.as_deref() == r.label_selector
+            && self.field_selector.as_deref() == r.field_selector
     }
 }
 
@@ -159,9 +174,13 @@ impl Faults {
         self
     }
 
-    /// Removes every rule (what was injected stays on record).
+    /// Removes every rule, and forgets the 410s owed to the resumes of
+    /// watches a `watch_gone` rule closed (what was injected stays on
+    /// record).
     pub fn clear(&self) {
-        self.lock().rules.clear();
+        let mut st = self.lock();
+        st.rules.clear();
+        st.gone.clear();
     }
 
     /// Restarts the probability draws from `seed` (a failing run's report
@@ -210,6 +229,13 @@ impl Faults {
         self.lock().gone.push(resume);
     }
 
+    /// Records a watch fault when the watch carries it out (a watch that
+    /// ends before its `after` never misbehaved, and is not reported).
+    pub(crate) fn carried_out(&self, mut injected: Injected) {
+        injected.at = Instant::now().duration_since(self.started);
+        self.record(injected);
+    }
+
     fn record(&self, injected: Injected) {
         let observers = {
             let mut st = self.lock();
@@ -238,7 +264,7 @@ impl Faults {
             });
             return Some(Decision::ResumeGone);
         }
-        let (injected, effect, observers) = {
+        let (injected, effect) = {
             let mut st = self.lock();
             let State { rules, rng, .. } = &mut *st;
             let armed = rules.iter_mut().find(|a| {
@@ -260,20 +286,19 @@ impl Faults {
                 namespace: r.namespace.map(str::to_string),
                 effect: armed.fault.describe_effect(),
             };
-            let effect = armed.fault.effect.clone();
-            st.log.push(injected.clone());
-            (injected, effect, st.observers.clone())
+            (injected, armed.fault.effect.clone())
         };
-        for observer in observers {
-            observer(&injected);
-        }
-        Some(match effect {
-            Effect::Latency(d) => Decision::Delay(d),
-            Effect::Watch { kind, after } => Decision::Watch(ArmedWatch {
+        if let Effect::Watch { kind, after } = effect {
+            return Some(Decision::Watch(ArmedWatch {
                 kind,
                 after,
-                resume: Resume::of(r, injected.request),
-            }),
+                resume: Resume::of(r),
+                injected,
+            }));
+        }
+        self.record(injected);
+        Some(match effect {
+            Effect::Latency(d) => Decision::Delay(d),
             other => Decision::Answer(Answer(other, r.continues.map(str::to_string))),
         })
     }
@@ -298,6 +323,8 @@ pub(crate) struct ArmedWatch {
     pub(crate) after: Duration,
     /// For `Gone`: what the watch owes its resume once closed.
     pub(crate) resume: Resume,
+    /// The report of it, recorded when the watch misbehaves.
+    pub(crate) injected: Injected,
 }
 
 /// What the router does with a request a rule hit.
@@ -327,7 +354,9 @@ mod tests {
             field_manager: Some("op"),
             user_agent: Some("rollout-operator/0.1"),
             continues: None,
-            resumes: false,
+            resume_from: None,
+            label_selector: None,
+            field_selector: None,
         }
     }
 

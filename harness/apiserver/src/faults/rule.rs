@@ -118,8 +118,14 @@ impl Fault {
     }
 
     /// Any `Status` error (`reason` as kube-apiserver's `StatusReason`s
-    /// spell them: `Forbidden`, `NotFound`, …).
+    /// spell them: `Forbidden`, `NotFound`, …). `code` is an error status,
+    /// 400 to 599; anything else answers 500.
     pub fn status(code: u16, reason: impl Into<String>, message: impl Into<String>) -> Self {
+        let code = if (400..=599).contains(&code) {
+            code
+        } else {
+            500
+        };
         Self::new(Effect::Status(StatusKind::Custom {
             code,
             reason: reason.into(),
@@ -136,6 +142,8 @@ impl Fault {
     /// The watch ends (the client sees its stream close and resumes from
     /// its last resourceVersion), as when kube-apiserver restarts or a load
     /// balancer drops an idle connection. Only watch requests match.
+    /// Without `times` or `after`, every watch closes at once and a client
+    /// reconnects in a loop: give it one of them.
     pub fn watch_close() -> Self {
         Self::new(Effect::Watch {
             kind: WatchFault::Close,
@@ -143,10 +151,13 @@ impl Fault {
         })
     }
 
-    /// The watch ends and the client's resume (the next watch of the same
-    /// resource and namespace from a resourceVersion) is answered with a
-    /// 410 Gone `ERROR` event, as from a watch cache that has moved past
-    /// that version; the client must list again. Only watch requests match.
+    /// The watch ends and the client's resume (its next watch of the same
+    /// resource, namespace and selectors, with the same User-Agent, from a
+    /// version the closed watch had reached) is answered with a 410 Gone
+    /// `ERROR` event, as from a watch cache that has moved past that
+    /// version; the client must list again. Only watch requests match.
+    /// Without `times` or `after`, every watch closes at once and a client
+    /// reconnects in a loop: give it one of them.
     pub fn watch_gone() -> Self {
         Self::new(Effect::Watch {
             kind: WatchFault::Gone,
@@ -245,7 +256,8 @@ impl Fault {
     /// Hit each matching request with this probability (0 to 1), drawn from
     /// the server's seeded generator ([`Faults::seed`]).
     pub fn probability(mut self, p: f64) -> Self {
-        self.probability = Some(p.clamp(0.0, 1.0));
+        // NaN reads as "never".
+        self.probability = Some(if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) });
         self
     }
 
@@ -324,8 +336,11 @@ pub(crate) struct RequestFacts<'a> {
     pub(crate) user_agent: Option<&'a str>,
     /// A list's `continue` token.
     pub(crate) continues: Option<&'a str>,
-    /// A watch from a resourceVersion (not a fresh start).
-    pub(crate) resumes: bool,
+    /// A watch from this resourceVersion (not a fresh start).
+    pub(crate) resume_from: Option<u64>,
+    /// The request's selectors, as sent.
+    pub(crate) label_selector: Option<&'a str>,
+    pub(crate) field_selector: Option<&'a str>,
 }
 
 impl RequestFacts<'_> {

@@ -62,13 +62,25 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
 }
 
-/// Whether the request carries the server's bearer token.
+/// Whether the request carries the server's bearer token (the scheme in
+/// any case, as apiserver's `authentication/request/bearertoken` reads it;
+/// compared in constant time).
 fn presents(req: &Request, token: &str) -> bool {
-    req.headers()
+    let Some(value) = req
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t.trim() == token)
+    else {
+        return false;
+    };
+    let mut parts = value.trim().splitn(2, ' ');
+    let (Some(scheme), Some(presented)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let (a, b) = (presented.as_bytes(), token.as_bytes());
+    scheme.eq_ignore_ascii_case("bearer")
+        && a.len() == b.len()
+        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// apiserver `endpoints/filters/authentication.go` `Unauthorized`: a Status
@@ -342,10 +354,15 @@ async fn inject_fault(
         field_manager: params.get("fieldManager"),
         user_agent: RequestFacts::user_agent_of(&parts.headers),
         continues: params.get("continue").filter(|c| !c.is_empty()),
-        resumes: watch
-            && params
-                .get("resourceVersion")
-                .is_some_and(|v| !v.is_empty() && v != "0"),
+        // A watch from a version, unless it asks for the initial state
+        // (which `watch::serve` treats as a fresh start).
+        resume_from: (watch && params.get("sendInitialEvents") != Some("true"))
+            .then(|| params.get("resourceVersion"))
+            .flatten()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|rv| *rv != 0),
+        label_selector: params.get("labelSelector"),
+        field_selector: params.get("fieldSelector"),
     };
     let Some(decision) = shared.faults.decide(&facts, &parts.method) else {
         return Injection::None;

@@ -91,4 +91,8 @@ async fn sixteen_writers_lose_nothing_over_http() {
     let one = increments_land_once(client.clone(), "one-", 1).await;
     let hundred = increments_land_once(client, "many-", 100).await;
     println!("over HTTP: {one} conflicts on one object, {hundred} on a hundred");
+    assert!(
+        one > 0,
+        "16 writers over sockets on one object must have raced at least once"
+    );
 }

@@ -48,7 +48,7 @@ async fn get(url: &str, authorization: Option<&str>) -> (u16, Option<String>, se
 #[tokio::test]
 async fn with_a_bearer_token_every_request_without_it_gets_401() {
     let server = ApiServer::builder()
-        .bearer_token("s3cret token")
+        .bearer_token("s3cret-token")
         .start()
         .await
         .unwrap();
@@ -61,7 +61,8 @@ async fn with_a_bearer_token_every_request_without_it_gets_401() {
         let (status, www, body) = get(&endpoint.url, presented).await;
         assert_eq!((status, www, body), (401, None, unauthorized.clone()));
     }
-    let (status, _, body) = get(&endpoint.url, Some("Bearer s3cret token")).await;
+    // The scheme in any case, as apiserver's bearertoken authenticator.
+    let (status, _, body) = get(&endpoint.url, Some("bearer s3cret-token")).await;
     assert_eq!(
         (status, body["kind"].as_str()),
         (200, Some("ConfigMapList"))
@@ -194,4 +195,26 @@ fn a_wrong_fault_file_stops_the_binary_with_the_rule_named() {
         )),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_token_that_cannot_be_sent_is_refused_at_start() {
+    for (token, why) in [
+        ("", "bearer token: it is empty"),
+        (
+            "two words",
+            "bearer token: it holds whitespace or control characters",
+        ),
+        (
+            "line\n",
+            "bearer token: it holds whitespace or control characters",
+        ),
+    ] {
+        let e = ApiServer::builder()
+            .bearer_token(token)
+            .start()
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), why, "{token:?}");
+    }
 }

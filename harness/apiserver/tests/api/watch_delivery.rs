@@ -84,7 +84,7 @@ fn watch(
 ) -> Watcher {
     let api = api.clone();
     let task = tokio::spawn(async move {
-        let mut wp = WatchParams::default().timeout(60).disable_bookmarks();
+        let mut wp = WatchParams::default().timeout(290).disable_bookmarks();
         if let Some(w) = writer {
             wp = wp.labels(&format!("writer={w}"));
         }
