@@ -110,6 +110,13 @@ async fn rollout_faults_stalled_watches_are_named_by_the_liveness_probe() -> Res
         "{msg}"
     );
     assert!(
+        msg.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("watch on nodedeployments stalled at +")
+                && l.ends_with("(injected: watch stalled); no reconcile since")),
+        "the cause leads the facts: {msg}"
+    );
+    assert!(
         msg.contains("status.observedGeneration stuck at 1 while generation is 2 for 30.000s"),
         "{msg}"
     );

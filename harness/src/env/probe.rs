@@ -36,6 +36,33 @@ impl Context {
         failure
     }
 
+    /// The last injected fault that starved a watch of `plural`, as a line
+    /// a liveness failure leads with: a controller whose watch went silent
+    /// is not "stuck", it was never told. (A closed watch is not named: a
+    /// client resumes it.)
+    pub(crate) fn watch_fault_line(&self, plural: &str) -> Option<String> {
+        #[cfg(feature = "embedded")]
+        {
+            let faults = self.faults.as_ref()?;
+            let watch = format!("WATCH {plural}");
+            let last = faults.injected().into_iter().rev().find(|i| {
+                i.request.split('/').next() == Some(watch.as_str())
+                    && i.effect.starts_with("watch stalled")
+            })?;
+            Some(format!(
+                "watch on {plural} stalled at +{}.{:03}s (injected: {}); no reconcile since",
+                last.at.as_secs(),
+                last.at.subsec_millis(),
+                last.effect
+            ))
+        }
+        #[cfg(not(feature = "embedded"))]
+        {
+            let _ = plural;
+            None
+        }
+    }
+
     /// What a failure of this env adds: the timeline (synced), the last
     /// operator log lines, the faults injected (with their seed).
     pub(crate) async fn sections(&self) -> Vec<Section> {

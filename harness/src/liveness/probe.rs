@@ -269,6 +269,18 @@ where
             &self.since,
             waited,
         );
+        let mut message = message;
+        if let Some(line) = self
+            .context
+            .as_ref()
+            .and_then(|c| c.watch_fault_line(&K::plural(&())))
+        {
+            // Right under the headline: the cause, when the test caused it.
+            message = match message.split_once('\n') {
+                Some((head, rest)) => format!("{head}\n{line}\n{rest}"),
+                None => format!("{message}\n{line}"),
+            };
+        }
         let sections = match &self.context {
             Some(context) => context.sections().await,
             None => Vec::new(),

@@ -66,6 +66,9 @@ impl fmt::Display for Injected {
 
 type Observer = Arc<dyn Fn(&Injected) + Send + Sync>;
 
+/// Injections kept on record.
+const LOG_CAP: usize = 10_000;
+
 struct Armed {
     fault: Fault,
     hits: u32,
@@ -73,7 +76,8 @@ struct Armed {
 
 struct State {
     rules: Vec<Armed>,
-    log: Vec<Injected>,
+    /// The newest `LOG_CAP` injections.
+    log: std::collections::VecDeque<Injected>,
     rng: StdRng,
     seed: u64,
     observers: Vec<Observer>,
@@ -153,7 +157,7 @@ impl Faults {
         Self {
             state: Arc::new(Mutex::new(State {
                 rules: Vec::new(),
-                log: Vec::new(),
+                log: std::collections::VecDeque::new(),
                 rng: StdRng::seed_from_u64(seed),
                 seed,
                 observers: Vec::new(),
@@ -212,9 +216,10 @@ impl Faults {
         self.lock().seed
     }
 
-    /// Every fault injected so far, oldest first.
+    /// The faults injected so far, oldest first (the newest 10,000: a
+    /// server under a probabilistic rule for hours keeps a bounded record).
     pub fn injected(&self) -> Vec<Injected> {
-        self.lock().log.clone()
+        self.lock().log.iter().cloned().collect()
     }
 
     /// Calls `observer` with every injection from now on (a timeline
@@ -239,7 +244,10 @@ impl Faults {
     fn record(&self, injected: Injected) {
         let observers = {
             let mut st = self.lock();
-            st.log.push(injected.clone());
+            if st.log.len() == LOG_CAP {
+                st.log.pop_front();
+            }
+            st.log.push_back(injected.clone());
             st.observers.clone()
         };
         for observer in observers {
@@ -425,5 +433,18 @@ mod tests {
         assert_ne!(draws(7), draws(8));
         let hits = draws(7).iter().filter(|h| **h).count();
         assert!((16..=48).contains(&hits), "about half of 64: {hits}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_record_keeps_the_newest_injections() {
+        let faults = Faults::new();
+        faults.add(Fault::conflict());
+        for i in 0..LOG_CAP + 5 {
+            let name = i.to_string();
+            faults.decide(&facts("patch", "pods", Some(&name)), &Method::PATCH);
+        }
+        let log = faults.injected();
+        assert_eq!(log.len(), LOG_CAP);
+        assert_eq!(log[0].request, "PATCH pods/5", "the oldest five went");
     }
 }
