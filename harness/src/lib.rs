@@ -1,16 +1,20 @@
 //! kube-harness: the disruption and upgrade tests Kubernetes operator teams
 //! write today with envtest + Gomega + shell scripts, as plain `cargo test`.
 //!
-//! Folders are named for the job a test does with them:
-//! - [`wait`]: Eventually / Consistently over an async probe, in tokio time.
-//! - [`matchers`]: composable matchers over any `Serialize` value.
-//! - [`snapshot`]: typed snapshots, stability checks, contrast matrices, golden files.
-//! - [`env`](mod@env): `TestEnv`, a cluster + namespace + client for one test.
+//! Modules are named for the job a test does with them:
+//! - [`wait`], [`matchers`], [`snapshot`] (crate `kube-harness-assert`):
+//!   Eventually / Consistently in tokio time, composable matchers, typed
+//!   snapshots and contrast matrices.
+//! - [`env`](mod@env): `TestEnv`, a cluster + namespace + client for one
+//!   test, with the faults of the embedded server (`env.faults()`).
 //! - [`faker`]: the StatusFaker that plays kubelet and built-in controllers.
 //! - [`disruption`]: restart operators, delete pods, drain nodes.
 //! - [`timeline`]: events and transitions of a namespace, in order.
 //! - [`liveness`]: proof that a controller reconciles, not just that it started.
-//! - `continuity` (feature `continuity`): proof that a CSI upgrade did not remount a volume.
+//! - `continuity` (feature `continuity`, crate `kube-harness-continuity`):
+//!   proof that a CSI upgrade did not remount a volume.
+//! - `apiserver` (feature `embedded`, default; crate `kube-harness-apiserver`):
+//!   the embedded API server and its fault rules.
 
 pub mod disruption;
 pub mod env;

@@ -32,7 +32,7 @@ pub fn announce(reason: &str) {
         .unwrap_or("this test")
         .to_string();
     // stdout, where libtest and nextest capture a test's output (and the
-    // JUnit report keeps it); stderr too, so `--nocapture` runs show it once.
+    // JUnit report keeps it).
     println!("{SKIP_MARKER} {test}: {reason}");
 }
 

@@ -85,8 +85,8 @@ fn gvk_of(obj: &Value) -> GroupVersionKind {
     GroupVersionKind::gvk(group, version, obj["kind"].as_str().unwrap_or_default())
 }
 
-/// Create the object, or replace it if it exists (last writer wins, like a
-/// plain `kubectl apply` without conflicts). Returns the stored object.
+/// Create the object, or replace it if it exists (last writer wins: a PUT,
+/// not `kubectl apply`'s three-way merge). Returns the stored object.
 pub async fn apply_value(
     client: &Client,
     ns: &str,
