@@ -31,7 +31,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The deciding ([`Evidence`]) is pure and unit-tested; [`Probe`] only reads.
+//! The deciding ([`Evidence`]) is pure and unit-tested; [`LivenessProbe`] only reads.
 
 mod probe;
 #[cfg(test)]

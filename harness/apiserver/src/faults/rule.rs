@@ -254,7 +254,7 @@ impl Fault {
     }
 
     /// Hit each matching request with this probability (0 to 1), drawn from
-    /// the server's seeded generator ([`Faults::seed`]).
+    /// the server's seeded generator ([`Faults::seed`](super::Faults::seed)).
     pub fn probability(mut self, p: f64) -> Self {
         // NaN reads as "never".
         self.probability = Some(if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) });
