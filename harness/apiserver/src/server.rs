@@ -181,20 +181,30 @@ impl ApiServer {
     /// under tokio's paused time. Its default namespace is `default`.
     #[cfg(feature = "client")]
     pub fn client(&self) -> kube::Client {
-        let Some(token) = self.shared.token.clone() else {
-            return kube::Client::new(self.router.clone(), "default");
-        };
-        let bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
-            .expect("start() checked the token is a header value");
+        self.client_with("default", http::HeaderMap::new())
+    }
+
+    /// An in-process client with its own default namespace that sends
+    /// `headers` on every request (an operator's `User-Agent`, say), and
+    /// the server's bearer token when it has one.
+    #[cfg(feature = "client")]
+    pub fn client_with(&self, namespace: &str, mut headers: http::HeaderMap) -> kube::Client {
+        if let Some(token) = &self.shared.token {
+            let bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
+                .expect("start() checked the token is a header value");
+            headers.insert(http::header::AUTHORIZATION, bearer);
+        }
+        if headers.is_empty() {
+            return kube::Client::new(self.router.clone(), namespace.to_owned());
+        }
         let svc = tower::ServiceExt::map_request(
             self.router.clone(),
             move |mut req: http::Request<kube::client::Body>| {
-                req.headers_mut()
-                    .insert(http::header::AUTHORIZATION, bearer.clone());
+                req.headers_mut().extend(headers.clone());
                 req
             },
         );
-        kube::Client::new(svc, "default")
+        kube::Client::new(svc, namespace.to_owned())
     }
 
     /// The server's fault rules: errors and latency injected into the

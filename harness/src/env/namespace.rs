@@ -51,20 +51,13 @@ impl Connector {
         });
         match self {
             #[cfg(feature = "embedded")]
-            Connector::Embedded(server) => Ok(match agent {
-                None => Client::new(server.router(), ns.to_owned()),
-                Some(agent) => {
-                    let svc = tower::ServiceExt::map_request(
-                        server.router(),
-                        move |mut req: http::Request<kube::client::Body>| {
-                            req.headers_mut()
-                                .insert(http::header::USER_AGENT, agent.clone());
-                            req
-                        },
-                    );
-                    Client::new(svc, ns.to_owned())
+            Connector::Embedded(server) => {
+                let mut headers = http::HeaderMap::new();
+                if let Some(agent) = agent {
+                    headers.insert(http::header::USER_AGENT, agent);
                 }
-            }),
+                Ok(server.client_with(ns, headers))
+            }
             Connector::Config(cfg) => {
                 let mut cfg = (**cfg).clone();
                 cfg.default_namespace = ns.to_owned();
