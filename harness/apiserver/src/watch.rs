@@ -212,9 +212,8 @@ fn later(now: Instant, d: Duration) -> Instant {
 /// The answer to a watch resuming one a `watch_gone` fault closed: the
 /// `ERROR` event kube-apiserver's watch cache sends for a version it no
 /// longer holds, then the end of the stream.
-pub(crate) fn resume_gone(shared: &Shared, from: &str) -> Response {
+pub(crate) fn resume_gone(shared: &Shared, from: u64) -> Response {
     let now = shared.lock().rv;
-    let from = from.parse::<u64>().unwrap_or(0);
     stream_response(Body::from(expired(from, now)))
 }
 

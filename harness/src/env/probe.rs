@@ -50,9 +50,8 @@ impl Context {
                     && i.effect.starts_with("watch stalled")
             })?;
             Some(format!(
-                "watch on {plural} stalled at +{}.{:03}s (injected: {}); no reconcile since",
-                last.at.as_secs(),
-                last.at.subsec_millis(),
+                "watch on {plural} stalled at {} (injected: {}); no reconcile since",
+                crate::timeline::offset(last.at),
                 last.effect
             ))
         }

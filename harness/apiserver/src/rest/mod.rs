@@ -380,7 +380,7 @@ async fn inject_fault(
         Decision::Watch(fault) => Injection::Watch(fault),
         Decision::ResumeGone => Injection::Respond(crate::watch::resume_gone(
             shared,
-            params.get("resourceVersion").unwrap_or("0"),
+            facts.resume_from.unwrap_or(0),
         )),
     }
 }
