@@ -147,15 +147,20 @@ async fn creates(client: kube::Client, n: usize) -> Result<f64> {
     Ok(n as f64 / t.elapsed().as_secs_f64())
 }
 
-/// Write acknowledged (the create returned) to the watcher holding the event.
-async fn watch_latency(client: kube::Client) -> Result<(Duration, Duration)> {
-    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
-    let rv = cms
+/// The version a watch starts from to see every write after now.
+async fn current_rv(cms: &Api<ConfigMap>) -> Result<String> {
+    Ok(cms
         .list_metadata(&ListParams::default().limit(1))
         .await?
         .metadata
         .resource_version
-        .unwrap_or_default();
+        .unwrap_or_default())
+}
+
+/// Write acknowledged (the create returned) to the watcher holding the event.
+async fn watch_latency(client: kube::Client) -> Result<(Duration, Duration)> {
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let rv = current_rv(&cms).await?;
     let mut stream = cms
         .watch(&WatchParams::default().timeout(290), &rv)
         .await?
@@ -236,12 +241,7 @@ async fn contended(client: kube::Client) -> Result<(f64, usize)> {
 /// held above the start meanwhile (sampled as the watchers drain).
 async fn fan_out(client: kube::Client) -> Result<(f64, f64)> {
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
-    let rv = cms
-        .list_metadata(&ListParams::default().limit(1))
-        .await?
-        .metadata
-        .resource_version
-        .unwrap_or_default();
+    let rv = current_rv(&cms).await?;
     let base = LIVE.load(Ordering::Relaxed);
     let peak = std::sync::Arc::new(AtomicIsize::new(0));
     let t = Instant::now();

@@ -8,17 +8,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
-use crate::common::server;
-
-async fn send(client: &kube::Client, req: http::Request<kube::client::Body>) -> (u16, String) {
-    let resp = client.send(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let body = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
+use crate::common::{get, raw, server};
 
 async fn still_serving(api: &Api<ConfigMap>) {
     let cm: ConfigMap =
@@ -38,13 +28,15 @@ async fn deeply_nested_json_is_a_400_not_a_stack_overflow() {
         "[".repeat(depth),
         "]".repeat(depth)
     );
-    let req = http::Request::post("/api/v1/namespaces/default/configmaps")
-        .header("content-type", "application/json")
-        .body(kube::client::Body::from(body.into_bytes()))
-        .unwrap();
-    let (status, body) = send(&client, req).await;
-    assert_eq!(status, 400, "{body}");
-    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (code, status) = raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        body.into_bytes(),
+    )
+    .await;
+    assert_eq!(code, 400, "{status}");
     assert_eq!(status["reason"], "BadRequest");
     assert!(
         status["message"]
@@ -68,23 +60,21 @@ async fn a_selector_of_ten_thousand_terms_is_answered_and_the_server_goes_on() {
     // The longest URI the `http` crate builds is 64 KiB: short terms, and
     // commas left unencoded (kube-rs would encode each as `%2C`).
     let list = |term: &str| {
-        http::Request::get(format!(
+        format!(
             "/api/v1/namespaces/default/configmaps?labelSelector={}",
             vec![term; 10_000].join(",")
-        ))
-        .body(kube::client::Body::empty())
-        .unwrap()
+        )
     };
-    let (status, body) = send(&client, list("k")).await;
-    assert_eq!(status, 200, "a long selector is still a selector");
-    let found: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (code, found) = get(&client, &list("k")).await;
+    assert_eq!(code, 200, "a long selector is still a selector");
     assert_eq!(
         found["items"].as_array().unwrap().len(),
         1,
         "only `labelled`"
     );
-    let (status, body) = send(&client, list("-")).await;
-    assert_eq!(status, 400, "{}", &body[..body.len().min(300)]);
+    let (code, body) = get(&client, &list("-")).await;
+    let body = body.to_string();
+    assert_eq!(code, 400, "{}", &body[..body.len().min(300)]);
     still_serving(&api).await;
 }
 
@@ -99,15 +89,13 @@ async fn garbage_watch_parameters_are_400s() {
         "watch=1&fieldSelector=metadata.uid%3Dx",
         "continue=%00%01",
     ] {
-        let req = http::Request::get(format!("/api/v1/namespaces/default/configmaps?{query}"))
-            .body(kube::client::Body::empty())
-            .unwrap();
-        let (status, body) = send(&client, req).await;
-        assert_eq!(status, 400, "{query}: {body}");
-        assert!(
-            body.contains("\"reason\":\"BadRequest\""),
-            "{query}: {body}"
-        );
+        let (code, body) = get(
+            &client,
+            &format!("/api/v1/namespaces/default/configmaps?{query}"),
+        )
+        .await;
+        assert_eq!(code, 400, "{query}: {body}");
+        assert_eq!(body["reason"], "BadRequest", "{query}: {body}");
     }
     still_serving(&api).await;
 }

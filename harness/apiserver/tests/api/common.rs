@@ -123,3 +123,9 @@ pub(crate) async fn raw(
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
     (code, value)
 }
+
+/// A raw GET of `uri`: its status code and decoded body (an empty body
+/// reads as the empty string).
+pub(crate) async fn get(client: &Client, uri: &str) -> (u16, serde_json::Value) {
+    raw(client, "GET", uri, "application/json", Vec::new()).await
+}

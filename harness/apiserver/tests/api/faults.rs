@@ -23,7 +23,7 @@ use kube::{Client, ResourceExt};
 use kube_harness_apiserver::Fault;
 use serde_json::json;
 
-use crate::common::{Database, database, install_database_crd, server};
+use crate::common::{Database, database, get, install_database_crd, server, status};
 
 async fn config_map(client: &Client) -> Api<ConfigMap> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
@@ -31,13 +31,6 @@ async fn config_map(client: &Client) -> Api<ConfigMap> {
         serde_json::from_value(json!({"metadata": {"name": "c"}, "data": {"n": "0"}})).unwrap();
     api.create(&PostParams::default(), &cm).await.unwrap();
     api
-}
-
-fn api_error(e: kube::Error) -> kube::core::Status {
-    match e {
-        kube::Error::Api(s) => *s,
-        other => panic!("expected a Status error, got {other:?}"),
-    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -52,7 +45,7 @@ async fn injected_conflicts_read_like_a_stale_update_then_stop() {
     );
     let patch = Patch::Merge(json!({"data": {"n": "1"}}));
     for _ in 0..2 {
-        let e = api_error(
+        let e = status(
             api.patch("c", &PatchParams::default(), &patch)
                 .await
                 .unwrap_err(),
@@ -75,14 +68,8 @@ async fn injected_conflicts_read_like_a_stale_update_then_stop() {
     );
     // Reads were never hit, and the record says what was done.
     api.get("c").await.unwrap();
-    let injected: Vec<String> = server
-        .faults()
-        .injected()
-        .iter()
-        .map(|i| i.to_string())
-        .collect();
     assert_eq!(
-        injected,
+        injected_lines(&server),
         [
             "+0.000s PATCH configmaps/c in ns default → 409 Conflict injected",
             "+0.000s PATCH configmaps/c in ns default → 409 Conflict injected",
@@ -111,16 +98,16 @@ async fn overload_errors_carry_kube_apiserver_reasons() {
                 .verb("get")
                 .times(1),
         );
-    let e = api_error(api.get("c").await.unwrap_err());
+    let e = status(api.get("c").await.unwrap_err());
     assert_eq!((e.code, e.reason.as_str()), (500, "InternalError"));
     assert_eq!(
         e.message,
         "Internal error occurred: etcdserver: leader changed"
     );
-    let e = api_error(api.get("c").await.unwrap_err());
+    let e = status(api.get("c").await.unwrap_err());
     assert_eq!((e.code, e.reason.as_str()), (503, "ServiceUnavailable"));
     assert_eq!(e.message, "the server is shutting down");
-    let e = api_error(api.get("c").await.unwrap_err());
+    let e = status(api.get("c").await.unwrap_err());
     assert_eq!((e.code, e.reason.as_str()), (504, "Timeout"));
     assert_eq!(e.message, "Timeout: request did not complete within 60s");
     api.get("c").await.expect("every rule is spent");
@@ -134,7 +121,7 @@ async fn throttling_answers_plain_text_with_retry_after_like_max_in_flight() {
         .faults()
         .add(Fault::throttle(1).verb("list").times(2));
     // What a kube-rs client makes of it: a 429 whose body is not a Status.
-    let e = api_error(api.list(&Default::default()).await.unwrap_err());
+    let e = status(api.list(&Default::default()).await.unwrap_err());
     assert_eq!(e.code, 429);
     assert!(
         e.message
@@ -238,14 +225,6 @@ async fn a_controller_converges_through_injected_status_conflicts() {
     task.abort();
 }
 
-async fn body_json(resp: http::Response<kube::client::Body>) -> serde_json::Value {
-    let body = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    serde_json::from_slice(&body).unwrap()
-}
-
 fn names(objs: &[ConfigMap]) -> Vec<String> {
     objs.iter().map(|o| o.name_any()).collect()
 }
@@ -286,30 +265,51 @@ async fn create_cm(api: &Api<ConfigMap>, name: &str) {
     api.create(&PostParams::default(), &cm).await.unwrap();
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_closed_watch_is_resumed_from_its_version_and_nothing_is_missed() {
+type Events =
+    futures::stream::BoxStream<'static, Result<watcher::Event<ConfigMap>, watcher::Error>>;
+
+/// A kube-runtime watcher of config maps under `fault` (a watch fault
+/// `after` 5 s): it has listed and seen "before" written, then 10 s of tokio
+/// time pass, with the watch unread, beyond the fault's `after`.
+async fn watching_past_a_fault(
+    fault: Fault,
+) -> (
+    kube_harness_apiserver::ApiServer,
+    Client,
+    Api<ConfigMap>,
+    Events,
+) {
     let (server, client) = server().await;
     let api = config_map(&client).await;
-    server
-        .faults()
-        .add(Fault::watch_close().after(Duration::from_secs(5)).times(1));
+    server.faults().add(fault);
     let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
     events_until(&mut events, |e| e == "init-done").await;
     create_cm(&api, "before").await;
     events_until(&mut events, |e| e == "apply before").await;
-    // The stream closes at +5s; the write after it reaches the resumed watch.
     tokio::time::sleep(Duration::from_secs(10)).await;
-    create_cm(&api, "after").await;
-    let seen = events_until(&mut events, |e| e == "apply after").await;
-    assert_eq!(seen, ["apply after"], "resumed, not listed again");
-    let injected: Vec<String> = server
+    (server, client, api, events)
+}
+
+/// What a server's fault record says, a line per injection.
+fn injected_lines(server: &kube_harness_apiserver::ApiServer) -> Vec<String> {
+    server
         .faults()
         .injected()
         .iter()
         .map(|i| i.to_string())
-        .collect();
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_watch_is_resumed_from_its_version_and_nothing_is_missed() {
+    let (server, _client, api, mut events) =
+        watching_past_a_fault(Fault::watch_close().after(Duration::from_secs(5)).times(1)).await;
+    // The stream closed at +5s; the write after it reaches the resumed watch.
+    create_cm(&api, "after").await;
+    let seen = events_until(&mut events, |e| e == "apply after").await;
+    assert_eq!(seen, ["apply after"], "resumed, not listed again");
     assert_eq!(
-        injected,
+        injected_lines(&server),
         // Reported when the client met it: the stream is read again at +10s.
         ["+10.000s WATCH configmaps in ns default → watch closed after 5s injected"]
     );
@@ -317,17 +317,9 @@ async fn a_closed_watch_is_resumed_from_its_version_and_nothing_is_missed() {
 
 #[tokio::test(start_paused = true)]
 async fn a_resume_answered_gone_makes_the_watcher_list_again_and_it_misses_nothing() {
-    let (server, client) = server().await;
-    let api = config_map(&client).await;
-    server
-        .faults()
-        .add(Fault::watch_gone().after(Duration::from_secs(5)).times(1));
-    let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
-    events_until(&mut events, |e| e == "init-done").await;
-    create_cm(&api, "before").await;
-    events_until(&mut events, |e| e == "apply before").await;
-    // The stream closes at +5s, with a write after it still to be sent.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (server, client, api, mut events) =
+        watching_past_a_fault(Fault::watch_gone().after(Duration::from_secs(5)).times(1)).await;
+    // The stream closed at +5s, with a write after it still to be sent.
     create_cm(&api, "during").await;
     let seen = events_until(&mut events, |e| e == "init-done").await;
     assert_eq!(
@@ -361,39 +353,26 @@ async fn a_resume_answered_gone_makes_the_watcher_list_again_and_it_misses_nothi
     server.faults().add(Fault::watch_gone().times(1));
     let rv = api.list(&Default::default()).await.unwrap().metadata;
     let rv = rv.resource_version.unwrap();
-    let watch = |rv: &str| {
-        http::Request::get(format!(
-            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=5"
-        ))
-        .body(kube::client::Body::empty())
-        .unwrap()
-    };
-    let first = client.send(watch(&rv)).await.unwrap();
-    assert_eq!(first.status(), 200);
-    let body = http_body_util::BodyExt::collect(first.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    assert!(
-        body.is_empty(),
-        "the faulted watch closes at once: {body:?}"
+    let watch = format!(
+        "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=5"
     );
+    // An empty body reads as the empty string.
+    let (code, body) = get(&client, &watch).await;
+    assert_eq!(code, 200);
+    assert_eq!(body, json!(""), "the faulted watch closes at once");
     // Another watch of the same client (a selector of its own) is not the
     // resume: it is served.
-    let other = http::Request::get(format!(
-        "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=1&labelSelector=app%3Dx"
-    ))
-    .body(kube::client::Body::empty())
-    .unwrap();
-    let other = client.send(other).await.unwrap();
-    let body = http_body_util::BodyExt::collect(other.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    assert!(body.is_empty(), "served, nothing to send: {body:?}");
-    let resume = client.send(watch(&rv)).await.unwrap();
-    assert_eq!(resume.status(), 200);
-    let event = body_json(resume).await;
+    let (code, body) = get(
+        &client,
+        &format!(
+            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=1&labelSelector=app%3Dx"
+        ),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(body, json!(""), "served, nothing to send");
+    let (code, event) = get(&client, &watch).await;
+    assert_eq!(code, 200);
     let now = api.list(&Default::default()).await.unwrap().metadata;
     assert_eq!(
         event,
@@ -444,14 +423,12 @@ async fn an_expired_continue_token_answers_410_with_a_token_to_go_on() {
         .expect("a first page has no continue token, so it is not hit");
     assert_eq!(names(&first.items), ["c"]);
     let token = first.metadata.continue_.unwrap();
-    let next = http::Request::get(format!(
-        "/api/v1/namespaces/default/configmaps?limit=1&continue={token}"
-    ))
-    .body(kube::client::Body::empty())
-    .unwrap();
-    let resp = client.send(next).await.unwrap();
-    assert_eq!(resp.status(), 410);
-    let status = body_json(resp).await;
+    let (code, status) = get(
+        &client,
+        &format!("/api/v1/namespaces/default/configmaps?limit=1&continue={token}"),
+    )
+    .await;
+    assert_eq!(code, 410);
     assert_eq!(status["reason"], "Expired");
     assert!(
         status["message"].as_str().unwrap().starts_with(
