@@ -12,6 +12,8 @@
 // would otherwise be reported as unused.
 #![allow(dead_code, unused_imports)]
 
+#[path = "../suites/cluster.rs"]
+mod cluster;
 #[path = "../suites/rollout/mod.rs"]
 mod rollout;
 #[path = "../suites/rollout_disruption.rs"]

@@ -3,6 +3,7 @@
 //! rollout suites share. `cargo xtask demo` tells the same scenarios as a
 //! story (tests/examples/rollout_story.rs includes these files).
 
+mod cluster;
 mod pod_restart;
 mod rollout;
 mod rollout_disruption;

@@ -720,10 +720,15 @@ async fn pod_restart_prestop_within_grace_terminates_early() -> Result<()> {
 #[tokio::test]
 async fn pod_restart_on_a_real_cluster() -> Result<()> {
     let settings = kube_harness::env::Settings::from_env()?;
-    if !settings.backend.is_real() {
+    if settings.faker_plays_controllers() {
         skip!(
-            "HARNESS_CLUSTER={} (needs a real cluster: HARNESS_CLUSTER=existing)",
-            settings.backend
+            "HARNESS_CLUSTER={}{} (needs a real cluster with its own kubelets: HARNESS_CLUSTER=existing without HARNESS_FAKER)",
+            settings.backend,
+            if settings.faker_plays_all {
+                " HARNESS_FAKER=all"
+            } else {
+                ""
+            }
         );
     }
     let mut failures = Vec::new();

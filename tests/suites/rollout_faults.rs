@@ -4,7 +4,9 @@
 //! Gone) and must converge anyway, exactly once; and when its watches go
 //! silent, the reconcile-liveness probe names what was done to it instead
 //! of timing out bare. Faults target the operator's own requests by its
-//! User-Agent, so the test's reads and writes are untouched.
+//! User-Agent, so the test's reads and writes are untouched. Fault rules
+//! are set on the in-process server, so these run there on every backend
+//! (the standalone binary takes the same rules from `--faults FILE`).
 
 use std::collections::BTreeMap;
 
@@ -19,7 +21,7 @@ const OPERATOR: &str = "rollout-operator";
 
 #[tokio::test(start_paused = true)]
 async fn rollout_faults_converges_through_conflicts_throttling_and_dropped_watches() -> Result<()> {
-    let w = Rollout::ready(Faults::default()).await?;
+    let w = Rollout::ready_on(TestEnv::embedded().await?, Faults::default()).await?;
     let faults = w.env.faults()?;
     faults
         .add(
@@ -89,7 +91,7 @@ async fn rollout_faults_converges_through_conflicts_throttling_and_dropped_watch
 /// among the faults injected, with the seed to replay them.
 #[tokio::test(start_paused = true)]
 async fn rollout_faults_stalled_watches_are_named_by_the_liveness_probe() -> Result<()> {
-    let w = Rollout::ready(Faults::default()).await?;
+    let w = Rollout::ready_on(TestEnv::embedded().await?, Faults::default()).await?;
     let faults = w.env.faults()?;
     faults.add(Fault::watch_stall().user_agent(OPERATOR));
     restart_operator(&w.operator).await?;

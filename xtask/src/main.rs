@@ -8,6 +8,7 @@ mod ci_summary;
 mod cluster;
 mod csi;
 mod demo;
+mod over_http;
 mod package_check;
 mod paths;
 mod prereq;
@@ -32,6 +33,9 @@ enum Command {
     Bench(bench::Args),
     /// Run a suite many times in a row and report failures.
     Soak(soak::Args),
+    /// Run the scenario suites over HTTP against a separately started
+    /// kube-harness-apiserver (HARNESS_CLUSTER=existing HARNESS_FAKER=all).
+    SuitesOverHttp(over_http::Args),
     /// Merge nextest JUnit reports into a Markdown job summary.
     CiSummary(ci_summary::Args),
     /// Package the published crates and test them from a scratch crate
@@ -54,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Soak(args) => soak::run(args),
+        Command::SuitesOverHttp(args) => over_http::run(args),
         Command::CiSummary(args) => ci_summary::run(args),
         Command::PackageCheck(args) => package_check::run(args),
         Command::Cluster(args) => cluster::run(args),

@@ -146,9 +146,10 @@ impl Runner {
         }
     }
 
-    /// Prints a step that the caller then runs itself, several times and
-    /// with its own reading of each outcome (a soak's test runs), so the
-    /// plan shows it once rather than once per run.
+    /// Prints a step that the caller then runs itself: several times with
+    /// its own reading of each outcome (a soak's test runs), so the plan
+    /// shows it once rather than once per run, or in the background across
+    /// later steps (the server of suites-over-http).
     pub(crate) fn plan_repeated(&self, cmd: &Cmd, note: &str) {
         self.announce(cmd, Some(note));
     }

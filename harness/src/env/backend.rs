@@ -1,6 +1,7 @@
 //! Which cluster a test runs against, chosen by environment variables:
 //! `HARNESS_CLUSTER` = `embedded` (default) | `existing` | `k3s`, `KUBECONFIG`
-//! for `existing`, `HARNESS_KEEP=1` to keep the namespace.
+//! for `existing`, `HARNESS_KEEP=1` to keep the namespace, `HARNESS_FAKER=all`
+//! when the existing cluster is a bare API server with no controllers.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -61,6 +62,12 @@ pub struct Settings {
     pub kubeconfig: Option<PathBuf>,
     /// `HOME`, for `~/.kube/config`.
     pub home: Option<PathBuf>,
+    /// `HARNESS_FAKER=all`: the existing cluster runs no controllers and no
+    /// kubelets (a bare API server, as envtest starts, or the standalone
+    /// `kube-harness-apiserver`), so the StatusFaker plays them there as it
+    /// does on the embedded backend. This is how the suites run out of
+    /// process, over HTTP in real time, with nothing in-process to lean on.
+    pub faker_plays_all: bool,
 }
 
 impl Settings {
@@ -81,12 +88,38 @@ impl Settings {
         let kubeconfig =
             get("KUBECONFIG").and_then(|v| v.split(':').find(|p| !p.is_empty()).map(PathBuf::from));
         let home = get("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+        let faker = get("HARNESS_FAKER").unwrap_or_default();
+        let faker_plays_all = match faker.trim().to_ascii_lowercase().as_str() {
+            "" | "off" => false,
+            "all" => true,
+            _ => return Err(EnvError::UnknownFaker { value: faker }),
+        };
         Ok(Settings {
             backend,
             keep,
             kubeconfig,
             home,
+            faker_plays_all,
         })
+    }
+
+    /// The settings for a test that needs the StatusFaker to play every
+    /// controller: the real backend when it has none of its own
+    /// (`HARNESS_FAKER=all`), otherwise the embedded server whatever
+    /// `HARNESS_CLUSTER` says (a cluster whose real controllers run could not
+    /// be wedged or paused by the faker).
+    pub fn simulated(mut self) -> Self {
+        if !(self.backend.is_real() && self.faker_plays_all) {
+            self.backend = BackendKind::Embedded;
+        }
+        self
+    }
+
+    /// True when the faker plays the controllers and kubelets on this
+    /// backend: always on the embedded server, on a real one only with
+    /// `HARNESS_FAKER=all`.
+    pub fn faker_plays_controllers(&self) -> bool {
+        !self.backend.is_real() || self.faker_plays_all
     }
 
     /// The kubeconfig file the existing backend uses, or why there is none.
@@ -124,30 +157,34 @@ pub async fn load_kubeconfig(path: &std::path::Path) -> Result<kube::Config, Env
         .map_err(|e| bad(e.to_string()))
 }
 
-/// Ask the server for `/version`, on a thread of its own with an unpaused
-/// runtime, so the 10 s bound is real time even under paused tokio time.
-pub fn check_reachable(config: &kube::Config) -> Result<(), EnvError> {
+/// True when the running test's tokio clock is paused
+/// (`#[tokio::test(start_paused = true)]`): the paused clock stands still
+/// while the thread sleeps. Costs 2 ms; asked only before talking to a real
+/// server over sockets, where paused time makes every timeout fire at once.
+pub fn time_is_paused() -> bool {
+    let before = tokio::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(2));
+    tokio::time::Instant::now() == before
+}
+
+/// Ask the server for `/version`, within 10 s. Real time: the env refuses
+/// a real backend under paused time before it gets here.
+pub async fn check_reachable(config: &kube::Config) -> Result<(), EnvError> {
     let server = config.cluster_url.to_string();
     let mut config = config.clone();
     config.connect_timeout = Some(Duration::from_secs(5));
     config.read_timeout = Some(Duration::from_secs(10));
-    let result = std::thread::spawn(move || -> Result<(), String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async move {
-            let client = Client::try_from(config).map_err(|e| e.to_string())?;
-            tokio::time::timeout(Duration::from_secs(10), client.apiserver_version())
-                .await
-                .map_err(|_| "no answer within 10s".to_string())?
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-    })
-    .join()
-    .unwrap_or_else(|_| Err("the reachability check panicked".into()));
-    result.map_err(|message| EnvError::Unreachable { server, message })
+    let result = async {
+        let client = Client::try_from(config).map_err(|e| e.to_string())?;
+        tokio::time::timeout(Duration::from_secs(10), client.apiserver_version())
+            .await
+            .map_err(|_| "no answer within 10s".to_string())?
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    result
+        .await
+        .map_err(|message| EnvError::Unreachable { server, message })
 }
 
 #[cfg(test)]
@@ -178,6 +215,33 @@ mod tests {
         );
         assert!(!settings(&[]).unwrap().keep);
         assert!(settings(&[("HARNESS_KEEP", "1")]).unwrap().keep);
+    }
+
+    #[test]
+    fn faker_mode_picks_where_simulated_tests_run() {
+        let s = settings(&[("HARNESS_CLUSTER", "existing"), ("HARNESS_FAKER", "All")]).unwrap();
+        assert!(s.faker_plays_controllers());
+        assert_eq!(s.simulated().backend, BackendKind::Existing);
+        // A real cluster's own controllers run: simulated tests stay in-process.
+        let s = settings(&[("HARNESS_CLUSTER", "existing")]).unwrap();
+        assert!(!s.faker_plays_controllers());
+        assert_eq!(s.simulated().backend, BackendKind::Embedded);
+        let s = settings(&[("HARNESS_FAKER", "all")]).unwrap();
+        assert_eq!(s.clone().simulated().backend, BackendKind::Embedded);
+        assert!(s.faker_plays_controllers());
+        let e = settings(&[("HARNESS_FAKER", "some")]).unwrap_err();
+        assert!(matches!(e, EnvError::UnknownFaker { .. }));
+        assert!(e.to_string().contains("\"some\""), "{e}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paused_time_is_detected() {
+        assert!(time_is_paused());
+    }
+
+    #[tokio::test]
+    async fn running_time_is_not_paused() {
+        assert!(!time_is_paused());
     }
 
     #[test]
@@ -234,7 +298,7 @@ mod tests {
         )
         .unwrap();
         let config = load_kubeconfig(&path).await.unwrap();
-        let e = check_reachable(&config).unwrap_err();
+        let e = check_reachable(&config).await.unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, EnvError::Unreachable { .. }));
         assert!(

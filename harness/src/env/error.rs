@@ -14,6 +14,22 @@ pub enum EnvError {
         /// The value found.
         value: String,
     },
+    /// `HARNESS_FAKER` holds a value that is not a faker mode.
+    #[error(
+        "HARNESS_FAKER={value:?} is not a faker mode; use `all` (the existing cluster is a bare API server: the StatusFaker plays its controllers and kubelets) or leave it unset"
+    )]
+    UnknownFaker {
+        /// The value found.
+        value: String,
+    },
+    /// A test with paused tokio time asked for a cluster reached over sockets.
+    #[error(
+        "time is paused (#[tokio::test(start_paused = true)]) but HARNESS_CLUSTER={backend} is reached over sockets, where paused time makes every timeout fire at once; call tokio::time::resume() before asking for the env on a real backend (Settings::from_env()?.backend.is_real() says when), or run on the embedded backend"
+    )]
+    PausedTime {
+        /// The backend asked for.
+        backend: super::BackendKind,
+    },
     /// The existing backend found no kubeconfig to use.
     #[error(
         "HARNESS_CLUSTER=existing needs a kubeconfig, but {looked}; create a cluster (`cargo xtask kind create`) or set KUBECONFIG to a kubeconfig file"

@@ -63,7 +63,7 @@ use serde_json::json;
 #[cfg(feature = "embedded")]
 use tokio::sync::OnceCell;
 
-pub use backend::{BackendKind, Settings};
+pub use backend::{BackendKind, Settings, time_is_paused};
 pub use error::EnvError;
 pub use logs::{
     LogExpect, LogExpectError, OPERATOR_LOG_VAR, OPERATOR_SPAN, OperatorLogs, capture_layer,
@@ -114,6 +114,8 @@ pub struct TestEnv {
     client: Client,
     namespace: String,
     backend: BackendKind,
+    /// The faker plays every controller here (embedded, or `HARNESS_FAKER=all`).
+    plays_controllers: bool,
     connector: Connector,
     stamp: StampFn,
     timeline: Arc<Recorder>,
@@ -163,8 +165,27 @@ impl TestEnv {
         Self::with_settings(s, &namespace::current_test_name()).await
     }
 
+    /// An env for a test that needs the StatusFaker to play every controller
+    /// (to wedge a rollout, pause a kubelet, fake a drain): the existing
+    /// cluster when `HARNESS_FAKER=all` says it has no controllers of its own
+    /// (a bare API server reached over HTTP), the embedded server otherwise
+    /// (see [`Settings::simulated`]).
+    pub async fn simulated() -> Result<Self, EnvError> {
+        Self::with_settings(
+            Settings::from_env()?.simulated(),
+            &namespace::current_test_name(),
+        )
+        .await
+    }
+
     /// An env from explicit settings; `test_name` prefixes the namespace.
     pub async fn with_settings(settings: Settings, test_name: &str) -> Result<Self, EnvError> {
+        if settings.backend.is_real() && backend::time_is_paused() {
+            return Err(EnvError::PausedTime {
+                backend: settings.backend,
+            });
+        }
+        let plays_controllers = settings.faker_plays_controllers();
         let (cluster, connector, stamp): (Cluster, Connector, StampFn) = match settings.backend {
             #[cfg(feature = "embedded")]
             BackendKind::Embedded => {
@@ -189,7 +210,7 @@ impl TestEnv {
             BackendKind::Existing => {
                 let path = settings.kubeconfig_path()?;
                 let config = backend::load_kubeconfig(&path).await?;
-                backend::check_reachable(&config)?;
+                backend::check_reachable(&config).await?;
                 (
                     Cluster::Real { kubeconfig: path },
                     Connector::Config(Box::new(config)),
@@ -252,6 +273,7 @@ impl TestEnv {
             client,
             namespace,
             backend: settings.backend,
+            plays_controllers,
             connector,
             stamp,
             timeline,
@@ -410,9 +432,10 @@ impl TestEnv {
     }
 
     /// The env's faker (one per env; every call returns the same one). On the
-    /// embedded backend it plays every controller and registers three nodes;
-    /// on a real cluster the real controllers run, so it starts with nothing
-    /// enabled: call [`StatusFaker::enable`] for what the test owns. Call
+    /// embedded backend (and a bare API server with `HARNESS_FAKER=all`) it
+    /// plays every controller and registers three nodes; on a real cluster
+    /// the real controllers run, so it starts with nothing enabled: call
+    /// [`StatusFaker::enable`] for what the test owns. Call
     /// [`StatusFaker::start`] to run it; the env stops it at teardown.
     pub fn status_faker(&self) -> StatusFaker {
         let mut owned = self.owned();
@@ -424,7 +447,7 @@ impl TestEnv {
             Some(self.namespace.clone()),
             self.stamp.clone(),
         );
-        let faker = if self.backend.is_real() {
+        let faker = if !self.plays_controllers {
             faker.with_rules(|r| r.nodes = 0);
             faker.only([])
         } else {

@@ -262,6 +262,54 @@ async fn backend_errors_name_the_fix() {
     }
 }
 
+/// Paused time and sockets do not mix: asking for a real backend from a
+/// paused test is refused before anything is sent, naming the fix.
+#[tokio::test(start_paused = true)]
+async fn a_real_backend_in_paused_time_is_refused_with_the_fix() {
+    let s = Settings::from_lookup(|k| (k == "HARNESS_CLUSTER").then(|| "existing".to_string()))
+        .unwrap();
+    let e = TestEnv::with_settings(s, "t").await.unwrap_err();
+    assert!(matches!(e, EnvError::PausedTime { .. }), "{e}");
+    assert!(e.to_string().contains("tokio::time::resume()"), "{e}");
+}
+
+/// `HARNESS_FAKER=all`: an existing cluster with no controllers of its own
+/// (here the embedded server reached over HTTP, in real time, as the
+/// standalone binary is) gets the faker playing them, nodes included; and
+/// `TestEnv::simulated` picks it.
+#[tokio::test]
+async fn the_faker_plays_every_controller_of_a_bare_server_over_http() -> Result<()> {
+    let server = kube_harness::apiserver::ApiServer::builder()
+        .start()
+        .await?;
+    let endpoint = server.serve_http().await?;
+    let kubeconfig = endpoint.kubeconfig.display().to_string();
+    let s = Settings::from_lookup(|k| match k {
+        "HARNESS_CLUSTER" => Some("existing".to_string()),
+        "HARNESS_FAKER" => Some("all".to_string()),
+        "KUBECONFIG" => Some(kubeconfig.clone()),
+        _ => None,
+    })?
+    .simulated();
+    assert_eq!(s.backend, BackendKind::Existing);
+    let env = TestEnv::with_settings(s, "bare-server").await?;
+    assert!(env.embedded_server().is_none(), "reached over HTTP only");
+    env.status_faker().start();
+    env.apply(object!(Pod, {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }))
+    .await?;
+    let pod = eventually(env.get_named::<Pod>("p"))
+        .within(Duration::from_secs(20))
+        .should(field("status.phase", eq("Running")))
+        .await?;
+    let node = pod.spec.and_then(|s| s.node_name).unwrap_or_default();
+    assert!(node.starts_with("faker-node-"), "scheduled on {node:?}");
+    env.finish().await?;
+    Ok(())
+}
+
 /// An operator that keeps writing a ConfigMap in its namespace, logging each write.
 async fn writer(client: kube::Client) -> Result<(), kube::Error> {
     let api: Api<ConfigMap> = Api::default_namespaced(client);

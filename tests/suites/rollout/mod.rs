@@ -44,9 +44,15 @@ pub(crate) struct Shape {
 }
 
 impl Rollout {
-    /// A Ready deployment of `sei:v1`, with the operator broken by `faults`.
+    /// A Ready deployment of `sei:v1`, with the operator broken by `faults`,
+    /// on a simulated env ([`crate::cluster::simulated`]).
     pub(crate) async fn ready(faults: Faults) -> Result<Self> {
-        let env = TestEnv::embedded().await?;
+        Self::ready_on(crate::cluster::simulated().await?, faults).await
+    }
+
+    /// The same on a given env (a scenario that needs the in-process server
+    /// asks for [`TestEnv::embedded`]).
+    pub(crate) async fn ready_on(env: TestEnv, faults: Faults) -> Result<Self> {
         env.install_crds("../manifests/crds").await?;
         let faker = env.status_faker().start();
         env.timeline()

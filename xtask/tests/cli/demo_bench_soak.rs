@@ -334,3 +334,84 @@ fn package_check_dry_run_packages_unpacks_and_tests_a_scratch_crate() {
     );
     assert!(manifest.contains("[patch.crates-io]"), "{manifest}");
 }
+
+#[test]
+fn suites_over_http_dry_run_builds_the_server_then_runs_the_suites_against_it() {
+    let f = Fakes::new();
+    let run = f.run(&["suites-over-http", "rollout_", "--dry-run"], &[]);
+    assert_plan(
+        &run,
+        &[
+            r#"[1] would run ["cargo","build","--workspace","--bin","kube-harness-apiserver","--message-format=json-render-diagnostics"] in {root}"#,
+            r#"[2] would run ["APISERVER_EXECUTABLE","--kubeconfig","{root}/target/suites-over-http/kubeconfig"]  # in the background until the tests end, then SIGTERM; log in {root}/target/suites-over-http/apiserver.log"#,
+            r#"[3] would run ["cargo","test","--workspace","--test","suites","--","rollout_"] in {root} with HARNESS_CLUSTER=existing with HARNESS_FAKER=all with KUBECONFIG={root}/target/suites-over-http/kubeconfig"#,
+        ],
+    );
+}
+
+/// The real run with a fake cargo and a fake server: the tests see the
+/// server's kubeconfig, and the server is stopped with SIGTERM when the
+/// tests fail as when they pass, so no process is left behind.
+#[test]
+fn suites_over_http_stops_the_server_whatever_the_tests_say() {
+    let f = Fakes::new();
+    for tests_pass in [true, false] {
+        let target = tempfile::tempdir().unwrap();
+        let verdict = if tests_pass { "exit 0" } else { "exit 101" };
+        let cargo = FakeCargo::new(&format!(
+            r#"case "$1" in
+build) printf '%s\n' "{{\"reason\":\"compiler-artifact\",\"target\":{{\"name\":\"kube-harness-apiserver\",\"kind\":[\"bin\"]}},\"profile\":{{\"test\":false}},\"executable\":\"$DIR/server\",\"manifest_path\":\"$DIR/pkg/Cargo.toml\"}}" ;;
+test) read -r cfg < "$KUBECONFIG"; printf '%s %s %s\n' "$HARNESS_CLUSTER" "$HARNESS_FAKER" "$cfg" >> "$DIR/tests-saw"; {verdict} ;;
+esac"#
+        ));
+        // Serves until SIGTERM (a busy loop: PATH holds only the fakes, so
+        // there is no `sleep`).
+        cargo.script(
+            "server",
+            &format!(
+                r#"trap 'printf "%s\n" stopped-by-term >> {dir}/server-events; exit 0' TERM
+printf '%s\n' "started $*" >> {dir}/server-events
+printf 'server: http://127.0.0.1:1\n' > "$2"
+while :; do :; done
+"#,
+                dir = cargo.path().display()
+            ),
+        );
+        let run = f.run(
+            &["suites-over-http"],
+            &[
+                ("CARGO", &cargo.cargo()),
+                ("CARGO_TARGET_DIR", &target.path().display().to_string()),
+            ],
+        );
+        let kubeconfig = target.path().join("suites-over-http/kubeconfig");
+        let events = std::fs::read_to_string(cargo.path().join("server-events")).unwrap();
+        assert_eq!(
+            events,
+            format!(
+                "started --kubeconfig {}\nstopped-by-term\n",
+                kubeconfig.display()
+            ),
+            "{}",
+            run.transcript()
+        );
+        let saw = std::fs::read_to_string(cargo.path().join("tests-saw")).unwrap();
+        assert_eq!(saw, "existing all server: http://127.0.0.1:1\n");
+        if tests_pass {
+            run.assert_ok();
+            assert!(
+                run.stdout.contains("the suites passed over HTTP"),
+                "{}",
+                run.transcript()
+            );
+        } else {
+            assert_eq!(run.code, 1, "{}", run.transcript());
+            assert!(
+                run.stderr
+                    .contains(r#""test","--workspace","--test","suites"] failed"#),
+                "{}",
+                run.transcript()
+            );
+        }
+    }
+}
