@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz the API server's request path and the patch code for a bounded time.
+# Fuzz the API server's request path, list/watch parameters and selectors,
+# protobuf bodies and the patch code, each for a bounded time.
 #   fuzz/run.sh [SECONDS_PER_TARGET]   (default 60)
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). Uses a nightly
 # toolchain when one is installed; otherwise the stable one with
@@ -28,7 +29,7 @@ else
     export RUSTC_BOOTSTRAP=1
     fuzz=(cargo "+$toolchain" fuzz)
 fi
-for target in request patch; do
+for target in request query protobuf patch; do
     mkdir -p "corpus/$target"
     echo "== fuzzing $target for ${secs}s (${fuzz[*]})"
     if ! "${fuzz[@]}" run "$target" "corpus/$target" -- \
