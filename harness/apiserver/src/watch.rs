@@ -46,6 +46,13 @@ struct Watcher {
     done: bool,
     /// An injected fault: what happens, and when.
     fault: Option<(crate::faults::ArmedWatch, Instant)>,
+    /// Rules added while the watch is open: what they are matched against,
+    /// when one was added, and the first rule id not yet tried.
+    facts: Option<crate::faults::OwnedFacts>,
+    rules: watch::Receiver<u64>,
+    rules_seen: u64,
+    /// The version the watch started from (a `watch_gone` resume range).
+    started_at: u64,
 }
 
 fn line(ty: &str, obj: &Value) -> Bytes {
@@ -154,8 +161,28 @@ impl Watcher {
         None
     }
 
+    /// Tries the rules added since the last look; the first watch rule that
+    /// hits arms the fault, its `after` counted from now.
+    fn arm_new_rules(&mut self) {
+        let since = self.rules_seen;
+        self.rules_seen = *self.rules.borrow_and_update();
+        let Some(facts) = &self.facts else { return };
+        if let Some(mut f) = self.shared.faults.arm_open_watch(facts, since) {
+            f.resume.from = self.started_at;
+            let at = later(Instant::now(), f.after);
+            self.fault = Some((f, at));
+        }
+    }
+
     async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
         loop {
+            // A rule added since the last event applies before the next one.
+            if self.fault.is_none()
+                && self.facts.is_some()
+                && self.rules.has_changed().unwrap_or(false)
+            {
+                self.arm_new_rules();
+            }
             self.misbehave().await?;
             if let Some(b) = self.pending.pop_front() {
                 return Some((Ok(b), self));
@@ -187,6 +214,13 @@ impl Watcher {
                 _ = tokio::time::sleep_until(self.deadline) => return None,
                 _ = tokio::time::sleep_until(self.fault.as_ref().map_or(self.deadline, |f| f.1)),
                     if self.fault.is_some() => {}
+                added = self.rules.changed(), if self.fault.is_none() && self.facts.is_some() => {
+                    match added {
+                        Ok(()) => self.arm_new_rules(),
+                        // The server's rules went with it; nothing more can come.
+                        Err(_) => self.facts = None,
+                    }
+                }
                 _ = tokio::time::sleep_until(self.next_bookmark), if self.bookmarks => {
                     self.next_bookmark += BOOKMARK_EVERY;
                     let st = shared.lock();
@@ -250,6 +284,7 @@ pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
         render,
         params,
         watch_fault,
+        watch_facts,
         ..
     } = req;
     let gr = info.gr();
@@ -258,6 +293,8 @@ pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
         let st = shared.lock();
         let rs = st.resources.get(&gr).ok_or_else(ApiError::no_route)?;
         let rx = rs.notify.subscribe();
+        let (rules, rules_seen) = shared.faults.subscribe();
+        let started_at = from.unwrap_or(st.rv);
         let mut w = Watcher {
             shared: shared.clone(),
             gr: gr.clone(),
@@ -274,10 +311,14 @@ pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
             next_bookmark: now + BOOKMARK_EVERY,
             done: false,
             fault: watch_fault.map(|mut f| {
-                f.resume.from = from.unwrap_or(st.rv);
+                f.resume.from = started_at;
                 let at = later(now, f.after);
                 (f, at)
             }),
+            facts: watch_facts,
+            rules,
+            rules_seen,
+            started_at,
         };
         if from.is_none() {
             let clock_now = st.clock.now();

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 pub(crate) use answer::Answer;
 use rule::Effect;
 pub use rule::Fault;
-pub(crate) use rule::{RequestFacts, WatchFault};
+pub(crate) use rule::{OwnedFacts, RequestFacts, WatchFault};
 
 /// Environment variable that fixes the seed of probabilistic faults, so a
 /// failing run can be replayed (the seed is in every report; the replay is
@@ -70,6 +70,9 @@ type Observer = Arc<dyn Fn(&Injected) + Send + Sync>;
 const LOG_CAP: usize = 10_000;
 
 struct Armed {
+    /// Ids grow with every rule added, so an open watch knows which rules
+    /// are newer than what it has already been matched against.
+    id: u64,
     fault: Fault,
     hits: u32,
 }
@@ -83,6 +86,8 @@ struct State {
     observers: Vec<Observer>,
     /// Watches closed by a `watch_gone` fault whose resume still owes a 410.
     gone: Vec<Resume>,
+    /// The id the next rule gets; published to open watches on every add.
+    next_id: tokio::sync::watch::Sender<u64>,
 }
 
 /// The watch a `watch_gone` fault closed, to recognise its resume: the same
@@ -162,6 +167,7 @@ impl Faults {
                 seed,
                 observers: Vec::new(),
                 gone: Vec::new(),
+                next_id: tokio::sync::watch::Sender::new(0),
             })),
             started: Instant::now(),
         }
@@ -172,10 +178,24 @@ impl Faults {
     }
 
     /// Adds a rule; rules are tried in the order added, the first that hits
-    /// decides.
+    /// decides. A watch rule also reaches the watches already open that it
+    /// matches (its `after` counts from now), as a fault in a live server
+    /// reaches the connections it has.
     pub fn add(&self, fault: Fault) -> &Self {
-        self.lock().rules.push(Armed { fault, hits: 0 });
+        let st = &mut *self.lock();
+        let id = *st.next_id.borrow();
+        st.rules.push(Armed { id, fault, hits: 0 });
+        st.next_id.send_replace(id + 1);
         self
+    }
+
+    /// For an open watch: a receiver that changes when rules are added, and
+    /// the id of the first rule it has not been matched against yet.
+    pub(crate) fn subscribe(&self) -> (tokio::sync::watch::Receiver<u64>, u64) {
+        let st = self.lock();
+        let rx = st.next_id.subscribe();
+        let next = *rx.borrow();
+        (rx, next)
     }
 
     /// Removes every rule, and forgets the 410s owed to the resumes of
@@ -272,30 +292,7 @@ impl Faults {
             });
             return Some(Decision::ResumeGone);
         }
-        let (injected, effect) = {
-            let mut st = self.lock();
-            let State { rules, rng, .. } = &mut *st;
-            let armed = rules.iter_mut().find(|a| {
-                let f = &a.fault;
-                f.matches(r)
-                    && f.times.is_none_or(|n| a.hits < n)
-                    && f.window
-                        .is_none_or(|(from, until)| at >= from && at < until)
-                    && f.probability.is_none_or(|p| rng.random_bool(p))
-            })?;
-            armed.hits += 1;
-            let verb = match armed.fault.effect {
-                Effect::Watch { .. } => "WATCH".to_string(),
-                _ => method.to_string(),
-            };
-            let injected = Injected {
-                at,
-                request: format!("{verb} {}", Self::path(r)),
-                namespace: r.namespace.map(str::to_string),
-                effect: armed.fault.describe_effect(),
-            };
-            (injected, armed.fault.effect.clone())
-        };
+        let (injected, effect) = self.first_hit(r, method, at, |_| true)?;
         if let Effect::Watch { kind, after } = effect {
             return Some(Decision::Watch(ArmedWatch {
                 kind,
@@ -309,6 +306,59 @@ impl Faults {
             Effect::Latency(d) => Decision::Delay(d),
             other => Decision::Answer(Answer(other, r.continues.map(str::to_string))),
         })
+    }
+
+    /// The first watch rule added since `since` (a rule id) that hits an
+    /// open watch, counted; recorded when the watch carries it out.
+    pub(crate) fn arm_open_watch(&self, r: &OwnedFacts, since: u64) -> Option<ArmedWatch> {
+        let r = r.facts();
+        let at = Instant::now().duration_since(self.started);
+        let (injected, effect) = self.first_hit(&r, &Method::GET, at, |a| {
+            a.id >= since && matches!(a.fault.effect, Effect::Watch { .. })
+        })?;
+        let Effect::Watch { kind, after } = effect else {
+            return None;
+        };
+        Some(ArmedWatch {
+            kind,
+            after,
+            resume: Resume::of(&r),
+            injected,
+        })
+    }
+
+    /// The first rule `eligible` lets through that hits the request at
+    /// `at`: its hit counted, its report and its effect.
+    fn first_hit(
+        &self,
+        r: &RequestFacts<'_>,
+        method: &Method,
+        at: Duration,
+        eligible: impl Fn(&Armed) -> bool,
+    ) -> Option<(Injected, Effect)> {
+        let mut st = self.lock();
+        let State { rules, rng, .. } = &mut *st;
+        let armed = rules.iter_mut().find(|a| {
+            let f = &a.fault;
+            eligible(a)
+                && f.matches(r)
+                && f.times.is_none_or(|n| a.hits < n)
+                && f.window
+                    .is_none_or(|(from, until)| at >= from && at < until)
+                && f.probability.is_none_or(|p| rng.random_bool(p))
+        })?;
+        armed.hits += 1;
+        let verb = match armed.fault.effect {
+            Effect::Watch { .. } => "WATCH".to_string(),
+            _ => method.to_string(),
+        };
+        let injected = Injected {
+            at,
+            request: format!("{verb} {}", Self::path(r)),
+            namespace: r.namespace.map(str::to_string),
+            effect: armed.fault.describe_effect(),
+        };
+        Some((injected, armed.fault.effect.clone()))
     }
 
     fn path(r: &RequestFacts<'_>) -> String {

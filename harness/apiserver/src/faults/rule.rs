@@ -365,3 +365,51 @@ impl RequestFacts<'_> {
             .and_then(|v| v.to_str().ok())
     }
 }
+
+/// A watch's [`RequestFacts`], kept while it is open so rules added later
+/// can still be matched against it.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedFacts {
+    group: String,
+    resource: String,
+    namespace: Option<String>,
+    field_manager: Option<String>,
+    user_agent: Option<String>,
+    resume_from: Option<u64>,
+    label_selector: Option<String>,
+    field_selector: Option<String>,
+}
+
+impl OwnedFacts {
+    /// The facts of a watch request.
+    pub(crate) fn of_watch(r: &RequestFacts<'_>) -> Self {
+        let own = |s: Option<&str>| s.map(str::to_string);
+        Self {
+            group: r.group.to_string(),
+            resource: r.resource.to_string(),
+            namespace: own(r.namespace),
+            field_manager: own(r.field_manager),
+            user_agent: own(r.user_agent),
+            resume_from: r.resume_from,
+            label_selector: own(r.label_selector),
+            field_selector: own(r.field_selector),
+        }
+    }
+
+    pub(crate) fn facts(&self) -> RequestFacts<'_> {
+        RequestFacts {
+            verb: "watch",
+            group: &self.group,
+            resource: &self.resource,
+            subresource: None,
+            namespace: self.namespace.as_deref(),
+            name: None,
+            field_manager: self.field_manager.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            continues: None,
+            resume_from: self.resume_from,
+            label_selector: self.label_selector.as_deref(),
+            field_selector: self.field_selector.as_deref(),
+        }
+    }
+}

@@ -176,6 +176,8 @@ pub(crate) struct Req {
     pub body: Body,
     /// A fault rule's plan for this watch (close or stall it).
     pub watch_fault: Option<crate::faults::ArmedWatch>,
+    /// A watch's request as fault rules see it (rules added later may hit it).
+    pub watch_facts: Option<crate::faults::OwnedFacts>,
 }
 
 impl Req {
@@ -300,12 +302,17 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         return Err(ApiError::no_route());
     }
     let params = Params::parse(&parts.uri)?;
-    let watch_fault =
-        match inject_fault(&shared, &parts, &params, &info, &namespace, &name, &sub).await {
-            Injection::None => None,
+    let (watch_fault, watch_facts) = {
+        let facts = request_facts(&parts, &params, &info, &namespace, &name, &sub);
+        // A watch keeps its facts: rules added while it is open may hit it.
+        let watch_facts =
+            (facts.verb == "watch").then(|| crate::faults::OwnedFacts::of_watch(&facts));
+        match inject_fault(&shared, &facts, &parts.method, &info, &name).await {
+            Injection::None => (None, watch_facts),
             Injection::Respond(response) => return Ok(response),
-            Injection::Watch(fault) => Some(fault),
-        };
+            Injection::Watch(fault) => (Some(fault), watch_facts),
+        }
+    };
     let render = Render::from_headers(&parts.headers);
     let req = Req {
         shared,
@@ -320,6 +327,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         render,
         body,
         watch_fault,
+        watch_facts,
     };
     route_resource(req).await
 }
@@ -331,20 +339,18 @@ enum Injection {
     Watch(crate::faults::ArmedWatch),
 }
 
-/// A fault rule's answer for this request, if one hits it (after its
-/// latency, if that is what it adds).
-async fn inject_fault(
-    shared: &Shared,
-    parts: &http::request::Parts,
-    params: &Params,
-    info: &ResourceInfo,
-    namespace: &Option<String>,
-    name: &Option<String>,
-    sub: &Option<String>,
-) -> Injection {
-    use crate::faults::{Decision, RequestFacts};
+/// What fault rules match a request on.
+fn request_facts<'a>(
+    parts: &'a http::request::Parts,
+    params: &'a Params,
+    info: &'a ResourceInfo,
+    namespace: &'a Option<String>,
+    name: &'a Option<String>,
+    sub: &'a Option<String>,
+) -> crate::faults::RequestFacts<'a> {
+    use crate::faults::RequestFacts;
     let watch = params.flag("watch");
-    let facts = RequestFacts {
+    RequestFacts {
         verb: RequestFacts::verb_of(&parts.method, name.is_some(), watch),
         group: &info.group,
         resource: &info.plural,
@@ -363,8 +369,20 @@ async fn inject_fault(
             .filter(|rv| *rv != 0),
         label_selector: params.get("labelSelector"),
         field_selector: params.get("fieldSelector"),
-    };
-    let Some(decision) = shared.faults.decide(&facts, &parts.method) else {
+    }
+}
+
+/// A fault rule's answer for this request, if one hits it (after its
+/// latency, if that is what it adds).
+async fn inject_fault(
+    shared: &Shared,
+    facts: &crate::faults::RequestFacts<'_>,
+    method: &Method,
+    info: &ResourceInfo,
+    name: &Option<String>,
+) -> Injection {
+    use crate::faults::Decision;
+    let Some(decision) = shared.faults.decide(facts, method) else {
         return Injection::None;
     };
     match decision {

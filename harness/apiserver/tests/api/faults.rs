@@ -409,6 +409,42 @@ async fn a_stalled_watch_delivers_nothing_until_its_timeout_then_resumes() {
     );
 }
 
+/// A rule added while a watch is open reaches it, as a fault in a live
+/// server reaches the connections it holds: an operator meets it without
+/// being restarted. A rule for another client leaves the watch alone.
+#[tokio::test(start_paused = true)]
+async fn a_rule_added_while_a_watch_is_open_reaches_it() {
+    let (server, client) = server().await;
+    let api = config_map(&client).await;
+    let mut events = watcher(api.clone(), watcher::Config::default()).boxed();
+    events_until(&mut events, |e| e == "init-done").await;
+
+    server
+        .faults()
+        .add(Fault::watch_stall().user_agent("someone-else"));
+    create_cm(&api, "first").await;
+    let seen = events_until(&mut events, |e| e == "apply first").await;
+    assert_eq!(seen, ["apply first"], "another client's rule");
+    assert!(server.faults().injected().is_empty());
+
+    server.faults().add(Fault::watch_stall().times(1));
+    create_cm(&api, "unseen").await;
+    assert!(
+        tokio::time::timeout(Duration::from_secs(120), events.next())
+            .await
+            .is_err(),
+        "the open watch stalled"
+    );
+    let seen = events_until(&mut events, |e| e == "apply unseen").await;
+    assert_eq!(seen, ["apply unseen"], "resumed after the watch's timeout");
+    let lines = injected_lines(&server);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].ends_with(" WATCH configmaps in ns default → watch stalled injected"),
+        "{lines:?}"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_expired_continue_token_answers_410_with_a_token_to_go_on() {
     let (server, client) = server().await;
