@@ -104,9 +104,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     };
     running.wait_for(&kubeconfig)?;
     let tested = runner.run_within(&test, BUILD_LIMIT);
+    // A server that died under the tests is the first thing to read.
     let stopped = running.stop();
-    tested?;
-    stopped?;
+    match (stopped, tested) {
+        (Err(server), Err(tests)) => return Err(server.context(format!("and {tests:#}"))),
+        (Err(server), Ok(())) => return Err(server),
+        (Ok(()), tested) => tested?,
+    }
     println!(
         "the suites passed over HTTP; the server's log: {}",
         log.display()

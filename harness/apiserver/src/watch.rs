@@ -46,11 +46,8 @@ struct Watcher {
     done: bool,
     /// An injected fault: what happens, and when.
     fault: Option<(crate::faults::ArmedWatch, Instant)>,
-    /// Rules added while the watch is open: what they are matched against,
-    /// when one was added, and the first rule id not yet tried.
-    facts: Option<crate::faults::OwnedFacts>,
-    rules: watch::Receiver<u64>,
-    rules_seen: u64,
+    /// Rules added while the watch is open (none once a fault is armed).
+    rules: Option<crate::faults::WatchRules>,
     /// The version the watch started from (a `watch_gone` resume range).
     started_at: u64,
 }
@@ -143,6 +140,11 @@ impl Watcher {
         let Some((fault, at)) = self.fault.as_ref() else {
             return Some(());
         };
+        if !self.shared.faults.still_armed(fault) {
+            // Cleared before its time came.
+            self.fault = None;
+            return Some(());
+        }
         if Instant::now() < *at {
             return Some(());
         }
@@ -163,11 +165,14 @@ impl Watcher {
 
     /// Tries the rules added since the last look; the first watch rule that
     /// hits arms the fault, its `after` counted from now.
+    /// A watch with a fault armed lets new rules pass it by.
     fn arm_new_rules(&mut self) {
-        let since = self.rules_seen;
-        self.rules_seen = *self.rules.borrow_and_update();
-        let Some(facts) = &self.facts else { return };
-        if let Some(mut f) = self.shared.faults.arm_open_watch(facts, since) {
+        let Some(rules) = &mut self.rules else { return };
+        if self.fault.is_some() {
+            rules.pass();
+            return;
+        }
+        if let Some(mut f) = self.shared.faults.arm_open_watch(rules) {
             f.resume.from = self.started_at;
             let at = later(Instant::now(), f.after);
             self.fault = Some((f, at));
@@ -177,9 +182,10 @@ impl Watcher {
     async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
         loop {
             // A rule added since the last event applies before the next one.
-            if self.fault.is_none()
-                && self.facts.is_some()
-                && self.rules.has_changed().unwrap_or(false)
+            if self
+                .rules
+                .as_ref()
+                .is_some_and(|r| r.rules.has_changed().unwrap_or(false))
             {
                 self.arm_new_rules();
             }
@@ -214,11 +220,12 @@ impl Watcher {
                 _ = tokio::time::sleep_until(self.deadline) => return None,
                 _ = tokio::time::sleep_until(self.fault.as_ref().map_or(self.deadline, |f| f.1)),
                     if self.fault.is_some() => {}
-                added = self.rules.changed(), if self.fault.is_none() && self.facts.is_some() => {
-                    match added {
-                        Ok(()) => self.arm_new_rules(),
+                added = rule_added(&mut self.rules), if self.rules.is_some() => {
+                    if added {
+                        self.arm_new_rules();
+                    } else {
                         // The server's rules went with it; nothing more can come.
-                        Err(_) => self.facts = None,
+                        self.rules = None;
                     }
                 }
                 _ = tokio::time::sleep_until(self.next_bookmark), if self.bookmarks => {
@@ -233,6 +240,14 @@ impl Watcher {
                 }
             }
         }
+    }
+}
+
+/// A rule was added (`false`: none ever can be).
+async fn rule_added(rules: &mut Option<crate::faults::WatchRules>) -> bool {
+    match rules {
+        Some(r) => r.rules.changed().await.is_ok(),
+        None => std::future::pending().await,
     }
 }
 
@@ -284,7 +299,7 @@ pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
         render,
         params,
         watch_fault,
-        watch_facts,
+        watch_rules,
         ..
     } = req;
     let gr = info.gr();
@@ -293,7 +308,6 @@ pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
         let st = shared.lock();
         let rs = st.resources.get(&gr).ok_or_else(ApiError::no_route)?;
         let rx = rs.notify.subscribe();
-        let (rules, rules_seen) = shared.faults.subscribe();
         let started_at = from.unwrap_or(st.rv);
         let mut w = Watcher {
             shared: shared.clone(),
@@ -315,9 +329,7 @@ pub(crate) fn serve(req: Req) -> Result<Response, ApiError> {
                 let at = later(now, f.after);
                 (f, at)
             }),
-            facts: watch_facts,
-            rules,
-            rules_seen,
+            rules: watch_rules,
             started_at,
         };
         if from.is_none() {

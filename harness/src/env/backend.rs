@@ -109,17 +109,21 @@ impl Settings {
     /// `HARNESS_CLUSTER` says (a cluster whose real controllers run could not
     /// be wedged or paused by the faker).
     pub fn simulated(mut self) -> Self {
-        if !(self.backend.is_real() && self.faker_plays_all) {
+        if !self.faker_plays_controllers() {
             self.backend = BackendKind::Embedded;
         }
         self
     }
 
     /// True when the faker plays the controllers and kubelets on this
-    /// backend: always on the embedded server, on a real one only with
-    /// `HARNESS_FAKER=all`.
+    /// backend: always on the embedded server, on an existing cluster with
+    /// `HARNESS_FAKER=all`, never on K3s (its own controllers run).
     pub fn faker_plays_controllers(&self) -> bool {
-        !self.backend.is_real() || self.faker_plays_all
+        match self.backend {
+            BackendKind::Embedded => true,
+            BackendKind::Existing => self.faker_plays_all,
+            BackendKind::K3s => false,
+        }
     }
 
     /// The kubeconfig file the existing backend uses, or why there is none.
@@ -229,6 +233,10 @@ mod tests {
         let s = settings(&[("HARNESS_FAKER", "all")]).unwrap();
         assert_eq!(s.clone().simulated().backend, BackendKind::Embedded);
         assert!(s.faker_plays_controllers());
+        // K3s runs its own controllers: HARNESS_FAKER does not apply.
+        let s = settings(&[("HARNESS_CLUSTER", "k3s"), ("HARNESS_FAKER", "all")]).unwrap();
+        assert!(!s.faker_plays_controllers());
+        assert_eq!(s.simulated().backend, BackendKind::Embedded);
         let e = settings(&[("HARNESS_FAKER", "some")]).unwrap_err();
         assert!(matches!(e, EnvError::UnknownFaker { .. }));
         assert!(e.to_string().contains("\"some\""), "{e}");

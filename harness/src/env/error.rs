@@ -24,7 +24,7 @@ pub enum EnvError {
     },
     /// A test with paused tokio time asked for a cluster reached over sockets.
     #[error(
-        "time is paused (#[tokio::test(start_paused = true)]) but HARNESS_CLUSTER={backend} is reached over sockets, where paused time makes every timeout fire at once; call tokio::time::resume() before asking for the env on a real backend (Settings::from_env()?.backend.is_real() says when), or run on the embedded backend"
+        "time is paused (#[tokio::test(start_paused = true)]) but HARNESS_CLUSTER={backend} is reached over sockets, where paused time makes every timeout fire at once; call tokio::time::resume() before asking for the env on a real backend (Settings::from_env()?.backend.is_real() says when; for TestEnv::simulated, Settings::from_env()?.simulated().backend.is_real()), or run on the embedded backend"
     )]
     PausedTime {
         /// The backend asked for.

@@ -3,7 +3,9 @@
 //! The backend comes from `HARNESS_CLUSTER` (see [`backend`]): `embedded`
 //! (default; the in-process API server, whose object timestamps follow tokio
 //! time, so `#[tokio::test(start_paused = true)]` works), `existing`
-//! (`KUBECONFIG`), or `k3s` (feature `k3s`, Docker). The namespace is named
+//! (`KUBECONFIG`), or `k3s` (feature `k3s`, Docker). Real backends are
+//! reached over sockets, in real time: asking for one under paused time is
+//! an error ([`EnvError::PausedTime`]). The namespace is named
 //! after the test (`stuck-rollout-1123-104501-k3x9`) and deleted when the env
 //! drops, panics included; `HARNESS_KEEP=1` keeps it and prints how to look.
 //!
@@ -759,7 +761,8 @@ impl TestEnv {
 }
 
 /// The rstest fixture: `async fn t(#[future] env: TestEnv)`, then `env.await`.
-/// Panics with the backend's error (it names the fix) if the env cannot start.
+/// Panics with the backend's error (it names the fix) if the env cannot start
+/// (paused time on a real backend is one: see [`EnvError::PausedTime`]).
 #[cfg(feature = "rstest")]
 #[rstest::fixture]
 pub async fn env() -> TestEnv {

@@ -1,9 +1,8 @@
 //! Fault rules written as YAML, so the standalone server (and a test in any
 //! language driving it) gets the same faults a Rust test adds with
 //! [`Fault`]. Field names follow Kubernetes' style (`camelCase`, durations
-//! in `…Seconds`); an unknown field, effect or verb is an error naming the
-//! rule. Parameters an effect does not use (`code` on a conflict) are
-//! ignored.
+//! in `…Seconds`); an unknown field, effect or verb, and a parameter the
+//! effect does not take (`code` on a conflict), is an error naming the rule.
 
 use std::time::Duration;
 
@@ -68,13 +67,55 @@ fn seconds(field: &str, value: f64) -> Result<Duration, String> {
         .map_err(|_| format!("{field}: {value} is not a duration in seconds"))
 }
 
+/// The parameters each effect takes; `None` for an unknown effect.
+fn parameters(effect: &str) -> Option<&'static [&'static str]> {
+    Some(match effect {
+        "conflict" | "expiredContinue" => &[],
+        "throttle" => &["retryAfterSeconds"],
+        "internalError" | "unavailable" | "timeout" => &["message"],
+        "status" => &["code", "reason", "message"],
+        "latency" => &["delaySeconds"],
+        "watchClose" | "watchGone" | "watchStall" => &["afterSeconds"],
+        _ => return None,
+    })
+}
+
 impl RuleSpec {
+    /// A parameter given that the effect does not take: a mistake the
+    /// writer should hear of, not a rule that silently does less.
+    fn unused_parameter(&self) -> Option<String> {
+        let takes = parameters(&self.effect)?;
+        let given = [
+            ("message", self.message.is_some()),
+            ("code", self.code.is_some()),
+            ("reason", self.reason.is_some()),
+            ("retryAfterSeconds", self.retry_after_seconds.is_some()),
+            ("delaySeconds", self.delay_seconds.is_some()),
+            ("afterSeconds", self.after_seconds.is_some()),
+        ];
+        let (field, _) = given
+            .iter()
+            .find(|(field, set)| *set && !takes.contains(field))?;
+        let takes = if takes.is_empty() {
+            "none".to_string()
+        } else {
+            takes.join(", ")
+        };
+        Some(format!(
+            "{field} does not apply to effect {} (its parameters: {takes})",
+            self.effect
+        ))
+    }
+
     fn message_or(&self, default: &str) -> String {
         self.message.clone().unwrap_or_else(|| default.to_string())
     }
 
     /// The rule as a [`Fault`], or why it cannot be one.
     fn to_fault(&self) -> Result<Fault, String> {
+        if let Some(problem) = self.unused_parameter() {
+            return Err(problem);
+        }
         let mut fault = match self.effect.as_str() {
             "conflict" => Fault::conflict(),
             "throttle" => Fault::throttle(self.retry_after_seconds.unwrap_or(1)),
@@ -242,6 +283,15 @@ rules:
             message("rules:\n- effect: conflict\n  verbs: [pach]\n"),
             "fault rules f.yaml: rule 1: unknown verb \"pach\" (one of: get, list, watch, \
              create, update, patch, delete, deletecollection)"
+        );
+        assert_eq!(
+            message("rules:\n- effect: conflict\n  code: 500\n"),
+            "fault rules f.yaml: rule 1: code does not apply to effect conflict (its parameters: none)"
+        );
+        assert_eq!(
+            message("rules:\n- effect: throttle\n  afterSeconds: 2\n"),
+            "fault rules f.yaml: rule 1: afterSeconds does not apply to effect throttle \
+             (its parameters: retryAfterSeconds)"
         );
         assert!(
             message("rules:\n- effect: conflict\n  verb: patch\n").contains("unknown field `verb`"),

@@ -27,7 +27,8 @@ use tokio::time::Instant;
 pub(crate) use answer::Answer;
 use rule::Effect;
 pub use rule::Fault;
-pub(crate) use rule::{OwnedFacts, RequestFacts, WatchFault};
+use rule::OwnedFacts;
+pub(crate) use rule::{RequestFacts, WatchFault};
 
 /// Environment variable that fixes the seed of probabilistic faults, so a
 /// failing run can be replayed (the seed is in every report; the replay is
@@ -88,6 +89,8 @@ struct State {
     gone: Vec<Resume>,
     /// The id the next rule gets; published to open watches on every add.
     next_id: tokio::sync::watch::Sender<u64>,
+    /// Bumped by `clear()`: a watch fault armed before it is dropped.
+    generation: u64,
 }
 
 /// The watch a `watch_gone` fault closed, to recognise its resume: the same
@@ -168,6 +171,7 @@ impl Faults {
                 observers: Vec::new(),
                 gone: Vec::new(),
                 next_id: tokio::sync::watch::Sender::new(0),
+                generation: 0,
             })),
             started: Instant::now(),
         }
@@ -189,22 +193,33 @@ impl Faults {
         self
     }
 
-    /// For an open watch: a receiver that changes when rules are added, and
-    /// the id of the first rule it has not been matched against yet.
-    pub(crate) fn subscribe(&self) -> (tokio::sync::watch::Receiver<u64>, u64) {
+    /// What a watch request needs to meet the rules added while it is open.
+    /// Taken before the request itself is matched, so no rule added between
+    /// the two is missed.
+    pub(crate) fn watch_rules(&self, facts: &RequestFacts<'_>) -> WatchRules {
         let st = self.lock();
-        let rx = st.next_id.subscribe();
-        let next = *rx.borrow();
-        (rx, next)
+        let rules = st.next_id.subscribe();
+        let seen = *rules.borrow();
+        WatchRules {
+            facts: OwnedFacts::of_watch(facts),
+            rules,
+            seen,
+        }
     }
 
-    /// Removes every rule, and forgets the 410s owed to the resumes of
-    /// watches a `watch_gone` rule closed (what was injected stays on
-    /// record).
+    /// Removes every rule, disarms the watch faults open watches have not
+    /// carried out yet, and forgets the 410s owed to the resumes of watches
+    /// a `watch_gone` rule closed (what was injected stays on record).
     pub fn clear(&self) {
         let mut st = self.lock();
         st.rules.clear();
         st.gone.clear();
+        st.generation += 1;
+    }
+
+    /// Whether a watch fault armed earlier still stands (no `clear()` since).
+    pub(crate) fn still_armed(&self, fault: &ArmedWatch) -> bool {
+        self.lock().generation == fault.generation
     }
 
     /// Restarts the probability draws from `seed` (a failing run's report
@@ -292,13 +307,14 @@ impl Faults {
             });
             return Some(Decision::ResumeGone);
         }
-        let (injected, effect) = self.first_hit(r, method, at, |_| true)?;
+        let (injected, effect, generation) = self.first_hit(r, method, at, |_| true)?;
         if let Effect::Watch { kind, after } = effect {
             return Some(Decision::Watch(ArmedWatch {
                 kind,
                 after,
                 resume: Resume::of(r),
                 injected,
+                generation,
             }));
         }
         self.record(injected);
@@ -308,13 +324,19 @@ impl Faults {
         })
     }
 
-    /// The first watch rule added since `since` (a rule id) that hits an
-    /// open watch, counted; recorded when the watch carries it out.
-    pub(crate) fn arm_open_watch(&self, r: &OwnedFacts, since: u64) -> Option<ArmedWatch> {
-        let r = r.facts();
+    /// The first watch rule added since the watch last looked that hits it,
+    /// counted; recorded when the watch carries it out. A rule with a window
+    /// is tried when it is added: one whose window has not begun by then
+    /// reaches new watches only.
+    pub(crate) fn arm_open_watch(&self, w: &mut WatchRules) -> Option<ArmedWatch> {
+        let r = w.facts.facts();
         let at = Instant::now().duration_since(self.started);
-        let (injected, effect) = self.first_hit(&r, &Method::GET, at, |a| {
-            a.id >= since && matches!(a.fault.effect, Effect::Watch { .. })
+        let since = w.seen;
+        // Every rule up to the id read now is tried once, here.
+        w.seen = *w.rules.borrow_and_update();
+        let until = w.seen;
+        let (injected, effect, generation) = self.first_hit(&r, &Method::GET, at, |a| {
+            (since..until).contains(&a.id) && matches!(a.fault.effect, Effect::Watch { .. })
         })?;
         let Effect::Watch { kind, after } = effect else {
             return None;
@@ -324,6 +346,7 @@ impl Faults {
             after,
             resume: Resume::of(&r),
             injected,
+            generation,
         })
     }
 
@@ -335,8 +358,9 @@ impl Faults {
         method: &Method,
         at: Duration,
         eligible: impl Fn(&Armed) -> bool,
-    ) -> Option<(Injected, Effect)> {
+    ) -> Option<(Injected, Effect, u64)> {
         let mut st = self.lock();
+        let generation = st.generation;
         let State { rules, rng, .. } = &mut *st;
         let armed = rules.iter_mut().find(|a| {
             let f = &a.fault;
@@ -358,7 +382,7 @@ impl Faults {
             namespace: r.namespace.map(str::to_string),
             effect: armed.fault.describe_effect(),
         };
-        Some((injected, armed.fault.effect.clone()))
+        Some((injected, armed.fault.effect.clone(), generation))
     }
 
     fn path(r: &RequestFacts<'_>) -> String {
@@ -383,6 +407,23 @@ pub(crate) struct ArmedWatch {
     pub(crate) resume: Resume,
     /// The report of it, recorded when the watch misbehaves.
     pub(crate) injected: Injected,
+    /// The rules' generation it was armed in ([`Faults::clear`] disarms it).
+    generation: u64,
+}
+
+/// An open watch's view of the rules: its request as they match it, a
+/// receiver that changes when one is added, and the first id not tried yet.
+pub(crate) struct WatchRules {
+    facts: OwnedFacts,
+    pub(crate) rules: tokio::sync::watch::Receiver<u64>,
+    seen: u64,
+}
+
+impl WatchRules {
+    /// Lets the rules added so far pass without trying them.
+    pub(crate) fn pass(&mut self) {
+        self.seen = *self.rules.borrow_and_update();
+    }
 }
 
 /// What the router does with a request a rule hit.

@@ -176,8 +176,8 @@ pub(crate) struct Req {
     pub body: Body,
     /// A fault rule's plan for this watch (close or stall it).
     pub watch_fault: Option<crate::faults::ArmedWatch>,
-    /// A watch's request as fault rules see it (rules added later may hit it).
-    pub watch_facts: Option<crate::faults::OwnedFacts>,
+    /// A watch's view of the fault rules (rules added later may hit it).
+    pub watch_rules: Option<crate::faults::WatchRules>,
 }
 
 impl Req {
@@ -302,15 +302,14 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         return Err(ApiError::no_route());
     }
     let params = Params::parse(&parts.uri)?;
-    let (watch_fault, watch_facts) = {
+    let (watch_fault, watch_rules) = {
         let facts = request_facts(&parts, &params, &info, &namespace, &name, &sub);
         // A watch keeps its facts: rules added while it is open may hit it.
-        let watch_facts =
-            (facts.verb == "watch").then(|| crate::faults::OwnedFacts::of_watch(&facts));
+        let watch_rules = (facts.verb == "watch").then(|| shared.faults.watch_rules(&facts));
         match inject_fault(&shared, &facts, &parts.method, &info, &name).await {
-            Injection::None => (None, watch_facts),
+            Injection::None => (None, watch_rules),
             Injection::Respond(response) => return Ok(response),
-            Injection::Watch(fault) => (Some(fault), watch_facts),
+            Injection::Watch(fault) => (Some(fault), watch_rules),
         }
     };
     let render = Render::from_headers(&parts.headers);
@@ -327,7 +326,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         render,
         body,
         watch_fault,
-        watch_facts,
+        watch_rules,
     };
     route_resource(req).await
 }

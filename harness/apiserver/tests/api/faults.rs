@@ -411,7 +411,8 @@ async fn a_stalled_watch_delivers_nothing_until_its_timeout_then_resumes() {
 
 /// A rule added while a watch is open reaches it, as a fault in a live
 /// server reaches the connections it holds: an operator meets it without
-/// being restarted. A rule for another client leaves the watch alone.
+/// being restarted. A rule for another client leaves the watch alone, and
+/// `clear()` disarms a fault the watch has not carried out yet.
 #[tokio::test(start_paused = true)]
 async fn a_rule_added_while_a_watch_is_open_reaches_it() {
     let (server, client) = server().await;
@@ -426,6 +427,25 @@ async fn a_rule_added_while_a_watch_is_open_reaches_it() {
     let seen = events_until(&mut events, |e| e == "apply first").await;
     assert_eq!(seen, ["apply first"], "another client's rule");
     assert!(server.faults().injected().is_empty());
+
+    // Armed on the open watch (its next event), then cleared before its
+    // time: nothing is done to the watch.
+    server
+        .faults()
+        .add(Fault::watch_close().after(Duration::from_secs(60)));
+    create_cm(&api, "armed").await;
+    let seen = events_until(&mut events, |e| e == "apply armed").await;
+    assert_eq!(seen, ["apply armed"]);
+    server.faults().clear();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    create_cm(&api, "after-clear").await;
+    let seen = events_until(&mut events, |e| e == "apply after-clear").await;
+    assert_eq!(seen, ["apply after-clear"]);
+    assert!(
+        server.faults().injected().is_empty(),
+        "a cleared fault is not carried out: {:?}",
+        injected_lines(&server)
+    );
 
     server.faults().add(Fault::watch_stall().times(1));
     create_cm(&api, "unseen").await;
