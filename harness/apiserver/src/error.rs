@@ -141,6 +141,18 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
     }
 
+    /// apimachinery's `NewForbidden`: `namespaces "default" is forbidden: …`,
+    /// with the resource in `details`.
+    pub(crate) fn forbidden_on(t: Target<'_>, why: &str) -> Self {
+        let mut e = Self::forbidden(format!(
+            "{} \"{}\" is forbidden: {why}",
+            t.qualified(),
+            t.name
+        ));
+        e.details = t.details();
+        e
+    }
+
     pub(crate) fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -28,6 +28,7 @@ mod rest;
 mod schema;
 pub mod selectors;
 mod server;
+mod services;
 mod store;
 mod strategy;
 mod table;

@@ -142,6 +142,34 @@ impl ApiServerBuilder {
             ops::create(&mut st, &ns, "v1", None, obj, WriteOpts::default())
                 .expect("system namespaces are valid");
         }
+        // What kube-apiserver keeps for itself in `default`. Its port is
+        // kube-apiserver's secure port and its address loopback, as on a
+        // one-node cluster: nothing routes Service traffic here.
+        let core = |plural: &str| {
+            st.resources
+                .get(&GroupResource::new("", plural))
+                .expect("core resources registered")
+                .info
+                .clone()
+        };
+        let (services, endpoints) = (core("services"), core("endpoints"));
+        for (info, obj) in [
+            (services, crate::services::kubernetes_service(SECURE_PORT)),
+            (
+                endpoints,
+                crate::services::kubernetes_endpoints(std::net::Ipv4Addr::LOCALHOST, SECURE_PORT),
+            ),
+        ] {
+            ops::create(
+                &mut st,
+                &info,
+                "v1",
+                Some("default"),
+                obj,
+                WriteOpts::default(),
+            )
+            .expect("the kubernetes Service and Endpoints are valid");
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(st),
             body_limit: self.body_limit,
@@ -152,6 +180,10 @@ impl ApiServerBuilder {
         Ok(ApiServer { shared, router })
     }
 }
+
+/// kube-apiserver's default `--secure-port`, the `kubernetes` Service's
+/// target port.
+const SECURE_PORT: u16 = 6443;
 
 /// An in-memory Kubernetes API server. Cloning shares the same server.
 #[derive(Clone)]

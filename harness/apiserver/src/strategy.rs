@@ -57,11 +57,7 @@ pub(crate) fn prepare_create(
             default(obj, ".spec.volumeMode", "Filesystem".into());
             meta::set_path(obj, ".status", json!({"phase": "Pending"}));
         }
-        ("", "services") => {
-            default(obj, ".spec.type", "ClusterIP".into());
-            default(obj, ".spec.sessionAffinity", "None".into());
-            meta::set_path(obj, ".status", json!({"loadBalancer": {}}));
-        }
+        ("", "services") => crate::services::prepare_create(st, info, obj)?,
         ("apps", "statefulsets") => {
             default(obj, ".spec.replicas", 1.into());
             default(obj, ".spec.podManagementPolicy", "OrderedReady".into());
@@ -188,6 +184,7 @@ pub(crate) fn prepare_update(
             default_pod_spec(new, "spec");
             validate_pod(info, new)?;
         }
+        ("", "services", Part::Main) => crate::services::prepare_update(st, info, old, new)?,
         ("", "namespaces", Part::Main) => {
             // spec.finalizers only changes through /finalize.
             if let Some(f) = old.pointer("/spec/finalizers").cloned() {

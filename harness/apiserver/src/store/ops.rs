@@ -164,8 +164,13 @@ fn check_namespace(info: &ResourceInfo, ns: Option<&str>, obj: &mut Value) -> Re
     Ok(())
 }
 
-/// Creating in a missing namespace is NotFound; in a terminating one, Forbidden.
-fn check_namespace_usable(st: &State, ns: &str) -> Result<(), ApiError> {
+/// Creating in a missing namespace is NotFound; in a terminating one,
+/// Forbidden with the `NamespaceTerminating` cause, as the NamespaceLifecycle
+/// admission plugin answers (apiserver
+/// `pkg/admission/plugin/namespace/lifecycle/admission.go`). It runs before
+/// a generated name exists, so the message names `generateName` then.
+fn check_namespace_usable(st: &State, info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
+    let ns = meta::namespace(obj);
     let gr = crate::registry::GroupResource::new("", "namespaces");
     match st.get(&gr, &(String::new(), ns.to_string())) {
         None => Err(ApiError::not_found(Target {
@@ -173,12 +178,30 @@ fn check_namespace_usable(st: &State, ns: &str) -> Result<(), ApiError> {
             plural: "namespaces",
             name: ns,
         })),
-        Some(n) if meta::deletion_timestamp(&n).is_some() => Err(ApiError::forbidden(format!(
-            "unable to create new content in namespace {ns} because it is being terminated"
-        ))),
+        Some(n) if meta::deletion_timestamp(&n).is_some() => {
+            let name = [meta::name(obj), meta::str_field(obj, "generateName")]
+                .into_iter()
+                .find(|n| !n.is_empty())
+                .unwrap_or("Unknown");
+            let mut e = ApiError::forbidden_on(
+                target(info, name),
+                &format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
+            );
+            e.details["causes"] = json!([{
+                "reason": "NamespaceTerminating",
+                "message": format!("namespace {ns} is being terminated"),
+                "field": "metadata.namespace",
+            }]);
+            Err(e)
+        }
         Some(_) => Ok(()),
     }
 }
+
+/// Namespaces the NamespaceLifecycle plugin never lets go.
+pub(crate) const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
 
 fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -198,6 +221,9 @@ pub(crate) fn create(
 ) -> Result<Obj, ApiError> {
     check_type_meta(info, version, &mut obj)?;
     check_namespace(info, ns, &mut obj)?;
+    if info.namespaced {
+        check_namespace_usable(st, info, &obj)?;
+    }
     if meta::name(&obj).is_empty() {
         let prefix = meta::str_field(&obj, "generateName").to_string();
         if prefix.is_empty() {
@@ -213,9 +239,6 @@ pub(crate) fn create(
         meta::set_str(&mut obj, "name", &format!("{prefix}{}", random_suffix()));
     }
     validation::validate_meta(info, &obj)?;
-    if info.namespaced {
-        check_namespace_usable(st, meta::namespace(&obj))?;
-    }
     let key = meta::key(&obj);
     if st.get(&info.gr(), &key).is_some() {
         return Err(ApiError::already_exists(target(info, &key.1)));
@@ -461,6 +484,14 @@ pub(crate) fn delete(
     let Some(old) = st.get(&at.gr, &at.key) else {
         return Err(ApiError::not_found(target(info, name)));
     };
+    if at.gr == crate::registry::GroupResource::new("", "namespaces")
+        && IMMORTAL_NAMESPACES.contains(&name)
+    {
+        return Err(ApiError::forbidden_on(
+            target(info, name),
+            "this namespace may not be deleted",
+        ));
+    }
     if let Some(uid) = &opts.uid
         && uid != meta::uid(&old)
     {

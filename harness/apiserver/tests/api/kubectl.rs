@@ -704,3 +704,73 @@ async fn drain_respects_a_disruption_budget() -> Result<()> {
     assert_eq!(st.disrupted_pods.unwrap_or_default().len(), 1);
     Ok(())
 }
+
+const WEB_SERVICE: &str = "\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  type: NodePort
+  selector:
+    app: web
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+";
+
+/// What kube-apiserver makes for itself, its refusal to delete a system
+/// namespace, and a Service applied twice: filled in by the server the
+/// first time (address, node port, defaults) and unchanged the second
+/// (`pkg/registry/core/service/storage`; NamespaceLifecycle admission).
+#[tokio::test]
+async fn services_and_system_namespaces_as_kubectl_sees_them() -> Result<()> {
+    let Some(f) = fixture("services_and_system_namespaces_as_kubectl_sees_them").await? else {
+        return Ok(());
+    };
+    let ip = f
+        .kubectl
+        .ok(&[
+            "get",
+            "service",
+            "kubernetes",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ])
+        .await?;
+    assert_eq!(ip, "10.96.0.1");
+    let err = f.kubectl.fails(&["delete", "namespace", "default"]).await?;
+    assert!(
+        err.contains(
+            r#"Error from server (Forbidden): namespaces "default" is forbidden: this namespace may not be deleted"#
+        ),
+        "{err}"
+    );
+
+    let out = f
+        .kubectl
+        .ok_with(&["apply", "-f", "-"], Some(WEB_SERVICE))
+        .await?;
+    assert_eq!(out.trim(), "service/web created");
+    let first = f.kubectl.json(&["get", "service", "web"]).await?;
+    let spec = &first["spec"];
+    assert_eq!(spec["type"], "NodePort");
+    assert_eq!(spec["ports"][0]["protocol"], "TCP");
+    assert_eq!(spec["ports"][0]["targetPort"], 8080);
+    let node_port = spec["ports"][0]["nodePort"].as_u64().unwrap_or(0);
+    assert!((30000..=32767).contains(&node_port), "{spec}");
+    let out = f
+        .kubectl
+        .ok_with(&["apply", "-f", "-"], Some(WEB_SERVICE))
+        .await?;
+    assert_eq!(out.trim(), "service/web unchanged");
+    let second = f.kubectl.json(&["get", "service", "web"]).await?;
+    assert_eq!(
+        second["spec"], first["spec"],
+        "nothing the server filled in moved"
+    );
+    Ok(())
+}

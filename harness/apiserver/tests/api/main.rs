@@ -17,6 +17,7 @@ mod managed_fields;
 mod patch;
 mod printing;
 mod runtime;
+mod services;
 mod standalone;
 mod subresources;
 mod watch;
