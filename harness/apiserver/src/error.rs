@@ -63,13 +63,17 @@ impl ApiError {
         e
     }
 
-    /// A path or resource the server does not serve at all.
+    /// A path or resource the server does not serve at all: go-restful's
+    /// answer through kube-apiserver's `serviceErrorHandler`
+    /// (`NewGenericServerResponse`), whose empty details read `{}`.
     pub(crate) fn no_route() -> Self {
-        Self::new(
+        let mut e = Self::new(
             StatusCode::NOT_FOUND,
             "NotFound",
             "the server could not find the requested resource",
-        )
+        );
+        e.details = json!({});
+        e
     }
 
     pub(crate) fn already_exists(t: Target<'_>) -> Self {
@@ -183,28 +187,51 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
 
-    /// The `metav1.Status` body.
+    /// The `metav1.Status` body, with kube-apiserver's field order and its
+    /// empty fields omitted (`omitempty` in apimachinery's `Status` and
+    /// `StatusDetails`); a Status with details but none set reads `{}`.
     pub fn status(&self) -> Value {
-        let mut s = json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code.as_u16(),
-        });
+        let mut s = serde_json::Map::new();
+        s.insert("kind".into(), "Status".into());
+        s.insert("apiVersion".into(), "v1".into());
+        s.insert("metadata".into(), json!({}));
+        s.insert("status".into(), "Failure".into());
+        s.insert("message".into(), self.message.clone().into());
         // Upstream omits an empty reason (e.g. eviction's multi-budget 500).
-        if self.reason.is_empty()
-            && let Some(o) = s.as_object_mut()
-        {
-            o.remove("reason");
+        if !self.reason.is_empty() {
+            s.insert("reason".into(), self.reason.into());
         }
         if !self.details.is_null() {
-            s["details"] = self.details.clone();
+            s.insert("details".into(), canonical_details(&self.details));
         }
-        s
+        s.insert("code".into(), self.code.as_u16().into());
+        Value::Object(s)
     }
+}
+
+/// `StatusDetails` in its Go field order, empty fields left out.
+fn canonical_details(details: &Value) -> Value {
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Number(n) => n.as_u64() == Some(0),
+        _ => false,
+    };
+    let mut out = serde_json::Map::new();
+    for key in [
+        "name",
+        "group",
+        "kind",
+        "uid",
+        "causes",
+        "retryAfterSeconds",
+    ] {
+        if let Some(v) = details.get(key).filter(|v| !empty(v)) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 impl IntoResponse for ApiError {

@@ -32,8 +32,11 @@ pub(crate) fn json_response(code: StatusCode, body: &Value) -> Response {
     json_response_typed(code, body, "application/json")
 }
 
+/// The body as kube-apiserver's JSON serializer writes it (a Go
+/// `json.Encoder`): compact, with a trailing newline.
 pub(crate) fn json_response_typed(code: StatusCode, body: &Value, content_type: &str) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut bytes = serde_json::to_vec(body).unwrap_or_default();
+    bytes.push(b'\n');
     Response::builder()
         .status(code)
         .header(header::CONTENT_TYPE, content_type)

@@ -236,3 +236,44 @@ async fn yaml_bodies_are_accepted() {
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["data"]["k"], "v");
 }
+
+/// The body of a GET as the bytes on the wire.
+async fn body_bytes(client: &kube::Client, uri: &str) -> (u16, String) {
+    use http_body_util::BodyExt;
+    let req = http::Request::get(uri)
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let resp = client.send(req).await.expect("transport works");
+    let code = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (code, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// Status bodies byte for byte as kube-apiserver writes them: apimachinery
+/// `pkg/api/errors/errors.go` (`NewNotFound`; `NewGenericServerResponse`,
+/// which kube-apiserver's go-restful `serviceErrorHandler` answers an
+/// unknown resource with, its empty details as `{}`), `metav1.Status`'s
+/// field order with `omitempty` fields left out (no empty `group` for core
+/// resources), and the trailing newline of the JSON serializer's
+/// `json.Encoder` (apimachinery `pkg/runtime/serializer/json`).
+#[tokio::test]
+async fn status_bodies_are_byte_for_byte_kube_apiservers() {
+    let (_server, client) = crate::common::server().await;
+    let (code, body) = body_bytes(&client, "/api/v1/namespaces/default/pods/nope").await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        body,
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"pods \\\"nope\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"nope\",\"kind\":\"pods\"},\"code\":404}\n"
+    );
+    let (_, body) = body_bytes(&client, "/apis/apps/v1/namespaces/default/deployments/nope").await;
+    assert_eq!(
+        body,
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"deployments.apps \\\"nope\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"nope\",\"group\":\"apps\",\"kind\":\"deployments\"},\"code\":404}\n"
+    );
+    let (code, body) = body_bytes(&client, "/api/v1/namespaces/default/widgets").await;
+    assert_eq!(code, 404);
+    assert_eq!(
+        body,
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"the server could not find the requested resource\",\"reason\":\"NotFound\",\"details\":{},\"code\":404}\n"
+    );
+}
