@@ -12,6 +12,7 @@
 pub mod clock;
 mod crd;
 mod crd_files;
+mod defaults;
 mod discovery;
 mod error;
 mod faults;

@@ -170,6 +170,43 @@ impl ApiServerBuilder {
             )
             .expect("the kubernetes Service and Endpoints are valid");
         }
+        // `pkg/apis/scheduling` `SystemPriorityClasses`, made by the
+        // `scheduling/bootstrap-system-priority-classes` post-start hook.
+        let priority_classes = st
+            .resources
+            .get(&GroupResource::new("scheduling.k8s.io", "priorityclasses"))
+            .expect("priorityclasses registered")
+            .info
+            .clone();
+        for (name, value, description) in [
+            (
+                "system-node-critical",
+                2_000_001_000,
+                "Used for system critical pods that must not be moved from their current node.",
+            ),
+            (
+                "system-cluster-critical",
+                2_000_000_000,
+                "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+            ),
+        ] {
+            let obj = json!({
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": value,
+                "description": description,
+            });
+            ops::create(
+                &mut st,
+                &priority_classes,
+                "v1",
+                None,
+                obj,
+                WriteOpts::default(),
+            )
+            .expect("the system priority classes are valid");
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(st),
             body_limit: self.body_limit,

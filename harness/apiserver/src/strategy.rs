@@ -30,6 +30,7 @@ pub(crate) fn prepare_create(
         // Create cannot set status where status has its own subresource.
         obj.as_object_mut().expect("object").remove("status");
     }
+    crate::defaults::apply(&info.group, &info.plural, obj);
     match (info.group.as_str(), info.plural.as_str()) {
         ("", "pods") => {
             validate_pod(info, obj)?;
@@ -121,6 +122,9 @@ pub(crate) fn prepare_update(
             &[(field.to_string(), format!("Forbidden: {msg}"))],
         )
     };
+    if part == Part::Main {
+        crate::defaults::apply(&info.group, &info.plural, new);
+    }
     match (info.group.as_str(), info.plural.as_str(), part) {
         ("apps", "statefulsets", Part::Main) => {
             let strip = |v: &Value| {

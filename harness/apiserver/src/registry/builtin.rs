@@ -199,6 +199,55 @@ const DEFS: &[Def] = &[
         .generation()
         .all(),
     def("coordination.k8s.io", "v1", "Lease", "leases", true),
+    def(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        true,
+    )
+    .short(&["hpa"])
+    .status()
+    .all(),
+    def("networking.k8s.io", "v1", "Ingress", "ingresses", true)
+        .short(&["ing"])
+        .status()
+        .generation(),
+    def(
+        "networking.k8s.io",
+        "v1",
+        "IngressClass",
+        "ingressclasses",
+        false,
+    )
+    .generation(),
+    def(
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        true,
+    )
+    .short(&["netpol"])
+    .generation(),
+    def(
+        "scheduling.k8s.io",
+        "v1",
+        "PriorityClass",
+        "priorityclasses",
+        false,
+    )
+    .short(&["pc"])
+    .generation(),
+    def("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", false),
+    def(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        true,
+    )
+    .generation(),
     def("events.k8s.io", "v1", "Event", "events", true)
         .short(&["ev"])
         .fields(NEW_EVENT_FIELDS),
@@ -271,17 +320,24 @@ const DEFS: &[Def] = &[
     ),
 ];
 
-/// The groups in the order discovery lists them (core first).
+/// The groups in the order discovery lists them: the group priorities
+/// kube-apiserver gives its aggregator (`pkg/controlplane/apiserver/aggregator.go`
+/// `APIVersionPriorities`), core first.
 pub(crate) const GROUP_ORDER: &[&str] = &[
     "",
     "apps",
     "events.k8s.io",
+    "autoscaling",
     "batch",
+    "networking.k8s.io",
     "policy",
     "rbac.authorization.k8s.io",
     "storage.k8s.io",
     "apiextensions.k8s.io",
+    "scheduling.k8s.io",
     "coordination.k8s.io",
+    "node.k8s.io",
+    "discovery.k8s.io",
 ];
 
 pub(crate) fn builtin_resources() -> Vec<ResourceInfo> {

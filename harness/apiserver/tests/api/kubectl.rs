@@ -596,6 +596,12 @@ async fn api_resources_lists_builtins_and_new_crds() -> Result<()> {
         "storageclasses.storage.k8s.io",
         "poddisruptionbudgets.policy",
         "customresourcedefinitions.apiextensions.k8s.io",
+        "ingresses.networking.k8s.io",
+        "networkpolicies.networking.k8s.io",
+        "priorityclasses.scheduling.k8s.io",
+        "runtimeclasses.node.k8s.io",
+        "endpointslices.discovery.k8s.io",
+        "horizontalpodautoscalers.autoscaling",
     ] {
         assert!(
             names.contains(&want),
@@ -742,6 +748,14 @@ async fn services_and_system_namespaces_as_kubectl_sees_them() -> Result<()> {
         ])
         .await?;
     assert_eq!(ip, "10.96.0.1");
+    let classes = f.kubectl.ok(&["get", "pc", "-o", "name"]).await?;
+    assert_eq!(
+        lines_sorted(&classes),
+        [
+            "priorityclass.scheduling.k8s.io/system-cluster-critical",
+            "priorityclass.scheduling.k8s.io/system-node-critical"
+        ]
+    );
     let err = f.kubectl.fails(&["delete", "namespace", "default"]).await?;
     assert!(
         err.contains(
