@@ -106,6 +106,102 @@ fn pod_cells(o: &Value, now: Timestamp) -> Vec<Value> {
     ]
 }
 
+/// `printService` (`pkg/printers/internalversion/printers.go`): the first
+/// cluster IP, the external addresses by type (`getServiceExternalIP`),
+/// `port[:nodePort]/protocol` per port (`makePortString`) and the selector
+/// as `labels.FormatLabels` writes it.
+fn service_cells(o: &Value, now: Timestamp) -> Vec<Value> {
+    let strings = |ptr: &str| -> Vec<String> {
+        o.pointer(ptr)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let cluster_ip = strings("/spec/clusterIPs")
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| "<none>".into());
+    let external = strings("/spec/externalIPs");
+    let ty = s(o, "/spec/type");
+    let external_ip = match ty.as_str() {
+        "ClusterIP" | "NodePort" if external.is_empty() => "<none>".to_string(),
+        "ClusterIP" | "NodePort" => external.join(","),
+        "LoadBalancer" => {
+            // `loadBalancerStatusStringer`, wide: each ingress's IP, else its hostname.
+            let mut all: Vec<String> = o
+                .pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|i| {
+                    i.get("ip")
+                        .or_else(|| i.get("hostname"))
+                        .and_then(Value::as_str)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                })
+                .collect();
+            // A sorted set, as `sets.List` returns it.
+            all.sort();
+            all.dedup();
+            all.extend(external);
+            if all.is_empty() {
+                "<pending>".into()
+            } else {
+                all.join(",")
+            }
+        }
+        "ExternalName" => s(o, "/spec/externalName"),
+        _ => "<unknown>".into(),
+    };
+    let ports: Vec<String> = o
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let port = n(p, "/port");
+            let protocol = s(p, "/protocol");
+            match n(p, "/nodePort") {
+                0 => format!("{port}/{protocol}"),
+                node => format!("{port}:{node}/{protocol}"),
+            }
+        })
+        .collect();
+    let ports = if ports.is_empty() {
+        "<none>".to_string()
+    } else {
+        ports.join(",")
+    };
+    let mut selector: Vec<String> = o
+        .pointer("/spec/selector")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    selector.sort();
+    let selector = if selector.is_empty() {
+        "<none>".to_string()
+    } else {
+        selector.join(",")
+    };
+    vec![
+        meta::name(o).into(),
+        ty.into(),
+        cluster_ip.into(),
+        external_ip.into(),
+        ports.into(),
+        age(o, now),
+        selector.into(),
+    ]
+}
+
 /// Columns and cells for the built-in kinds kubectl users look at most.
 fn builtin(info: &ResourceInfo) -> Option<(Vec<PrinterColumn>, Cells)> {
     let cols = |names: &[(&str, &str, i64)]| {
@@ -126,6 +222,18 @@ fn builtin(info: &ResourceInfo) -> Option<(Vec<PrinterColumn>, Cells)> {
                 ("Node", "string", 1),
             ]),
             pod_cells,
+        ),
+        ("", "services") => (
+            cols(&[
+                ("Name", "string", 0),
+                ("Type", "string", 0),
+                ("Cluster-IP", "string", 0),
+                ("External-IP", "string", 0),
+                ("Port(s)", "string", 0),
+                ("Age", "string", 0),
+                ("Selector", "string", 1),
+            ]),
+            service_cells,
         ),
         ("", "namespaces") => (
             cols(&[

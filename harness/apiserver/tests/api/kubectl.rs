@@ -786,5 +786,48 @@ async fn services_and_system_namespaces_as_kubectl_sees_them() -> Result<()> {
         second["spec"], first["spec"],
         "nothing the server filled in moved"
     );
+
+    // The columns of `printService` (pkg/printers/internalversion/printers.go).
+    let table = f.kubectl.ok(&["get", "services", "-o", "wide"]).await?;
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE",
+            "SELECTOR"
+        ],
+        "{table}"
+    );
+    let cluster_ip = spec["clusterIP"].as_str().unwrap_or_default();
+    let ports = format!("80:{node_port}/TCP");
+    let web = rows.iter().find(|r| r[0] == "web").context("no web row")?;
+    assert_eq!(
+        [web[1], web[2], web[3], web[4], web[6]],
+        ["NodePort", cluster_ip, "<none>", ports.as_str(), "app=web"],
+        "{table}"
+    );
+    let kubernetes = rows
+        .iter()
+        .find(|r| r[0] == "kubernetes")
+        .context("no kubernetes row")?;
+    assert_eq!(
+        [
+            kubernetes[1],
+            kubernetes[2],
+            kubernetes[3],
+            kubernetes[4],
+            kubernetes[6]
+        ],
+        ["ClusterIP", "10.96.0.1", "<none>", "443/TCP", "<none>"],
+        "{table}"
+    );
     Ok(())
 }
