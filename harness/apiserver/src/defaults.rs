@@ -34,6 +34,9 @@ fn priority_class(obj: &mut Value) {
 /// `SetDefaults_NetworkPolicy`: TCP ports; `Ingress` always among the policy
 /// types, `Egress` when egress rules are given.
 fn network_policy(obj: &mut Value) {
+    if unset(obj.get("spec")) {
+        obj["spec"] = json!({});
+    }
     let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
@@ -129,6 +132,11 @@ fn hpa(obj: &mut Value) {
     else {
         return;
     };
+    for rules in ["scaleUp", "scaleDown"] {
+        if unset(behavior.get(rules)) {
+            behavior.insert(rules.into(), json!({}));
+        }
+    }
     let up = behavior.entry("scaleUp").or_insert_with(|| json!({}));
     fill_rules(
         up,

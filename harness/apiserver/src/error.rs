@@ -191,6 +191,11 @@ impl ApiError {
     /// empty fields omitted (`omitempty` in apimachinery's `Status` and
     /// `StatusDetails`); a Status with details but none set reads `{}`.
     pub fn status(&self) -> Value {
+        Value::Object(self.status_map())
+    }
+
+    /// [`ApiError::status`] as its ordered map of fields.
+    pub(crate) fn status_map(&self) -> serde_json::Map<String, Value> {
         let mut s = serde_json::Map::new();
         s.insert("kind".into(), "Status".into());
         s.insert("apiVersion".into(), "v1".into());
@@ -205,7 +210,7 @@ impl ApiError {
             s.insert("details".into(), canonical_details(&self.details));
         }
         s.insert("code".into(), self.code.as_u16().into());
-        Value::Object(s)
+        s
     }
 }
 

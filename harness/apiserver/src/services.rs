@@ -37,10 +37,31 @@ fn range_size() -> u32 {
     1 << (32 - SERVICE_CIDR.1)
 }
 
+/// Inside the range, minus its network and broadcast addresses
+/// (`PrefixContainsIP`).
 fn in_range(ip: Ipv4Addr) -> bool {
     let (net, bits) = SERVICE_CIDR;
     let mask = u32::MAX << (32 - bits);
-    u32::from(ip) & mask == u32::from(net)
+    let offset = u32::from(ip).wrapping_sub(u32::from(net));
+    u32::from(ip) & mask == u32::from(net) && offset != 0 && offset != range_size() - 1
+}
+
+fn needs_cluster_ip(svc: &Value) -> bool {
+    svc.pointer("/spec/type").and_then(Value::as_str) != Some("ExternalName")
+}
+
+fn needs_node_ports(svc: &Value) -> bool {
+    matches!(
+        svc.pointer("/spec/type").and_then(Value::as_str),
+        Some("NodePort" | "LoadBalancer")
+    )
+}
+
+/// A port's node port, if one is set (0 and null mean unset).
+fn node_port_of(port: &Value) -> Option<u64> {
+    port.get("nodePort")
+        .and_then(Value::as_u64)
+        .filter(|n| *n != 0)
 }
 
 /// `SetDefaults_Service`: what every Service reads back with.
@@ -50,6 +71,9 @@ fn set_defaults(svc: &mut Value) {
         .expect("object")
         .entry("spec")
         .or_insert_with(|| json!({}));
+    if spec.is_null() {
+        *spec = json!({});
+    }
     let Some(spec) = spec.as_object_mut() else {
         return;
     };
@@ -120,11 +144,13 @@ fn taken(st: &State, skip: &(String, String)) -> (BTreeSet<Ipv4Addr>, BTreeSet<u
     let mut ports = BTreeSet::new();
     if let Some(rs) = st.resources.get(&GroupResource::new("", "services")) {
         for (_, svc) in rs.objects.iter().filter(|(k, _)| *k != skip) {
-            for ip in svc
+            let listed = svc
                 .pointer("/spec/clusterIPs")
                 .and_then(Value::as_array)
                 .into_iter()
-                .flatten()
+                .flatten();
+            for ip in listed
+                .chain(svc.pointer("/spec/clusterIP"))
                 .filter_map(Value::as_str)
             {
                 if let Ok(ip) = ip.parse() {
@@ -137,7 +163,7 @@ fn taken(st: &State, skip: &(String, String)) -> (BTreeSet<Ipv4Addr>, BTreeSet<u
                 .into_iter()
                 .flatten()
             {
-                if let Some(n) = port.get("nodePort").and_then(Value::as_u64) {
+                if let Some(n) = node_port_of(port) {
                     ports.insert(n as u16);
                 }
             }
@@ -266,11 +292,8 @@ fn allocate_cluster_ip(
             let offset = (size / 16).clamp(16, 256);
             let index = pick(1, size - 2, offset, |i| !taken.contains(&service_ip(i))).ok_or_else(
                 || {
-                    invalid(
-                        info,
-                        name,
-                        "spec.clusterIPs",
-                        "Internal error: failed to allocate a serviceIP: range is full".into(),
+                    ApiError::internal(
+                        "Internal error occurred: failed to allocate a serviceIP: range is full",
                     )
                 },
             )?;
@@ -316,7 +339,7 @@ fn allocate_node_ports(
     };
     // Requested ports first, so a dynamic one never takes a requested one.
     for (i, port) in ports.iter().enumerate() {
-        let Some(n) = port.get("nodePort").and_then(Value::as_u64) else {
+        let Some(n) = node_port_of(port) else {
             continue;
         };
         let field = format!("spec.ports[{i}].nodePort");
@@ -346,18 +369,22 @@ fn allocate_node_ports(
     // Ports with the same number share one node port.
     let mut by_port: Vec<(u64, u16)> = Vec::new();
     for port in ports.iter() {
-        if let (Some(p), Some(n)) = (
-            port.get("port").and_then(Value::as_u64),
-            port.get("nodePort").and_then(Value::as_u64),
-        ) {
+        if let (Some(p), Some(n)) = (port.get("port").and_then(Value::as_u64), node_port_of(port)) {
             by_port.push((p, n as u16));
         }
     }
     let (lo, hi) = (NODE_PORTS.0 as u32, NODE_PORTS.1 as u32);
     // portallocator's offset: min(max(16, size/32), 128).
     let offset = ((hi - lo + 1) / 32).clamp(16, 128);
-    for (i, port) in ports.iter_mut().enumerate() {
-        if port.get("nodePort").and_then(Value::as_u64).is_some() {
+    for port in ports.iter_mut() {
+        let Some(port) = port.as_object_mut() else {
+            continue;
+        };
+        if port
+            .get("nodePort")
+            .and_then(Value::as_u64)
+            .is_some_and(|n| n != 0)
+        {
             continue;
         }
         let number = port.get("port").and_then(Value::as_u64).unwrap_or(0);
@@ -365,11 +392,8 @@ fn allocate_node_ports(
             Some((_, n)) => *n,
             None => {
                 let n = pick(lo, hi, offset, |n| !used.contains(&(n as u16))).ok_or_else(|| {
-                    invalid(
-                        info,
-                        name,
-                        &format!("spec.ports[{i}].nodePort"),
-                        "Internal error: failed to allocate a nodePort: range is full".into(),
+                    ApiError::internal(
+                        "Internal error occurred: failed to allocate a nodePort: range is full",
                     )
                 })? as u16;
                 used.insert(n);
@@ -377,13 +401,16 @@ fn allocate_node_ports(
                 n
             }
         };
-        port["nodePort"] = n.into();
+        port.insert("nodePort".into(), n.into());
     }
     Ok(())
 }
 
-/// On update: what the client left out of the allocated fields is kept
-/// (`patchAllocatedValues`), and a cluster IP never changes once set.
+/// On update, as `patchAllocatedValues` and `dropTypeDependentFields` do:
+/// what the client left out of the allocated fields is kept while the type
+/// still needs it (node ports matched by port name, never one another port
+/// now uses), what a new type no longer needs goes when the client left it
+/// as it was, and a cluster IP never changes once set.
 pub(crate) fn prepare_update(
     st: &State,
     info: &ResourceInfo,
@@ -392,63 +419,93 @@ pub(crate) fn prepare_update(
 ) -> Result<(), ApiError> {
     set_defaults(new);
     let name = meta::name(old).to_string();
-    let needs_ip =
-        |v: &Value| v.pointer("/spec/type").and_then(Value::as_str) != Some("ExternalName");
     let unset = |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v == "");
-    if needs_ip(old) && needs_ip(new) {
-        if unset(new.pointer("/spec/clusterIP")) {
-            for f in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-                if let Some(v) = old.pointer(&format!("/spec/{f}"))
-                    && unset(new.pointer(&format!("/spec/{f}")))
-                {
-                    meta::set_path(new, &format!(".spec.{f}"), v.clone());
-                }
+    const IP_FIELDS: [&str; 4] = ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"];
+    if needs_cluster_ip(old) && needs_cluster_ip(new) {
+        for f in IP_FIELDS {
+            let at = format!("/spec/{f}");
+            if unset(new.pointer(&at))
+                && let Some(v) = old.pointer(&at)
+            {
+                meta::set_path(new, &format!(".spec.{f}"), v.clone());
             }
         }
-        if let (Some(Value::String(was)), Some(Value::String(now))) = (
+        if let (Some(Value::String(was)), Some(now)) = (
             old.pointer("/spec/clusterIP"),
             new.pointer("/spec/clusterIP"),
-        ) && was != now
+        ) && Some(was.as_str()) != now.as_str()
         {
             // `validateUpgradeDowngradeClusterIPs`.
+            let shown = now.as_str().map_or_else(|| now.to_string(), str::to_string);
             return Err(invalid(
                 info,
                 &name,
                 "spec.clusterIPs[0]",
                 format!(
                     "Invalid value: {}: may not change once set",
-                    go_strings(std::slice::from_ref(now))
+                    go_strings(std::slice::from_ref(&shown))
                 ),
             ));
         }
+    } else if !needs_cluster_ip(new) {
+        for f in IP_FIELDS {
+            let at = format!("/spec/{f}");
+            if new.pointer(&at) == old.pointer(&at)
+                && let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut)
+            {
+                spec.remove(f);
+            }
+        }
     }
-    // Node ports the client left out stay as allocated, matched by port.
-    let old_ports: Vec<(Value, Value, u64)> = old
+    let old_ports: Vec<(String, u64)> = old
         .pointer("/spec/ports")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|p| {
-            Some((
-                p.get("port")?.clone(),
-                p.get("protocol").cloned().unwrap_or(Value::Null),
-                p.get("nodePort")?.as_u64()?,
-            ))
+            let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+            Some((name.to_string(), node_port_of(p)?))
         })
         .collect();
+    let keep = needs_node_ports(old) && needs_node_ports(new);
+    let drop = needs_node_ports(old) && !needs_node_ports(new);
     if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
-        for port in ports.iter_mut().filter(|p| p.get("nodePort").is_none()) {
-            let same = old_ports.iter().find(|(p, proto, _)| {
-                Some(p) == port.get("port") && port.get("protocol").is_none_or(|q| q == proto)
-            });
-            if let Some((_, _, n)) = same {
-                port["nodePort"] = (*n).into();
+        let used: BTreeSet<u64> = ports.iter().filter_map(node_port_of).collect();
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            let port_name = port
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let was = old_ports
+                .iter()
+                .find(|(n, _)| *n == port_name)
+                .map(|(_, p)| *p);
+            let given = port
+                .get("nodePort")
+                .and_then(Value::as_u64)
+                .filter(|n| *n != 0);
+            match (given, was) {
+                (None, Some(p)) if keep && !used.contains(&p) => {
+                    port.insert("nodePort".into(), p.into());
+                }
+                (Some(g), Some(p)) if drop && g == p => {
+                    port.remove("nodePort");
+                }
+                _ => {}
             }
         }
     }
+    let spec_ip = new.pointer("/spec/clusterIP").cloned();
+    if let Some(Value::String(ip)) = &spec_ip
+        && unset(new.pointer("/spec/clusterIPs"))
+    {
+        // `normalizeClusterIPs`: the list follows the single field.
+        meta::set_path(new, ".spec.clusterIPs", json!([ip]));
+    }
     let key = meta::key(old);
     let (ips, taken_ports) = taken(st, &key);
-    if unset(new.pointer("/spec/clusterIP")) {
+    if needs_cluster_ip(new) && unset(new.pointer("/spec/clusterIP")) {
         allocate_cluster_ip(info, &name, new, &ips)?;
     }
     allocate_node_ports(info, &name, new, &taken_ports)?;

@@ -139,11 +139,8 @@ fn service_cells(o: &Value, now: Timestamp) -> Vec<Value> {
                 .into_iter()
                 .flatten()
                 .filter_map(|i| {
-                    i.get("ip")
-                        .or_else(|| i.get("hostname"))
-                        .and_then(Value::as_str)
-                        .filter(|v| !v.is_empty())
-                        .map(str::to_string)
+                    let set = |k: &str| i.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+                    set("ip").or_else(|| set("hostname")).map(str::to_string)
                 })
                 .collect();
             // A sorted set, as `sets.List` returns it.

@@ -47,11 +47,16 @@ impl Answer {
                 message,
             }) => {
                 let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut status = ApiError::new(code, "", message).status();
-                if !reason.is_empty() {
-                    status["reason"] = json!(reason);
+                // The reason goes where a Status has it: after the message.
+                let mut status = serde_json::Map::new();
+                for (k, v) in ApiError::new(code, "", message).status_map() {
+                    let after_message = k == "message";
+                    status.insert(k, v);
+                    if after_message && !reason.is_empty() {
+                        status.insert("reason".into(), json!(reason));
+                    }
                 }
-                crate::rest::json_response(code, &status)
+                crate::rest::json_response(code, &serde_json::Value::Object(status))
             }
             Effect::Throttle {
                 retry_after_seconds,

@@ -124,8 +124,10 @@ impl ResourceInfo {
             .map(|(_, s)| s)
     }
 
+    /// Namespaces have no collection delete in kube-apiserver (their REST
+    /// storage is no `CollectionDeleter`); every other kind has the full set.
     pub(crate) fn verbs(&self) -> Vec<&'static str> {
-        vec![
+        let mut verbs = vec![
             "create",
             "delete",
             "deletecollection",
@@ -134,6 +136,10 @@ impl ResourceInfo {
             "patch",
             "update",
             "watch",
-        ]
+        ];
+        if !self.custom && self.group.is_empty() && self.plural == "namespaces" {
+            verbs.retain(|v| *v != "deletecollection");
+        }
+        verbs
     }
 }

@@ -416,6 +416,9 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
                 Err(ApiError::method_not_allowed())
             }
             Method::POST => write::create(req).await,
+            Method::DELETE if !req.info.verbs().contains(&"deletecollection") => {
+                Err(ApiError::method_not_allowed())
+            }
             Method::DELETE => write::delete_collection(req).await,
             _ => Err(ApiError::method_not_allowed()),
         },

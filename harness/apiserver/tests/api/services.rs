@@ -381,3 +381,97 @@ async fn creating_in_a_terminating_namespace_names_the_cause() {
     assert_eq!(causes[0].message, "namespace going is being terminated");
     assert_eq!(causes[0].field, "metadata.namespace");
 }
+
+/// What a type change or a sparse PUT does to allocated values
+/// (`patchAllocatedValues`, `dropTypeDependentFields`, `normalizeClusterIPs`).
+#[tokio::test]
+async fn type_changes_and_sparse_updates_keep_only_what_the_type_needs() {
+    let (_server, client) = server().await;
+    let api: Api<Service> = Api::default_namespaced(client.clone());
+    let spec = create(
+        &client,
+        "web",
+        json!({"type": "NodePort", "ports": [{"name": "http", "port": 80, "nodePort": 0}]}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        (30000..=32767).contains(&node_port(&spec, 0)),
+        "nodePort 0 asks for one: {spec}"
+    );
+    let ip = spec["clusterIP"].as_str().unwrap().to_string();
+
+    // A PUT with clusterIP but no clusterIPs keeps the address held.
+    let mut body = serde_json::to_value(api.get("web").await.unwrap()).unwrap();
+    body["spec"].as_object_mut().unwrap().remove("clusterIPs");
+    let put: Service = serde_json::from_value(body).unwrap();
+    let kept = api
+        .replace("web", &PostParams::default(), &put)
+        .await
+        .unwrap();
+    let kept = serde_json::to_value(kept).unwrap()["spec"].clone();
+    assert_eq!(kept["clusterIPs"], json!([ip]));
+    let s = status(
+        create(&client, "thief", json!({"clusterIP": ip}))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        s.message.contains("provided IP is already allocated"),
+        "{}",
+        s.message
+    );
+
+    // NodePort → ClusterIP: the node port the client echoed goes.
+    let mut body = serde_json::to_value(api.get("web").await.unwrap()).unwrap();
+    body["spec"]["type"] = json!("ClusterIP");
+    let to_cluster_ip: Service = serde_json::from_value(body).unwrap();
+    let now = api
+        .replace("web", &PostParams::default(), &to_cluster_ip)
+        .await
+        .unwrap();
+    let now = serde_json::to_value(now).unwrap()["spec"].clone();
+    assert!(now["ports"][0].get("nodePort").is_none(), "{now}");
+    assert_eq!(now["clusterIP"], ip.as_str());
+
+    // ClusterIP → ExternalName: the address goes, and is free again.
+    let mut body = serde_json::to_value(api.get("web").await.unwrap()).unwrap();
+    body["spec"]["type"] = json!("ExternalName");
+    body["spec"]["externalName"] = json!("example.com");
+    let external: Service = serde_json::from_value(body).unwrap();
+    let now = api
+        .replace("web", &PostParams::default(), &external)
+        .await
+        .unwrap();
+    let now = serde_json::to_value(now).unwrap()["spec"].clone();
+    for gone in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        assert!(now.get(gone).is_none(), "{gone}: {now}");
+    }
+    create(&client, "next", json!({"clusterIP": ip}))
+        .await
+        .unwrap();
+}
+
+/// Namespaces have no collection delete (405), so no sweep takes the
+/// protected ones with the rest.
+#[tokio::test]
+async fn namespaces_cannot_be_deleted_as_a_collection() {
+    let (_server, client) = server().await;
+    let (code, body) = crate::common::raw(
+        &client,
+        "DELETE",
+        "/api/v1/namespaces",
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(code, 405, "{body}");
+    assert_eq!(body["reason"], "MethodNotAllowed");
+    assert!(
+        Api::<Namespace>::all(client)
+            .get_opt("kube-node-lease")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
