@@ -57,6 +57,12 @@ fn needs_node_ports(svc: &Value) -> bool {
     )
 }
 
+/// Absent, null or empty: what the defaulting and the allocated-value
+/// rules treat as "left out".
+fn blank(v: Option<&Value>) -> bool {
+    v.is_none_or(|v| v.is_null() || v == "")
+}
+
 /// A port's node port, if one is set (0 and null mean unset).
 fn node_port_of(port: &Value) -> Option<u64> {
     port.get("nodePort")
@@ -77,10 +83,7 @@ fn set_defaults(svc: &mut Value) {
     let Some(spec) = spec.as_object_mut() else {
         return;
     };
-    let missing = |spec: &serde_json::Map<String, Value>, k: &str| {
-        spec.get(k).is_none_or(|v| v.is_null() || v == "")
-    };
-    if missing(spec, "sessionAffinity") {
+    if blank(spec.get("sessionAffinity")) {
         spec.insert("sessionAffinity".into(), "None".into());
     }
     if spec.get("sessionAffinity").and_then(Value::as_str) == Some("None") {
@@ -100,12 +103,12 @@ fn set_defaults(svc: &mut Value) {
             }
         }
     }
-    if missing(spec, "type") {
+    if blank(spec.get("type")) {
         spec.insert("type".into(), "ClusterIP".into());
     }
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-            if port.get("protocol").is_none_or(|p| p.is_null() || p == "") {
+            if blank(port.get("protocol")) {
                 port.insert("protocol".into(), "TCP".into());
             }
             let unset = port
@@ -127,10 +130,10 @@ fn set_defaults(svc: &mut Value) {
         .is_some_and(|a| !a.is_empty());
     let externally_reachable =
         matches!(ty.as_str(), "NodePort" | "LoadBalancer") || (ty == "ClusterIP" && external_ips);
-    if externally_reachable && missing(spec, "externalTrafficPolicy") {
+    if externally_reachable && blank(spec.get("externalTrafficPolicy")) {
         spec.insert("externalTrafficPolicy".into(), "Cluster".into());
     }
-    if ty != "ExternalName" && missing(spec, "internalTrafficPolicy") {
+    if ty != "ExternalName" && blank(spec.get("internalTrafficPolicy")) {
         spec.insert("internalTrafficPolicy".into(), "Cluster".into());
     }
     if ty == "LoadBalancer" && spec.get("allocateLoadBalancerNodePorts").is_none() {
@@ -377,16 +380,12 @@ fn allocate_node_ports(
     // portallocator's offset: min(max(16, size/32), 128).
     let offset = ((hi - lo + 1) / 32).clamp(16, 128);
     for port in ports.iter_mut() {
+        if node_port_of(port).is_some() {
+            continue;
+        }
         let Some(port) = port.as_object_mut() else {
             continue;
         };
-        if port
-            .get("nodePort")
-            .and_then(Value::as_u64)
-            .is_some_and(|n| n != 0)
-        {
-            continue;
-        }
         let number = port.get("port").and_then(Value::as_u64).unwrap_or(0);
         let n = match by_port.iter().find(|(p, _)| *p == number) {
             Some((_, n)) => *n,
@@ -419,12 +418,11 @@ pub(crate) fn prepare_update(
 ) -> Result<(), ApiError> {
     set_defaults(new);
     let name = meta::name(old).to_string();
-    let unset = |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v == "");
     const IP_FIELDS: [&str; 4] = ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"];
     if needs_cluster_ip(old) && needs_cluster_ip(new) {
         for f in IP_FIELDS {
             let at = format!("/spec/{f}");
-            if unset(new.pointer(&at))
+            if blank(new.pointer(&at))
                 && let Some(v) = old.pointer(&at)
             {
                 meta::set_path(new, &format!(".spec.{f}"), v.clone());
@@ -471,7 +469,11 @@ pub(crate) fn prepare_update(
     let drop = needs_node_ports(old) && !needs_node_ports(new);
     if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
         let used: BTreeSet<u64> = ports.iter().filter_map(node_port_of).collect();
-        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+        for port in ports.iter_mut() {
+            let given = node_port_of(port);
+            let Some(port) = port.as_object_mut() else {
+                continue;
+            };
             let port_name = port
                 .get("name")
                 .and_then(Value::as_str)
@@ -481,10 +483,6 @@ pub(crate) fn prepare_update(
                 .iter()
                 .find(|(n, _)| *n == port_name)
                 .map(|(_, p)| *p);
-            let given = port
-                .get("nodePort")
-                .and_then(Value::as_u64)
-                .filter(|n| *n != 0);
             match (given, was) {
                 (None, Some(p)) if keep && !used.contains(&p) => {
                     port.insert("nodePort".into(), p.into());
@@ -498,14 +496,14 @@ pub(crate) fn prepare_update(
     }
     let spec_ip = new.pointer("/spec/clusterIP").cloned();
     if let Some(Value::String(ip)) = &spec_ip
-        && unset(new.pointer("/spec/clusterIPs"))
+        && blank(new.pointer("/spec/clusterIPs"))
     {
         // `normalizeClusterIPs`: the list follows the single field.
         meta::set_path(new, ".spec.clusterIPs", json!([ip]));
     }
     let key = meta::key(old);
     let (ips, taken_ports) = taken(st, &key);
-    if needs_cluster_ip(new) && unset(new.pointer("/spec/clusterIP")) {
+    if needs_cluster_ip(new) && blank(new.pointer("/spec/clusterIP")) {
         allocate_cluster_ip(info, &name, new, &ips)?;
     }
     allocate_node_ports(info, &name, new, &taken_ports)?;
