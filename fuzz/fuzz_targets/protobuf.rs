@@ -2,7 +2,7 @@
 //! kubectl's typed clients send): a `k8s\0` envelope around a
 //! `runtime.Unknown` naming a kind, with arbitrary bytes as the object, or
 //! arbitrary bytes outright. Whatever the bytes, the answer is a created
-//! object or a `Status` error (415 for kinds not read, 400 for a broken
+//! object or a `Status` error (400 for an unknown kind or a broken
 //! message), never a 500 or a panic.
 #![no_main]
 

@@ -13,6 +13,7 @@ mod package_check;
 mod paths;
 mod prereq;
 mod process;
+mod protobuf_schema;
 mod soak;
 mod upgrade;
 
@@ -41,6 +42,9 @@ enum Command {
     /// Package the published crates and test them from a scratch crate
     /// outside the workspace, on another Kubernetes version.
     PackageCheck(package_check::Args),
+    /// Regenerate the table the embedded API server reads protobuf with,
+    /// from the Kubernetes sources of the version it serves.
+    ProtobufSchema(protobuf_schema::Args),
     /// Create, delete or inspect a kind cluster.
     Cluster(cluster::Args),
     /// Install, upgrade or uninstall a CSI driver.
@@ -61,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Command::SuitesOverHttp(args) => over_http::run(args),
         Command::CiSummary(args) => ci_summary::run(args),
         Command::PackageCheck(args) => package_check::run(args),
+        Command::ProtobufSchema(args) => protobuf_schema::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Csi(args) => csi::run(args),
         Command::SetupUpgradeTests(args) => upgrade::setup::run(args),

@@ -231,13 +231,7 @@ impl Req {
                 })?
             }
             "application/vnd.kubernetes.protobuf" => {
-                crate::protobuf::decode(&bytes).map_err(|m| {
-                    ApiError::new(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "UnsupportedMediaType",
-                        m,
-                    )
-                })?
+                crate::protobuf::decode(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?
             }
             other => return Err(ApiError::unsupported_media_type(other)),
         };

@@ -831,3 +831,197 @@ async fn services_and_system_namespaces_as_kubectl_sees_them() -> Result<()> {
     );
     Ok(())
 }
+
+/// kubectl's `create` subcommands build typed objects and send them as
+/// protobuf (`application/vnd.kubernetes.protobuf`), which the server reads
+/// through the table derived from k8s.io/api's generated.proto and Go tags.
+#[tokio::test]
+async fn create_subcommands_send_protobuf_for_every_kind() -> Result<()> {
+    let Some(f) = fixture("create_subcommands_send_protobuf_for_every_kind").await? else {
+        return Ok(());
+    };
+    let k = &f.kubectl;
+    for (args, printed) in [
+        (
+            &[
+                "create",
+                "deployment",
+                "web",
+                "--image=nginx:1.27",
+                "--replicas=0",
+                "--port=8080",
+            ][..],
+            "deployment.apps/web created",
+        ),
+        (
+            &["create", "service", "clusterip", "web", "--tcp=80:8080"],
+            "service/web created",
+        ),
+        (
+            &[
+                "create",
+                "job",
+                "once",
+                "--image=busybox",
+                "--",
+                "echo",
+                "hi",
+            ],
+            "job.batch/once created",
+        ),
+        (
+            &[
+                "create",
+                "cronjob",
+                "nightly",
+                "--image=busybox",
+                "--schedule=0 3 * * *",
+            ],
+            "cronjob.batch/nightly created",
+        ),
+        (
+            &["create", "serviceaccount", "robot"],
+            "serviceaccount/robot created",
+        ),
+        (
+            &[
+                "create",
+                "role",
+                "reader",
+                "--verb=get,list",
+                "--resource=pods",
+            ],
+            "role.rbac.authorization.k8s.io/reader created",
+        ),
+        (
+            &[
+                "create",
+                "rolebinding",
+                "reader",
+                "--role=reader",
+                "--serviceaccount=default:robot",
+            ],
+            "rolebinding.rbac.authorization.k8s.io/reader created",
+        ),
+        (
+            &[
+                "create",
+                "clusterrole",
+                "viewer",
+                "--verb=get",
+                "--resource=nodes",
+            ],
+            "clusterrole.rbac.authorization.k8s.io/viewer created",
+        ),
+        (
+            &[
+                "create",
+                "clusterrolebinding",
+                "viewer",
+                "--clusterrole=viewer",
+                "--user=alice",
+            ],
+            "clusterrolebinding.rbac.authorization.k8s.io/viewer created",
+        ),
+        (
+            &[
+                "create",
+                "pdb",
+                "web",
+                "--selector=app=web",
+                "--min-available=1",
+            ],
+            "poddisruptionbudget.policy/web created",
+        ),
+        (
+            &[
+                "create",
+                "quota",
+                "small",
+                "--hard=pods=10,requests.memory=1Gi",
+            ],
+            "resourcequota/small created",
+        ),
+        (
+            &[
+                "create",
+                "priorityclass",
+                "high",
+                "--value=1000",
+                "--description=batch work",
+            ],
+            "priorityclass.scheduling.k8s.io/high created",
+        ),
+        (
+            &["create", "ingress", "web", "--rule=example.com/=web:80"],
+            "ingress.networking.k8s.io/web created",
+        ),
+        (
+            &["create", "secret", "generic", "token", "--from-literal=k=v"],
+            "secret/token created",
+        ),
+    ] {
+        assert_eq!(k.ok(args).await?.trim(), printed, "kubectl {args:?}");
+    }
+
+    let deploy = k.json(&["get", "deployment", "web"]).await?;
+    assert_eq!(
+        deploy["spec"]["replicas"], 0,
+        "an explicit zero is kept: {deploy}"
+    );
+    let container = &deploy["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "nginx:1.27");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(deploy["spec"]["selector"]["matchLabels"]["app"], "web");
+
+    let svc = k.json(&["get", "service", "web"]).await?;
+    assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+    assert!(
+        svc["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10.96.")),
+        "{svc}"
+    );
+
+    let job = k.json(&["get", "job", "once"]).await?;
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["command"],
+        serde_json::json!(["echo", "hi"])
+    );
+    let cron = k.json(&["get", "cronjob", "nightly"]).await?;
+    assert_eq!(cron["spec"]["schedule"], "0 3 * * *");
+    let binding = k.json(&["get", "rolebinding", "reader"]).await?;
+    assert_eq!(
+        binding["subjects"],
+        serde_json::json!([{"kind": "ServiceAccount", "name": "robot", "namespace": "default"}])
+    );
+    assert_eq!(binding["roleRef"]["name"], "reader");
+    let role = k.json(&["get", "role", "reader"]).await?;
+    assert_eq!(
+        role["rules"][0]["verbs"],
+        serde_json::json!(["get", "list"])
+    );
+    let pdb = k.json(&["get", "pdb", "web"]).await?;
+    assert_eq!(
+        pdb["spec"]["minAvailable"], 1,
+        "an int-or-string read as an int: {pdb}"
+    );
+    let quota = k.json(&["get", "quota", "small"]).await?;
+    assert_eq!(
+        quota["spec"]["hard"],
+        serde_json::json!({"pods": "10", "requests.memory": "1Gi"})
+    );
+    let pc = k.json(&["get", "priorityclass", "high"]).await?;
+    assert_eq!(
+        (pc["value"].clone(), pc["description"].clone()),
+        (1000.into(), "batch work".into())
+    );
+    let ing = k.json(&["get", "ingress", "web"]).await?;
+    let path = &ing["spec"]["rules"][0]["http"]["paths"][0];
+    assert_eq!(path["backend"]["service"]["port"]["number"], 80, "{ing}");
+    let secret = k.json(&["get", "secret", "token"]).await?;
+    assert_eq!(secret["data"]["k"], "dg==");
+    drop(f.server);
+    Ok(())
+}
