@@ -8,12 +8,12 @@ mod ci_summary;
 mod cluster;
 mod csi;
 mod demo;
+mod go_types;
 mod over_http;
 mod package_check;
 mod paths;
 mod prereq;
 mod process;
-mod protobuf_schema;
 mod soak;
 mod upgrade;
 
@@ -42,9 +42,10 @@ enum Command {
     /// Package the published crates and test them from a scratch crate
     /// outside the workspace, on another Kubernetes version.
     PackageCheck(package_check::Args),
-    /// Regenerate the table the embedded API server reads protobuf with,
-    /// from the Kubernetes sources of the version it serves.
-    ProtobufSchema(protobuf_schema::Args),
+    /// Regenerate the embedded API server's table of the built-in Go types
+    /// (protobuf field numbers, JSON names, omitempty) from the Kubernetes
+    /// sources of the version it serves.
+    GoTypes(go_types::Args),
     /// Create, delete or inspect a kind cluster.
     Cluster(cluster::Args),
     /// Install, upgrade or uninstall a CSI driver.
@@ -65,7 +66,7 @@ fn main() -> anyhow::Result<()> {
         Command::SuitesOverHttp(args) => over_http::run(args),
         Command::CiSummary(args) => ci_summary::run(args),
         Command::PackageCheck(args) => package_check::run(args),
-        Command::ProtobufSchema(args) => protobuf_schema::run(args),
+        Command::GoTypes(args) => go_types::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Csi(args) => csi::run(args),
         Command::SetupUpgradeTests(args) => upgrade::setup::run(args),

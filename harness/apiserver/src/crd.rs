@@ -341,15 +341,7 @@ pub(crate) fn validate_custom(
     let mut pruned = Vec::new();
     let causes = schema::apply(sch, obj, &mut pruned);
     if strict && !pruned.is_empty() {
-        let fields: Vec<String> = pruned
-            .iter()
-            .map(|p| format!("unknown field {p:?}"))
-            .collect();
-        return Err(ApiError::bad_request(format!(
-            "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
-            fields.join(", "),
-            kind = info.kind
-        )));
+        return Err(ApiError::strict_decoding(&info.kind, version, &pruned));
     }
     if causes.is_empty() {
         Ok(())

@@ -137,6 +137,20 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
+    /// `fieldValidation=Strict` and unknown fields: the decoder's error
+    /// through `transformDecodeError` (apiserver's
+    /// `pkg/endpoints/handlers/rest.go`), a 400.
+    pub(crate) fn strict_decoding(kind: &str, version: &str, unknown: &[String]) -> Self {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|p| format!("unknown field {p:?}"))
+            .collect();
+        Self::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
+            fields.join(", ")
+        ))
+    }
+
     pub(crate) fn gone(message: impl Into<String>) -> Self {
         Self::new(StatusCode::GONE, "Expired", message)
     }

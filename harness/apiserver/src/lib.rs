@@ -20,6 +20,7 @@ mod gc;
 mod http;
 mod openapi;
 // Public only for the fuzz targets (fuzz/): not part of the API.
+mod go_types;
 #[doc(hidden)]
 pub mod patch;
 mod protobuf;

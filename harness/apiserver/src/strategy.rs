@@ -26,6 +26,7 @@ pub(crate) fn prepare_create(
     obj: &mut Value,
     strict: bool,
 ) -> Result<(), ApiError> {
+    prune_builtin(info, version, obj, strict)?;
     if info.status && !is(info, "", "nodes") {
         // Create cannot set status where status has its own subresource.
         obj.as_object_mut().expect("object").remove("status");
@@ -122,6 +123,7 @@ pub(crate) fn prepare_update(
             &[(field.to_string(), format!("Forbidden: {msg}"))],
         )
     };
+    prune_builtin(info, version, new, strict)?;
     if part == Part::Main {
         crate::defaults::apply(&info.group, &info.plural, new);
     }
@@ -200,6 +202,29 @@ pub(crate) fn prepare_update(
         }
         _ if info.custom => crate::crd::validate_custom(info, version, new, strict)?,
         _ => {}
+    }
+    Ok(())
+}
+
+/// A built-in kind's body as Go's decoding into its type leaves it
+/// (custom kinds are pruned by their schema in `crd`).
+fn prune_builtin(
+    info: &ResourceInfo,
+    version: &str,
+    obj: &mut Value,
+    strict: bool,
+) -> Result<(), ApiError> {
+    if info.custom {
+        return Ok(());
+    }
+    let api_version = if info.group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{}/{version}", info.group)
+    };
+    let unknown = crate::go_types::prune(&api_version, &info.kind, obj);
+    if strict && !unknown.is_empty() {
+        return Err(ApiError::strict_decoding(&info.kind, version, &unknown));
     }
     Ok(())
 }

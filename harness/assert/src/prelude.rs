@@ -9,7 +9,7 @@ pub use crate::wait::{
 // Matching.
 pub use crate::matchers::{
     Matcher, absent, condition, contains, eq, field, ge, gt, le, lt, matches_regex, no_condition,
-    not, present, stable,
+    not, present, stable, zero,
 };
 pub use crate::{all_of, any_of, assert_that};
 

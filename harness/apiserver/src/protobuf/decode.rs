@@ -3,17 +3,12 @@
 //! the decoded struct writes them, and apimachinery's hand-written wire
 //! types (times, quantities, int-or-string, raw JSON) as their JSON forms.
 
-use super::schema::{Field, Scalar, Schema, Type};
 use super::wire::{Wire, fields};
+use crate::go_types::{
+    DURATION, FIELDS_V1, Field, INT_OR_STRING, MICRO_TIME, QUANTITY, RAW_EXTENSION, Scalar, Schema,
+    TIME, Type, is_zero,
+};
 use serde_json::{Map, Value};
-
-const TIME: &str = "k8s.io.apimachinery.pkg.apis.meta.v1.Time";
-const MICRO_TIME: &str = "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime";
-const DURATION: &str = "k8s.io.apimachinery.pkg.apis.meta.v1.Duration";
-const FIELDS_V1: &str = "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1";
-const QUANTITY: &str = "k8s.io.apimachinery.pkg.api.resource.Quantity";
-const INT_OR_STRING: &str = "k8s.io.apimachinery.pkg.util.intstr.IntOrString";
-const RAW_EXTENSION: &str = "k8s.io.apimachinery.pkg.runtime.RawExtension";
 
 /// How deep messages may nest: serde_json's own limit for JSON bodies, so
 /// a hostile body fails the same way in either encoding, never by
@@ -75,7 +70,7 @@ pub(super) fn message(
             };
             match (field.ty, wire) {
                 // Packed numbers: one length-delimited run of varints.
-                (Type::Scalar(s), Wire::Bytes(mut b)) if s.is_varint() => {
+                (Type::Scalar(s), Wire::Bytes(mut b)) if is_varint(s) => {
                     while !b.is_empty() {
                         let (v, rest) = super::wire::varint(b).map_err(at)?;
                         list.push(scalar(s, Wire::Varint(v)).map_err(at)?);
@@ -86,7 +81,7 @@ pub(super) fn message(
             }
         } else {
             let v = value(schema, field.ty, wire, depth).map_err(at)?;
-            if field.keep_zero || !is_zero(&v) || matches!(field.ty, Type::Message(_)) {
+            if field.keeps_zero() || !is_zero(&v) || matches!(field.ty, Type::Message(_)) {
                 obj.insert(json.to_string(), v);
             }
         }
@@ -105,13 +100,12 @@ fn value(schema: &Schema, ty: Type, wire: Wire<'_>, depth: usize) -> Result<Valu
     }
 }
 
-impl Scalar {
-    fn is_varint(self) -> bool {
-        matches!(
-            self,
-            Scalar::Bool | Scalar::Int32 | Scalar::Int64 | Scalar::UInt32 | Scalar::UInt64
-        )
-    }
+/// Scalars read as varints, which a packed repeated field runs together.
+fn is_varint(s: Scalar) -> bool {
+    matches!(
+        s,
+        Scalar::Bool | Scalar::Int32 | Scalar::Int64 | Scalar::UInt32 | Scalar::UInt64
+    )
 }
 
 fn scalar(s: Scalar, wire: Wire<'_>) -> Result<Value, String> {
@@ -132,16 +126,6 @@ fn scalar(s: Scalar, wire: Wire<'_>) -> Result<Value, String> {
         (Scalar::Float, Wire::Fixed32(v)) => f64::from(f32::from_bits(v)).into(),
         (s, _) => return Err(format!("a {s:?} value has the wrong wire type")),
     })
-}
-
-/// Go's `omitempty` drops these; the schema says where it applies.
-fn is_zero(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.is_empty(),
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        _ => false,
-    }
 }
 
 /// A `map<K, V>` entry is a message with the key in field 1, the value in 2.

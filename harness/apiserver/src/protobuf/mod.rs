@@ -4,15 +4,13 @@
 //! Why not k8s-pb's generated types: the server keeps objects as JSON, and
 //! k8s-pb's prost structs have no JSON form. What turning protobuf into JSON
 //! needs is, per field, its number, JSON name and type, and whether Go's
-//! JSON keeps a zero value; `schema.txt` holds exactly that, derived from
-//! the upstream sources by `cargo xtask protobuf-schema`.
+//! JSON keeps a zero value; the table in `go_types` holds exactly that.
 
 mod base64;
 mod decode;
-mod schema;
 mod wire;
 
-use schema::Schema;
+use crate::go_types::Schema;
 use serde_json::{Value, json};
 use wire::{Wire, fields};
 

@@ -10,6 +10,7 @@ mod deletion;
 mod errors;
 mod eviction;
 mod faults;
+mod fields;
 mod groups;
 mod http;
 mod kubectl;

@@ -313,6 +313,39 @@ pub fn absent() -> Presence {
     Presence { want: false }
 }
 
+/// Go's zero value, which kube-apiserver leaves out of JSON for `omitempty`
+/// fields: absent, `null`, `0`, `""`, `false`, `[]` or `{}`. A status
+/// counter such as `readyReplicas` is absent, not `0`, when nothing is
+/// ready (Gomega's `BeZero`).
+pub fn zero() -> Zero {
+    Zero
+}
+
+/// See [`zero`].
+#[derive(Debug, Clone, Copy)]
+pub struct Zero;
+
+impl Matcher for Zero {
+    fn mismatches(&self, actual: Option<&Value>, at: &str) -> Vec<Mismatch> {
+        let is_zero = match actual {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => !b,
+            Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+            Some(Value::String(s)) => s.is_empty(),
+            Some(Value::Array(a)) => a.is_empty(),
+            Some(Value::Object(o)) => o.is_empty(),
+        };
+        if is_zero {
+            Vec::new()
+        } else {
+            vec![Mismatch::new(at, self.describe(), render(actual))]
+        }
+    }
+    fn describe(&self) -> String {
+        "zero (absent, 0, \"\", false or empty)".to_string()
+    }
+}
+
 impl Matcher for Presence {
     fn mismatches(&self, actual: Option<&Value>, at: &str) -> Vec<Mismatch> {
         if not_null(actual).is_some() == self.want {
@@ -377,6 +410,26 @@ mod tests {
             vec![Mismatch::new("x[1]", "2", "3")]
         );
         assert_eq!(fails(&eq(json!([1, 2])), json!([1])).len(), 1);
+    }
+
+    #[test]
+    fn zero_is_go_s_zero_value_or_absence() {
+        for v in [
+            json!(0),
+            json!(""),
+            json!(false),
+            json!([]),
+            json!({}),
+            Value::Null,
+        ] {
+            assert!(passes(&zero(), v.clone()), "{v}");
+        }
+        assert!(zero().mismatches(None, "x").is_empty());
+        assert_eq!(
+            fails(&zero(), json!(2)),
+            vec![Mismatch::new("x", zero().describe(), "2")]
+        );
+        assert!(!passes(&zero(), json!([0])));
     }
 
     #[test]

@@ -22,7 +22,8 @@ mod render;
 mod stable;
 
 pub use basic::{
-    absent, contains, eq, ge, gt, le, lt, matches_regex, not, present, try_matches_regex,
+    Zero, absent, contains, eq, ge, gt, le, lt, matches_regex, not, present, try_matches_regex,
+    zero,
 };
 pub use combine::{AllOf, AnyOf, all_of, any_of};
 pub use field::{Condition, Field, condition, field, no_condition, try_field};

@@ -1,0 +1,59 @@
+//! Unknown and empty fields of built-in kinds, as Go's decoding into the
+//! type leaves them: unknown fields dropped (refused under
+//! `fieldValidation=Strict`), `omitempty` zero values dropped.
+
+use serde_json::json;
+
+use crate::common::{raw, server};
+
+fn deployment(extra: serde_json::Value) -> serde_json::Value {
+    let mut d = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "labels": {}},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "args": []}]}
+            }
+        }
+    });
+    if let (Some(spec), Some(extra)) = (d["spec"].as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    d
+}
+
+/// Strict: `transformDecodeError` over sigs.k8s.io/json's strict error
+/// (apiserver `pkg/endpoints/handlers/create.go` and `rest.go`).
+#[tokio::test]
+async fn strict_refuses_unknown_fields_of_builtin_kinds() {
+    let (_s, client) = server().await;
+    let body = serde_json::to_vec(&deployment(json!({"replica": 3}))).unwrap();
+    let uri = "/apis/apps/v1/namespaces/default/deployments?fieldValidation=Strict";
+    let (code, status) = raw(&client, "POST", uri, "application/json", body.clone()).await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(status["reason"], "BadRequest");
+    assert_eq!(
+        status["message"],
+        r#"Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.replica""#
+    );
+
+    // Without Strict the field is dropped and the write goes through.
+    let uri = "/apis/apps/v1/namespaces/default/deployments";
+    let (code, created) = raw(&client, "POST", uri, "application/json", body).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["spec"].get("replica"), None);
+    assert_eq!(
+        created["spec"]["replicas"], 0,
+        "a pointer's zero is a value"
+    );
+    assert_eq!(
+        created["metadata"].get("labels"),
+        None,
+        "empty labels are omitempty"
+    );
+    let container = &created["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container.get("args"), None, "{container}");
+}
