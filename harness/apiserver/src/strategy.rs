@@ -1,6 +1,7 @@
-//! Per-kind rules kube-apiserver applies on create and update: status reset
-//! on create, the defaults clients read back, and the immutable fields users
-//! trip over (StatefulSet spec, PVC spec).
+//! Per-kind rules kube-apiserver's registry strategies apply on create and
+//! update: status reset on create, generated selectors and template
+//! generations, and the immutable fields users trip over (StatefulSet spec,
+//! PVC spec). Defaults, which every write gets, are in `defaults`.
 
 use serde_json::{Value, json};
 
@@ -11,12 +12,6 @@ use crate::store::{State, meta};
 
 fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
     info.group == group && info.plural == plural
-}
-
-fn default(obj: &mut Value, path: &str, value: Value) {
-    if meta::path(obj, path).is_none_or(Value::is_null) {
-        meta::set_path(obj, path, value);
-    }
 }
 
 pub(crate) fn prepare_create(
@@ -31,11 +26,13 @@ pub(crate) fn prepare_create(
         // Create cannot set status where status has its own subresource.
         obj.as_object_mut().expect("object").remove("status");
     }
+    if is(info, "batch", "jobs") {
+        job_selector(obj);
+    }
     crate::defaults::apply(&info.group, &info.plural, obj);
     match (info.group.as_str(), info.plural.as_str()) {
         ("", "pods") => {
             validate_pod(info, obj)?;
-            default_pod_spec(obj, "spec");
             let qos = pod_qos(obj);
             meta::set_path(obj, ".status", json!({"phase": "Pending", "qosClass": qos}));
         }
@@ -50,51 +47,29 @@ pub(crate) fn prepare_create(
                 l.insert("kubernetes.io/metadata.name".into(), name.into());
             }
         }
-        ("", "persistentvolumeclaims") => {
-            default(obj, ".spec.volumeMode", "Filesystem".into());
-            meta::set_path(obj, ".status", json!({"phase": "Pending"}));
-        }
-        ("", "persistentvolumes") => {
-            default(obj, ".spec.persistentVolumeReclaimPolicy", "Retain".into());
-            default(obj, ".spec.volumeMode", "Filesystem".into());
+        ("", "persistentvolumeclaims" | "persistentvolumes") => {
             meta::set_path(obj, ".status", json!({"phase": "Pending"}));
         }
         ("", "services") => crate::services::prepare_create(st, info, obj)?,
         ("apps", "statefulsets") => {
-            default(obj, ".spec.replicas", 1.into());
-            default(obj, ".spec.podManagementPolicy", "OrderedReady".into());
-            default(
-                obj,
-                ".spec.updateStrategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
-            );
-            default(obj, ".spec.revisionHistoryLimit", 10.into());
-            default(
-                obj,
-                ".spec.persistentVolumeClaimRetentionPolicy",
-                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
-            );
-            default_pod_spec(obj, "spec/template/spec");
             meta::set_path(
                 obj,
                 ".status",
                 json!({"replicas": 0, "availableReplicas": 0}),
             );
         }
-        ("apps", "deployments") => {
-            default(obj, ".spec.replicas", 1.into());
-            default(obj, ".spec.revisionHistoryLimit", 10.into());
-            default(obj, ".spec.progressDeadlineSeconds", 600.into());
-            default(
-                obj,
-                ".spec.strategy",
-                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
-            );
-            default_pod_spec(obj, "spec/template/spec");
-            meta::set_path(obj, ".status", json!({}));
+        ("apps", "daemonsets") => {
+            // The internal TemplateGeneration, as v1 writes it out
+            // (`Convert_apps_DaemonSet_To_v1_DaemonSet`).
+            let annotations = meta::metadata_mut(obj)
+                .entry("annotations")
+                .or_insert_with(|| json!({}));
+            if let Some(a) = annotations.as_object_mut() {
+                a.insert(TEMPLATE_GENERATION.into(), "1".into());
+            }
         }
+        ("apps", "deployments") => meta::set_path(obj, ".status", json!({})),
         ("apps", "replicasets") | ("", "replicationcontrollers") => {
-            default(obj, ".spec.replicas", 1.into());
             meta::set_path(obj, ".status", json!({"replicas": 0}));
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
@@ -145,7 +120,6 @@ pub(crate) fn prepare_update(
                 }
                 s
             };
-            default_pod_spec(new, "spec/template/spec");
             if strip(old) != strip(new) {
                 return Err(forbid(
                     "spec",
@@ -186,9 +160,29 @@ pub(crate) fn prepare_update(
                 ));
             }
         }
-        ("", "pods", Part::Main) => {
-            default_pod_spec(new, "spec");
-            validate_pod(info, new)?;
+        ("", "pods", Part::Main) => validate_pod(info, new)?,
+        ("apps", "daemonsets", Part::Main) => {
+            // `daemonSetStrategy.PrepareForUpdate`: a new template is a new
+            // template generation.
+            let generation = |v: &Value| {
+                v.pointer("/metadata/annotations")
+                    .and_then(|a| a.get(TEMPLATE_GENERATION))
+                    .and_then(Value::as_str)
+                    .and_then(|g| g.parse::<i64>().ok())
+                    .unwrap_or(0)
+            };
+            let mut next = generation(old);
+            if old.pointer("/spec/template") != new.pointer("/spec/template") {
+                next += 1;
+            }
+            if next > 0 {
+                let annotations = meta::metadata_mut(new)
+                    .entry("annotations")
+                    .or_insert_with(|| json!({}));
+                if let Some(a) = annotations.as_object_mut() {
+                    a.insert(TEMPLATE_GENERATION.into(), next.to_string().into());
+                }
+            }
         }
         ("", "services", Part::Main) => crate::services::prepare_update(st, info, old, new)?,
         ("", "namespaces", Part::Main) => {
@@ -229,33 +223,51 @@ fn prune_builtin(
     Ok(())
 }
 
-fn default_pod_spec(obj: &mut Value, at: &str) {
-    let Some(spec) = obj.pointer_mut(&format!("/{at}")) else {
-        return;
-    };
-    if !spec.is_object() {
+const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
+/// `generateSelector` in batch's job strategy (unless `manualSelector`):
+/// the template carries the job's name and uid, and the selector the uid.
+fn job_selector(obj: &mut Value) {
+    if obj.pointer("/spec/manualSelector") == Some(&Value::Bool(true)) {
         return;
     }
-    default(spec, ".restartPolicy", "Always".into());
-    default(spec, ".terminationGracePeriodSeconds", 30.into());
-    default(spec, ".dnsPolicy", "ClusterFirst".into());
-    default(spec, ".schedulerName", "default-scheduler".into());
-    default(spec, ".securityContext", json!({}));
-    for list in ["containers", "initContainers"] {
-        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
-            for c in cs.iter_mut().filter(|c| c.is_object()) {
-                let image = c.get("image").and_then(Value::as_str).unwrap_or("");
-                let tagless =
-                    !image.rsplit('/').next().unwrap_or("").contains(':') && !image.contains('@');
-                let policy = if tagless || image.ends_with(":latest") {
-                    "Always"
-                } else {
-                    "IfNotPresent"
-                };
-                default(c, ".imagePullPolicy", policy.into());
-                default(c, ".terminationMessagePath", "/dev/termination-log".into());
-                default(c, ".terminationMessagePolicy", "File".into());
-                default(c, ".resources", json!({}));
+    let name = meta::name(obj).to_string();
+    let uid = obj
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let labels = [
+        ("batch.kubernetes.io/controller-uid", &uid),
+        ("batch.kubernetes.io/job-name", &name),
+        ("controller-uid", &uid),
+        ("job-name", &name),
+    ];
+    if let Some(template) = obj.pointer_mut("/spec/template").filter(|t| t.is_object()) {
+        let metadata = template
+            .as_object_mut()
+            .expect("checked")
+            .entry("metadata")
+            .or_insert_with(|| json!({}));
+        if let Some(m) = metadata.as_object_mut() {
+            let l = m.entry("labels").or_insert_with(|| json!({}));
+            if let Some(l) = l.as_object_mut() {
+                for (k, v) in labels {
+                    l.entry(k).or_insert_with(|| v.clone().into());
+                }
+            }
+        }
+    }
+    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+        let selector = spec.entry("selector").or_insert_with(|| json!({}));
+        if selector.is_null() {
+            *selector = json!({});
+        }
+        if let Some(sel) = selector.as_object_mut() {
+            let ml = sel.entry("matchLabels").or_insert_with(|| json!({}));
+            if let Some(ml) = ml.as_object_mut() {
+                ml.entry("batch.kubernetes.io/controller-uid")
+                    .or_insert_with(|| uid.clone().into());
             }
         }
     }

@@ -129,3 +129,16 @@ pub(crate) async fn raw(
 pub(crate) async fn get(client: &Client, uri: &str) -> (u16, serde_json::Value) {
     raw(client, "GET", uri, "application/json", Vec::new()).await
 }
+
+/// Creates `body` through kube-rs's typed Api and returns what was stored.
+pub(crate) async fn create<K>(api: &kube::Api<K>, body: serde_json::Value) -> serde_json::Value
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let obj: K = serde_json::from_value(body).unwrap();
+    let created = api
+        .create(&kube::api::PostParams::default(), &obj)
+        .await
+        .unwrap();
+    serde_json::to_value(created).unwrap()
+}

@@ -14,22 +14,10 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy};
 use k8s_openapi::api::node::v1::RuntimeClass;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
-use kube::api::{Api, PostParams};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use kube::api::Api;
 use serde_json::{Value, json};
 
-use crate::common::{get, server};
-
-/// Creates `body` through kube-rs's typed Api and returns what was stored.
-async fn create<K>(api: &Api<K>, body: Value) -> Value
-where
-    K: kube::Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
-{
-    let obj: K = serde_json::from_value(body).unwrap();
-    let created = api.create(&PostParams::default(), &obj).await.unwrap();
-    serde_json::to_value(created).unwrap()
-}
+use crate::common::{create, get, server};
 
 #[tokio::test]
 async fn discovery_lists_the_groups_in_kube_apiservers_order_with_their_names() {

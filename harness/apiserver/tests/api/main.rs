@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod crd;
 mod crud;
+mod defaults;
 mod deletion;
 mod errors;
 mod eviction;
