@@ -164,26 +164,50 @@ pub(crate) fn group(shared: &Shared, name: &str) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &body))
 }
 
-fn subresources(info: &ResourceInfo) -> Vec<(&'static str, Value)> {
+/// A resource's subresources as discovery lists them: name, response kind
+/// (group and version default to the resource's) and verbs, sorted by name
+/// as kube-apiserver lists them.
+fn subresources(info: &ResourceInfo) -> Vec<(&'static str, Value, Value)> {
+    let read_write = || json!(["get", "patch", "update"]);
+    let connect = || json!(["create", "get"]);
+    let proxy = || json!(["create", "delete", "get", "patch", "update"]);
     let mut out = Vec::new();
     if info.status {
-        out.push(("status", json!({"kind": info.kind})));
+        out.push(("status", json!({"kind": info.kind}), read_write()));
     }
     if info.scale.is_some() {
         out.push((
             "scale",
             json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}),
+            read_write(),
         ));
     }
-    if info.group.is_empty() && info.plural == "namespaces" {
-        out.push(("finalize", json!({"kind": "Namespace"})));
+    if !info.group.is_empty() {
+        return out;
     }
-    if info.group.is_empty() && info.plural == "pods" {
-        out.push((
-            "eviction",
-            json!({"group": "policy", "version": "v1", "kind": "Eviction"}),
-        ));
+    match info.plural.as_str() {
+        "namespaces" => out.push(("finalize", json!({"kind": "Namespace"}), json!(["update"]))),
+        "pods" => out.extend([
+            ("attach", json!({"kind": "PodAttachOptions"}), connect()),
+            (
+                "eviction",
+                json!({"group": "policy", "version": "v1", "kind": "Eviction"}),
+                json!(["create"]),
+            ),
+            ("exec", json!({"kind": "PodExecOptions"}), connect()),
+            ("log", json!({"kind": "Pod"}), json!(["get"])),
+            (
+                "portforward",
+                json!({"kind": "PodPortForwardOptions"}),
+                connect(),
+            ),
+            ("proxy", json!({"kind": "PodProxyOptions"}), proxy()),
+        ]),
+        "nodes" => out.push(("proxy", json!({"kind": "NodeProxyOptions"}), proxy())),
+        "services" => out.push(("proxy", json!({"kind": "ServiceProxyOptions"}), proxy())),
+        _ => {}
     }
+    out.sort_by_key(|(name, _, _)| *name);
     out
 }
 
@@ -216,12 +240,12 @@ pub(crate) fn resource_list(
             r["categories"] = info.categories.clone().into();
         }
         resources.push(r);
-        for (sub, kind) in subresources(info) {
+        for (sub, kind, verbs) in subresources(info) {
             let mut r = json!({
                 "name": format!("{}/{sub}", info.plural),
                 "singularName": "",
                 "namespaced": info.namespaced,
-                "verbs": if sub == "eviction" { json!(["create"]) } else { json!(["get", "patch", "update"]) },
+                "verbs": verbs,
             });
             for (k, v) in kind.as_object().into_iter().flatten() {
                 r[k] = v.clone();
@@ -262,7 +286,7 @@ fn aggregated_group(name: &str, versions: &[VersionResources]) -> Value {
                     }
                     let subs: Vec<Value> = subresources(info)
                         .into_iter()
-                        .map(|(sub, kind)| {
+                        .map(|(sub, kind, verbs)| {
                             let mut rk = json!({"group": info.group, "version": v});
                             for (k, val) in kind.as_object().into_iter().flatten() {
                                 rk[k] = val.clone();
@@ -270,7 +294,7 @@ fn aggregated_group(name: &str, versions: &[VersionResources]) -> Value {
                             json!({
                                 "subresource": sub,
                                 "responseKind": rk,
-                                "verbs": if sub == "eviction" { json!(["create"]) } else { json!(["get", "patch", "update"]) },
+                                "verbs": verbs,
                             })
                         })
                         .collect();

@@ -2,6 +2,7 @@
 //! bodies and parameters, and guarantees every answer (even a panic) is a
 //! `Status` object.
 
+mod connect;
 mod eviction;
 pub(crate) mod read;
 mod scale;
@@ -289,6 +290,8 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         [p] => (*p, None, None),
         [p, n] => (*p, Some(n.to_string()), None),
         [p, n, s] => (*p, Some(n.to_string()), Some(s.to_string())),
+        // A proxy's own path follows it.
+        [p, n, "proxy", ..] => (*p, Some(n.to_string()), Some("proxy".to_string())),
         _ => return Err(ApiError::no_route()),
     };
     let info = shared
@@ -449,6 +452,15 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
                 Method::PUT => write::finalize(req).await,
                 _ => Err(ApiError::method_not_allowed()),
             }
+        }
+        (true, Some(sub @ ("log" | "exec" | "attach" | "portforward" | "proxy")))
+            if req.info.group.is_empty()
+                && connect::SERVED.contains(&(req.info.plural.as_str(), sub)) =>
+        {
+            if req.info.namespaced && req.namespace.is_none() {
+                return Err(ApiError::no_route());
+            }
+            connect::serve(req, sub)
         }
         (true, Some("eviction")) if req.info.group.is_empty() && req.info.plural == "pods" => {
             match m {

@@ -1025,3 +1025,50 @@ async fn create_subcommands_send_protobuf_for_every_kind() -> Result<()> {
     drop(f.server);
     Ok(())
 }
+
+/// `kubectl logs|exec` against pods no kubelet serves: the messages a real
+/// cluster prints when the pod is not scheduled or its kubelet is down
+/// (`pkg/registry/core/pod/strategy.go`, apimachinery `util/proxy`).
+#[tokio::test]
+async fn logs_and_exec_say_why_no_kubelet_answers() -> Result<()> {
+    let Some(f) = fixture("logs_and_exec_say_why_no_kubelet_answers").await? else {
+        return Ok(());
+    };
+    let k = &f.kubectl;
+    let pods = "apiVersion: v1\nkind: Pod\nmetadata: {name: pending, namespace: default}\nspec: {containers: [{name: main, image: busybox}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: placed, namespace: default}\nspec: {nodeName: node-1, containers: [{name: main, image: busybox}]}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n";
+    k.ok_with(&["apply", "-f", "-"], Some(pods)).await?;
+    let status = r#"{"status":{"addresses":[{"type":"InternalIP","address":"10.0.0.5"}]}}"#;
+    k.ok(&[
+        "patch",
+        "node",
+        "node-1",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        status,
+    ])
+    .await?;
+
+    assert_eq!(
+        k.ok(&["logs", "pending"]).await?,
+        "",
+        "an unscheduled pod has no log yet"
+    );
+    let err = k.fails(&["logs", "placed"]).await?;
+    assert_eq!(
+        err.trim(),
+        r#"Error from server: Get "https://10.0.0.5:10250/containerLogs/default/placed/main": dial tcp 10.0.0.5:10250: connect: connection refused"#
+    );
+    let err = k.fails(&["exec", "pending", "--", "ls"]).await?;
+    assert!(
+        err.contains("pod pending does not have a host assigned"),
+        "{err}"
+    );
+    let err = k.fails(&["exec", "placed", "--", "ls"]).await?;
+    assert!(
+        err.contains("error dialing backend: dial tcp 10.0.0.5:10250: connect: connection refused"),
+        "{err}"
+    );
+    drop(f.server);
+    Ok(())
+}

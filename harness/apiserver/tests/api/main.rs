@@ -4,6 +4,7 @@
 mod abuse;
 mod common;
 mod concurrency;
+mod connect;
 mod crd;
 mod crud;
 mod defaults;
