@@ -18,9 +18,11 @@ mod error;
 mod faults;
 mod gc;
 mod http;
+mod metrics;
 mod openapi;
 // Public only for the fuzz targets (fuzz/): not part of the API.
 mod go_types;
+mod health;
 #[doc(hidden)]
 pub mod patch;
 mod protobuf;

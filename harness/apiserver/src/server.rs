@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub faults: crate::faults::Faults,
     /// When set, every request must carry it (`Authorization: Bearer`).
     pub token: Option<String>,
+    /// Request counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Shared {
@@ -208,6 +210,7 @@ impl ApiServerBuilder {
             .expect("the system priority classes are valid");
         }
         let shared = Arc::new(Shared {
+            metrics: crate::metrics::Metrics::default(),
             state: Mutex::new(st),
             body_limit: self.body_limit,
             faults: crate::faults::Faults::new(),

@@ -51,7 +51,12 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     {
         return unauthorized();
     }
-    match AssertUnwindSafe(dispatch(shared, req)).catch_unwind().await {
+    let labels = crate::metrics::Labels::of(req.method(), req.uri(), req.headers());
+    let started = tokio::time::Instant::now();
+    let response = match AssertUnwindSafe(dispatch(shared.clone(), req))
+        .catch_unwind()
+        .await
+    {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => e.into_response(),
         Err(panic) => {
@@ -63,7 +68,12 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             ApiError::internal(format!("the server failed to handle the request: {what}"))
                 .into_response()
         }
+    };
+    if let Some(labels) = labels {
+        let code = response.status().as_u16();
+        shared.metrics.observe(labels, code, started.elapsed());
     }
+    response
 }
 
 /// Whether the request carries the server's bearer token (the scheme in
@@ -257,8 +267,25 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
     let get = parts.method == Method::GET;
     match segs.as_slice() {
         ["version"] if get => return Ok(crate::discovery::version()),
-        ["healthz" | "readyz" | "livez", ..] if get => {
-            return Ok(Response::new(Body::from("ok")));
+        [endpoint @ ("healthz" | "readyz" | "livez"), check @ ..] if get => {
+            return crate::health::serve(endpoint, check, &parts.uri)
+                .ok_or_else(ApiError::no_route);
+        }
+        ["metrics"] if get => {
+            let stored: Vec<(String, usize)> = shared
+                .lock()
+                .resources
+                .iter()
+                .map(|(gr, r)| {
+                    let qualified = if gr.group.is_empty() {
+                        gr.plural.clone()
+                    } else {
+                        format!("{}.{}", gr.plural, gr.group)
+                    };
+                    (qualified, r.objects.len())
+                })
+                .collect();
+            return Ok(shared.metrics.render(stored));
         }
         ["api"] if get => return Ok(crate::discovery::api(&shared, &parts.headers)),
         ["apis"] if get => return Ok(crate::discovery::apis(&shared, &parts.headers)),

@@ -14,6 +14,7 @@ mod eviction;
 mod faults;
 mod fields;
 mod groups;
+mod health;
 mod http;
 mod kubectl;
 mod listing;
