@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+mod base64;
 pub mod clock;
 mod crd;
 mod crd_files;

@@ -197,9 +197,21 @@ pub(super) fn replication_controller(obj: &mut Value) {
     pod_template(obj, "spec/template");
 }
 
-/// `SetDefaults_Secret`.
+/// `SetDefaults_Secret`, and `stringData` folded into `data` as the v1
+/// conversion does (`Convert_v1_Secret_To_core_Secret`): it wins over a
+/// `data` key of the same name and is never stored.
 pub(super) fn secret(obj: &mut Value) {
     fill_zero(obj, "type", "Opaque");
+    let Some(Value::Object(strings)) = obj.as_object_mut().and_then(|m| m.remove("stringData"))
+    else {
+        return;
+    };
+    if let Some(data) = object(obj, "data").and_then(Value::as_object_mut) {
+        for (k, v) in strings {
+            let text = v.as_str().unwrap_or_default();
+            data.insert(k, crate::base64::encode(text.as_bytes()).into());
+        }
+    }
 }
 
 /// `SetDefaults_EndpointPort`.

@@ -274,6 +274,9 @@ async fn core_storage_and_rbac_kinds_get_their_defaults() {
     )
     .await;
     assert_eq!(secret["type"], "Opaque");
+    // Convert_v1_Secret_To_core_Secret folds stringData into data.
+    assert_eq!(secret["data"], json!({"k": "dg=="}));
+    assert_eq!(secret.get("stringData"), None);
 
     let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "default");
     let ep = create(

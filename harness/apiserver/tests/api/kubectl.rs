@@ -1022,6 +1022,27 @@ async fn create_subcommands_send_protobuf_for_every_kind() -> Result<()> {
     assert_eq!(path["backend"]["service"]["port"]["number"], 80, "{ing}");
     let secret = k.json(&["get", "secret", "token"]).await?;
     assert_eq!(secret["data"]["k"], "dg==");
+    // Tables as printers.go prints them (printJob, printSecret).
+    let jobs = k.ok(&["get", "jobs"]).await?;
+    let header: Vec<&str> = jobs
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]);
+    assert!(
+        jobs.lines().nth(1).is_some_and(|l| l.starts_with("once")),
+        "{jobs}"
+    );
+    let secrets = k.ok(&["get", "secret", "token"]).await?;
+    let cells: Vec<&str> = secrets
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(&cells[..3], ["token", "Opaque", "1"], "{secrets}");
     drop(f.server);
     Ok(())
 }

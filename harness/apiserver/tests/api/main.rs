@@ -25,5 +25,6 @@ mod runtime;
 mod services;
 mod standalone;
 mod subresources;
+mod tables;
 mod watch;
 mod watch_delivery;
