@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::core::pod_template;
-use super::{at, fill, fill_zero, items, object, unset};
+use super::{at, fill, fill_zero, items, labels_from_template, object, unset};
 
 /// `SetDefaults_Job`. Completions and parallelism default together only
 /// when both are unset; a job with a per-index backoff limit has no global
@@ -34,19 +34,8 @@ pub(super) fn job(obj: &mut Value) {
             }
         }
     }
-    // The job's labels are its template's when it has none of its own.
-    let template_labels = obj.pointer("/spec/template/metadata/labels").cloned();
-    if let Some(labels) = template_labels.filter(Value::is_object)
-        && let Some(metadata) = object(obj, "metadata")
-    {
-        let empty = metadata
-            .get("labels")
-            .and_then(Value::as_object)
-            .is_none_or(|m| m.is_empty());
-        if empty {
-            metadata["labels"] = labels;
-        }
-    }
+    let labels = obj.pointer("/spec/template/metadata/labels").cloned();
+    labels_from_template(obj, labels);
     pod_template(obj, "spec/template");
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{at, fill, fill_zero, items, object};
+use super::{at, fill, fill_zero, items, labels_from_template, object};
 
 /// `SetDefaults_Pod`: the pod spec's defaults, plus what only a pod gets.
 pub(super) fn pod(obj: &mut Value) {
@@ -183,17 +183,7 @@ pub(super) fn replication_controller(obj: &mut Value) {
         }
         fill(spec, "replicas", 1);
     }
-    if let Some(labels) = labels
-        && let Some(metadata) = object(obj, "metadata")
-    {
-        let empty = metadata
-            .get("labels")
-            .and_then(Value::as_object)
-            .is_none_or(|m| m.is_empty());
-        if empty {
-            metadata["labels"] = labels;
-        }
-    }
+    labels_from_template(obj, labels);
     pod_template(obj, "spec/template");
 }
 

@@ -83,6 +83,23 @@ fn items<'a>(obj: &'a mut Value, key: &str) -> impl Iterator<Item = &'a mut Valu
         .filter(|v| v.is_object())
 }
 
+/// The template's labels become the object's when it has none (Job,
+/// ReplicationController).
+fn labels_from_template(obj: &mut Value, labels: Option<Value>) {
+    let Some(labels) = labels.filter(Value::is_object) else {
+        return;
+    };
+    if let Some(metadata) = object(obj, "metadata") {
+        let empty = metadata
+            .get("labels")
+            .and_then(Value::as_object)
+            .is_none_or(|m| m.is_empty());
+        if empty {
+            metadata["labels"] = labels;
+        }
+    }
+}
+
 /// The object at a JSON pointer, if it is one.
 fn at<'a>(obj: &'a mut Value, pointer: &str) -> Option<&'a mut Value> {
     obj.pointer_mut(pointer).filter(|v| v.is_object())

@@ -2,35 +2,19 @@
 
 use serde_json::{Value, json};
 
-use super::unset;
+use super::{fill, items, object, unset};
 
 /// `networking/v1` `SetDefaults_NetworkPolicyPort` and
 /// `SetDefaults_NetworkPolicy`: TCP ports; `Ingress` always among the policy
 /// types, `Egress` when egress rules are given.
 pub(super) fn network_policy(obj: &mut Value) {
-    if unset(obj.get("spec")) {
-        obj["spec"] = json!({});
-    }
-    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+    let Some(spec) = object(obj, "spec") else {
         return;
     };
     for rules in ["ingress", "egress"] {
-        for rule in spec
-            .get_mut(rules)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            for port in rule
-                .get_mut("ports")
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_object_mut)
-            {
-                if unset(port.get("protocol")) {
-                    port.insert("protocol".into(), "TCP".into());
-                }
+        for rule in items(spec, rules) {
+            for port in items(rule, "ports") {
+                fill(port, "protocol", "TCP");
             }
         }
     }
@@ -47,7 +31,7 @@ pub(super) fn network_policy(obj: &mut Value) {
         if egress {
             types.push(json!("Egress"));
         }
-        spec.insert("policyTypes".into(), Value::Array(types));
+        spec["policyTypes"] = Value::Array(types);
     }
 }
 
@@ -65,18 +49,8 @@ pub(super) fn ingress_class(obj: &mut Value) {
 
 /// `discovery/v1` `SetDefaults_EndpointPort`: an empty name and TCP.
 pub(super) fn endpoint_slice(obj: &mut Value) {
-    for port in obj
-        .get_mut("ports")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object_mut)
-    {
-        if unset(port.get("name")) {
-            port.insert("name".into(), "".into());
-        }
-        if unset(port.get("protocol")) {
-            port.insert("protocol".into(), "TCP".into());
-        }
+    for port in items(obj, "ports") {
+        fill(port, "name", "");
+        fill(port, "protocol", "TCP");
     }
 }

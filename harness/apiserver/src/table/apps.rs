@@ -65,16 +65,20 @@ pub(super) fn printer(plural: &str) -> Option<Printer> {
     })
 }
 
+/// READY as `ready/desired`.
+fn ready(o: &Value) -> String {
+    format!(
+        "{}/{}",
+        n(o, "/status/readyReplicas"),
+        n(o, "/spec/replicas")
+    )
+}
+
 fn deployment(o: &Value, now: Timestamp) -> Vec<Value> {
     let (names, images) = containers(o, "/spec/template/spec/containers");
     vec![
         meta::name(o).into(),
-        format!(
-            "{}/{}",
-            n(o, "/status/readyReplicas"),
-            n(o, "/spec/replicas")
-        )
-        .into(),
+        ready(o).into(),
         n(o, "/status/updatedReplicas").into(),
         n(o, "/status/availableReplicas").into(),
         age(o, now),
@@ -88,12 +92,7 @@ fn stateful_set(o: &Value, now: Timestamp) -> Vec<Value> {
     let (names, images) = containers(o, "/spec/template/spec/containers");
     vec![
         meta::name(o).into(),
-        format!(
-            "{}/{}",
-            n(o, "/status/readyReplicas"),
-            n(o, "/spec/replicas")
-        )
-        .into(),
+        ready(o).into(),
         age(o, now),
         names.into(),
         images.into(),

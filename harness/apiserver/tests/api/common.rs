@@ -12,6 +12,17 @@ pub(crate) async fn server() -> (ApiServer, Client) {
     (server, client)
 }
 
+/// A server on a clock that follows tokio's (paused) time from
+/// 2026-01-01T00:00:00Z, so ages and timestamps are exact.
+pub(crate) async fn server_on_tokio_time() -> ApiServer {
+    let clock = kube_harness_apiserver::TokioClock::new("2026-01-01T00:00:00Z".parse().unwrap());
+    ApiServer::builder()
+        .clock(clock)
+        .start()
+        .await
+        .expect("server starts")
+}
+
 pub(crate) fn pod(name: &str) -> Pod {
     serde_json::from_value(json!({
         "apiVersion": "v1",

@@ -27,12 +27,7 @@ async fn get(client: &kube::Client, uri: &str, accept: &str) -> (String, Value) 
 #[tokio::test(start_paused = true)]
 async fn pod_tables_look_like_kubectl_get() {
     // Ages come from the server's clock; make it follow paused time.
-    let clock = kube_harness_apiserver::TokioClock::new("2026-01-01T00:00:00Z".parse().unwrap());
-    let server = kube_harness_apiserver::ApiServer::builder()
-        .clock(clock)
-        .start()
-        .await
-        .unwrap();
+    let server = crate::common::server_on_tokio_time().await;
     let client = server.client();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let mut p = pod("web-0");

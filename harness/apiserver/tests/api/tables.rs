@@ -47,14 +47,9 @@ async fn row(client: &Client, uri: &str, name: &str) -> (Vec<String>, Value) {
     (columns, row)
 }
 
-/// A server whose clock stands still, so every age reads `0s`.
+/// A server on paused tokio time: every age reads `0s`.
 async fn server() -> (kube_harness_apiserver::ApiServer, Client) {
-    let clock = kube_harness_apiserver::TokioClock::new("2026-01-01T00:00:00Z".parse().unwrap());
-    let server = kube_harness_apiserver::ApiServer::builder()
-        .clock(clock)
-        .start()
-        .await
-        .unwrap();
+    let server = crate::common::server_on_tokio_time().await;
     let client = server.client();
     (server, client)
 }
