@@ -216,7 +216,10 @@ fn prune_builtin(
     } else {
         format!("{}/{version}", info.group)
     };
-    let unknown = crate::go_types::prune(&api_version, &info.kind, obj);
+    let unknown: Vec<String> = crate::go_types::prune(&api_version, &info.kind, obj)
+        .iter()
+        .map(|p| crate::go_types::dotted(p))
+        .collect();
     if strict && !unknown.is_empty() {
         return Err(ApiError::strict_decoding(&info.kind, version, &unknown));
     }

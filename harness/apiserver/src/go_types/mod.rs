@@ -8,7 +8,7 @@
 
 mod prune;
 
-pub(crate) use prune::prune;
+pub(crate) use prune::{Seg, dotted, prune};
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

@@ -7,15 +7,40 @@
 use super::{Field, Schema, Type, is_opaque, is_zero};
 use serde_json::Value;
 
+/// One step of a path into an object: a struct field, a list index or a
+/// map key.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Seg {
+    Field(String),
+    Index(usize),
+    Key(String),
+}
+
+/// A path as sigs.k8s.io/json's strict errors write it:
+/// `spec.template.spec.containers[0].foo`.
+pub(crate) fn dotted(path: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Seg::Field(f) if out.is_empty() => out.push_str(f),
+            Seg::Field(f) => {
+                out.push('.');
+                out.push_str(f);
+            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+            Seg::Key(k) => out.push_str(&format!("[{k}]")),
+        }
+    }
+    out
+}
+
 /// Prunes `obj`, an `api_version` `kind`, in place; returns the paths of the
-/// unknown fields dropped (`spec.template.spec.containers[0].foo`, the
-/// form of sigs.k8s.io/json's strict errors). Kinds not in the table are
-/// left alone.
-pub(crate) fn prune(api_version: &str, kind: &str, obj: &mut Value) -> Vec<String> {
+/// unknown fields dropped. Kinds not in the table are left alone.
+pub(crate) fn prune(api_version: &str, kind: &str, obj: &mut Value) -> Vec<Vec<Seg>> {
     let schema = Schema::get();
     let mut unknown = Vec::new();
     if let Some(name) = schema.kind(api_version, kind) {
-        walk(schema, &name, obj, "", &mut unknown, 0);
+        walk(schema, &name, obj, &[], &mut unknown, 0);
     }
     unknown
 }
@@ -24,8 +49,8 @@ fn walk(
     schema: &Schema,
     name: &str,
     v: &mut Value,
-    path: &str,
-    unknown: &mut Vec<String>,
+    path: &[Seg],
+    unknown: &mut Vec<Vec<Seg>>,
     depth: usize,
 ) {
     if depth > 128 || is_opaque(name) {
@@ -42,11 +67,7 @@ fn walk(
         return;
     }
     map.retain(|key, child| {
-        let here = if path.is_empty() {
-            key.clone()
-        } else {
-            format!("{path}.{key}")
-        };
+        let here = [path, &[Seg::Field(key.clone())]].concat();
         let Some(field) = message.by_json.get(key.as_str()) else {
             // TypeMeta is inlined without a protobuf tag, so the table does
             // not list it.
@@ -60,26 +81,14 @@ fn walk(
             match child {
                 Value::Object(entries) if field.map_key.is_some() => {
                     for (k, x) in entries.iter_mut() {
-                        walk(
-                            schema,
-                            inner,
-                            x,
-                            &format!("{here}[{k}]"),
-                            unknown,
-                            depth + 1,
-                        );
+                        let at = [&here[..], &[Seg::Key(k.clone())]].concat();
+                        walk(schema, inner, x, &at, unknown, depth + 1);
                     }
                 }
                 Value::Array(items) if field.repeated => {
                     for (i, x) in items.iter_mut().enumerate() {
-                        walk(
-                            schema,
-                            inner,
-                            x,
-                            &format!("{here}[{i}]"),
-                            unknown,
-                            depth + 1,
-                        );
+                        let at = [&here[..], &[Seg::Index(i)]].concat();
+                        walk(schema, inner, x, &at, unknown, depth + 1);
                     }
                 }
                 _ if field.repeated || field.map_key.is_some() => {}
@@ -129,7 +138,10 @@ mod tests {
             },
             "extra": true
         });
-        let unknown = prune("apps/v1", "Deployment", &mut deploy);
+        let unknown: Vec<String> = prune("apps/v1", "Deployment", &mut deploy)
+            .iter()
+            .map(|p| dotted(p))
+            .collect();
         assert_eq!(
             unknown,
             [

@@ -31,6 +31,9 @@ pub(super) fn apply(
         })?;
     let applied = parse_body(body)?;
     check_type(&applied, ctx)?;
+    if !ctx.is_custom {
+        typed(&applied, ctx)?;
+    }
     if applied
         .pointer("/metadata/managedFields")
         .is_some_and(|m| !m.is_null())
@@ -173,6 +176,79 @@ fn check_type(applied: &Value, ctx: &PatchContext) -> Result<(), PatchError> {
         }
     }
     Ok(())
+}
+
+/// A built-in kind's apply configuration must fit its type: structured-
+/// merge-diff refuses fields the type does not declare, before any
+/// `fieldValidation` applies (`failed to create typed patch object` in
+/// apimachinery's `managedfields/internal/structuredmerge.go`).
+fn typed(applied: &Value, ctx: &PatchContext) -> Result<(), PatchError> {
+    let mut copy = applied.clone();
+    let unknown = crate::go_types::prune(&ctx.api_version, &ctx.kind, &mut copy);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let errors: Vec<String> = unknown
+        .iter()
+        .map(|p| {
+            let path = field_path(applied, &ctx.kind, p);
+            format!(
+                "{}: field not declared in schema",
+                super::fields::display(&path)
+            )
+        })
+        .collect();
+    // structured-merge-diff's `ValidationErrors`: one error bare, several
+    // listed under `errors:`.
+    let errors = match errors.as_slice() {
+        [one] => one.clone(),
+        many => format!("errors:\n  {}", many.join("\n  ")),
+    };
+    let meta = |f: &str| {
+        applied
+            .pointer(&format!("/metadata/{f}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let (group, version) = ctx
+        .api_version
+        .rsplit_once('/')
+        .unwrap_or(("", &ctx.api_version));
+    Err(PatchError::Untyped(format!(
+        "failed to create typed patch object ({}/{}; {group}/{version}, Kind={}): {errors}",
+        meta("namespace"),
+        meta("name"),
+        ctx.kind
+    )))
+}
+
+/// A pruning path as field-set elements: list items by their merge keys
+/// where the list has them, map entries as fields.
+fn field_path(applied: &Value, kind: &str, path: &[crate::go_types::Seg]) -> FieldPath {
+    use crate::go_types::Seg;
+    let mut out = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut cur = Some(applied);
+    for seg in path {
+        match seg {
+            Seg::Field(f) | Seg::Key(f) => {
+                out.push(format!("f:{f}"));
+                names.push(f.clone());
+                cur = cur.and_then(|v| v.get(f));
+            }
+            Seg::Index(i) => {
+                let item = cur.and_then(|v| v.get(*i));
+                let keyed = match (list_kind(kind, &names, false), item) {
+                    (ListKind::Map(keys), Some(item)) => item_key(item, keys),
+                    (ListKind::Set, Some(item)) => Some(format!("v:{item}")),
+                    _ => None,
+                };
+                out.push(keyed.unwrap_or_else(|| format!("i:{i}")));
+                cur = item;
+            }
+        }
+    }
+    out
 }
 
 /// The part of the apply configuration this endpoint may write.

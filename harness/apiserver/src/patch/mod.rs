@@ -96,6 +96,10 @@ pub enum PatchError {
     /// Server-side apply conflicts with other managers (answers 409 Conflict).
     #[error("{}", conflict_message(.conflicts))]
     Conflict { conflicts: Vec<ApplyConflict> },
+    /// An apply configuration that does not fit the type (answers 500 with
+    /// no reason: structured-merge-diff's error reaches the client as is).
+    #[error("{0}")]
+    Untyped(String),
 }
 
 impl PatchError {
@@ -106,6 +110,7 @@ impl PatchError {
             PatchError::Invalid(_) => 422,
             PatchError::Unsupported(_) => 415,
             PatchError::Conflict { .. } => 409,
+            PatchError::Untyped(_) => 500,
         }
     }
 
@@ -116,6 +121,7 @@ impl PatchError {
             PatchError::Invalid(_) => "Invalid",
             PatchError::Unsupported(_) => "UnsupportedMediaType",
             PatchError::Conflict { .. } => "Conflict",
+            PatchError::Untyped(_) => "",
         }
     }
 }

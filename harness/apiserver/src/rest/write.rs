@@ -114,6 +114,7 @@ pub(super) fn patch_error(e: PatchError) -> ApiError {
             "UnsupportedMediaType",
             message,
         ),
+        PatchError::Untyped(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "", message),
         PatchError::Conflict { conflicts } => {
             let mut err = ApiError::new(StatusCode::CONFLICT, "Conflict", message);
             err.details = json!({

@@ -2,6 +2,8 @@
 //! type leaves them: unknown fields dropped (refused under
 //! `fieldValidation=Strict`), `omitempty` zero values dropped.
 
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use crate::common::{raw, server};
@@ -56,4 +58,29 @@ async fn strict_refuses_unknown_fields_of_builtin_kinds() {
     );
     let container = &created["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container.get("args"), None, "{container}");
+
+    // Server-side apply types the configuration first (structured-merge-
+    // diff), whatever fieldValidation says: a 500 without a reason, from
+    // apimachinery's managedfields/internal/structuredmerge.go.
+    let api: Api<Deployment> = Api::namespaced(client, "default");
+    let patch = deployment(json!({"template": {
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "colour": "red"}]}
+    }}));
+    let err = api
+        .patch(
+            "web",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("{err}")
+    };
+    assert_eq!((status.code, status.reason.as_str()), (500, ""));
+    assert_eq!(
+        status.message,
+        r#"failed to create typed patch object (/web; apps/v1, Kind=Deployment): .spec.template.spec.containers[name="app"].colour: field not declared in schema"#
+    );
 }
