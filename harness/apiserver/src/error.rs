@@ -31,11 +31,7 @@ pub(crate) struct Target<'a> {
 
 impl Target<'_> {
     fn qualified(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.to_string()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
+        crate::registry::qualified(self.group, self.plural)
     }
 
     fn details(&self) -> Value {

@@ -67,9 +67,7 @@ pub(crate) fn serve(endpoint: &str, check: &[&str], uri: &http::Uri) -> Option<R
         let name = check.join("/");
         return all.contains(&name.as_str()).then(|| text("ok".into()));
     }
-    let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
-        .map(|q| q.0)
-        .unwrap_or_default();
+    let pairs = crate::rest::Params::pairs(uri);
     if !pairs.iter().any(|(k, _)| k == "verbose") {
         return Some(text("ok".into()));
     }

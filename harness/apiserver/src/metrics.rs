@@ -82,9 +82,7 @@ impl Labels {
             [p, n, s, ..] => (*p, Some(*n), *s),
             _ => return None,
         };
-        let query = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
-            .map(|q| q.0)
-            .unwrap_or_default();
+        let query = crate::rest::Params::pairs(uri);
         let value = |k: &str| {
             query
                 .iter()

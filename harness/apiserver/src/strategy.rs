@@ -211,12 +211,7 @@ fn prune_builtin(
     if info.custom {
         return Ok(());
     }
-    let api_version = if info.group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{}/{version}", info.group)
-    };
-    let unknown: Vec<String> = crate::go_types::prune(&api_version, &info.kind, obj)
+    let unknown: Vec<String> = crate::go_types::prune(&info.api_version(version), &info.kind, obj)
         .iter()
         .map(|p| crate::go_types::dotted(p))
         .collect();

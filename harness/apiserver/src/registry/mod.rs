@@ -21,6 +21,21 @@ impl GroupResource {
             plural: plural.into(),
         }
     }
+
+    /// `pods`, `deployments.apps`: how kube-apiserver names a resource in
+    /// messages and metric labels (`schema.GroupResource.String()`).
+    pub(crate) fn qualified(&self) -> String {
+        qualified(&self.group, &self.plural)
+    }
+}
+
+/// [`GroupResource::qualified`] for borrowed names.
+pub(crate) fn qualified(group: &str, plural: &str) -> String {
+    if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    }
 }
 
 /// How deleting an owner treats its dependents when the client does not say.

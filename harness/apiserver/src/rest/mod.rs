@@ -115,6 +115,14 @@ impl Params {
         Ok(Self(q.0))
     }
 
+    /// Every `key=value` pair of a query, repeated keys included
+    /// (`?exclude=a&exclude=b`, `?dryRun=All`); none if it does not parse.
+    pub(crate) fn pairs(uri: &http::Uri) -> Vec<(String, String)> {
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+            .map(|q| q.0)
+            .unwrap_or_default()
+    }
+
     pub(crate) fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
@@ -276,14 +284,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
                 .lock()
                 .resources
                 .iter()
-                .map(|(gr, r)| {
-                    let qualified = if gr.group.is_empty() {
-                        gr.plural.clone()
-                    } else {
-                        format!("{}.{}", gr.plural, gr.group)
-                    };
-                    (qualified, r.objects.len())
-                })
+                .map(|(gr, r)| (gr.qualified(), r.objects.len()))
                 .collect();
             return Ok(shared.metrics.render(stored));
         }
