@@ -105,8 +105,23 @@ pub(crate) fn prepare(st: &State, crd: &mut Value, old: Option<&Value>) -> Resul
                 "Required value: schemas are required".into(),
             )),
             Some(sch) => {
-                for (f, m) in schema::structural_errors(sch) {
+                let structural = schema::structural_errors(sch);
+                let structural_ok = structural.is_empty();
+                for (f, m) in structural {
                     causes.push((format!("spec.versions[{i}].schema.openAPIV3Schema{f}"), m));
+                }
+                // One schema shared by every version is checked once, under the
+                // internal type's `spec.validation` (what v1 converts it to).
+                let shared = versions
+                    .iter()
+                    .all(|o| o.pointer("/schema/openAPIV3Schema") == Some(sch));
+                if structural_ok && (!shared || i == 0) {
+                    let at = if shared {
+                        "spec.validation.openAPIV3Schema".to_string()
+                    } else {
+                        format!("spec.versions[{i}].schema.openAPIV3Schema")
+                    };
+                    causes.extend(crate::cel_rules::definitions::check(sch, &at));
                 }
             }
         }
@@ -329,19 +344,36 @@ pub(crate) fn on_remove(st: &mut State, crd: &Value) {
 /// Validates a custom object against its version's schema, pruning unknown
 /// fields and applying defaults as kube-apiserver does; with
 /// `fieldValidation=Strict`, unknown fields are refused instead.
+///
+/// Then the schema's CEL rules run on the whole object (`old` is the stored
+/// one on an update), unless a schema error means the object is not what the
+/// rules were written for (`strategy.go`'s `hasBlockingErr`).
 pub(crate) fn validate_custom(
     info: &ResourceInfo,
     version: &str,
     obj: &mut Value,
+    old: Option<&Value>,
     strict: bool,
 ) -> Result<(), ApiError> {
     let Some(sch) = info.schema(version) else {
         return Ok(());
     };
     let mut pruned = Vec::new();
-    let causes = schema::apply(sch, obj, &mut pruned);
+    let mut causes = schema::apply(sch, obj, &mut pruned);
     if strict && !pruned.is_empty() {
         return Err(ApiError::strict_decoding(&info.kind, version, &pruned));
+    }
+    if causes.iter().any(|(_, m)| blocks_rules(m)) {
+        causes.push((
+            "<nil>".into(),
+            "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".into(),
+        ));
+    } else {
+        let outcome = crate::cel_rules::rules::validate(sch, obj, old);
+        causes.extend(outcome.errors);
+        for w in outcome.warnings {
+            crate::warnings::add(w);
+        }
     }
     if causes.is_empty() {
         Ok(())
@@ -352,6 +384,20 @@ pub(crate) fn validate_custom(
             &causes,
         ))
     }
+}
+
+/// Schema errors of the kinds that keep CEL rules from running: an
+/// unsupported enum value, a missing required field, too long, too many, or
+/// the wrong type.
+fn blocks_rules(cause: &str) -> bool {
+    matches!(
+        crate::error::cause_reason(cause),
+        "FieldValueNotSupported"
+            | "FieldValueRequired"
+            | "FieldValueTooLong"
+            | "FieldValueTooMany"
+            | "FieldValueTypeInvalid"
+    )
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ impl ApiError {
             "group": t.group,
             "kind": kind,
             "causes": causes.iter().map(|(f, m)| json!({
-                "reason": "FieldValueInvalid", "message": m, "field": f
+                "reason": cause_reason(m), "message": m, "field": f
             })).collect::<Vec<_>>(),
         });
         e
@@ -315,4 +315,27 @@ pub enum Error {
         /// How long it waited.
         waited_ms: u64,
     },
+}
+
+/// The `field.ErrorType` of a cause, read back from how its body begins
+/// (apimachinery's `field/errors.go` writes each type's text first); a type
+/// mismatch found by schema validation is `FieldValueTypeInvalid`.
+pub(crate) fn cause_reason(body: &str) -> &'static str {
+    const PREFIXES: &[(&str, &str)] = &[
+        ("Not found", "FieldValueNotFound"),
+        ("Required value", "FieldValueRequired"),
+        ("Duplicate value", "FieldValueDuplicate"),
+        ("Unsupported value", "FieldValueNotSupported"),
+        ("Forbidden", "FieldValueForbidden"),
+        ("Too long", "FieldValueTooLong"),
+        ("Too many", "FieldValueTooMany"),
+        ("Internal error", "InternalError"),
+    ];
+    if let Some((_, reason)) = PREFIXES.iter().find(|(p, _)| body.starts_with(p)) {
+        return reason;
+    }
+    if body.starts_with("Invalid value") && body.contains(" in body must be of type ") {
+        return "FieldValueTypeInvalid";
+    }
+    "FieldValueInvalid"
 }

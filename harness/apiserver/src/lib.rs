@@ -10,6 +10,7 @@
 //! ```
 
 mod base64;
+mod cel_rules;
 pub mod clock;
 mod crd;
 mod crd_files;
@@ -38,6 +39,7 @@ mod store;
 mod strategy;
 mod table;
 mod validation;
+mod warnings;
 mod watch;
 
 pub use clock::{Clock, SystemClock, TokioClock};

@@ -75,7 +75,7 @@ pub(crate) fn prepare_create(
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             crate::crd::prepare(st, obj, None)?;
         }
-        _ if info.custom => crate::crd::validate_custom(info, version, obj, strict)?,
+        _ if info.custom => crate::crd::validate_custom(info, version, obj, None, strict)?,
         _ => {}
     }
     Ok(())
@@ -194,7 +194,7 @@ pub(crate) fn prepare_update(
         ("apiextensions.k8s.io", "customresourcedefinitions", Part::Main) => {
             crate::crd::prepare(st, new, Some(old))?;
         }
-        _ if info.custom => crate::crd::validate_custom(info, version, new, strict)?,
+        _ if info.custom => crate::crd::validate_custom(info, version, new, Some(old), strict)?,
         _ => {}
     }
     Ok(())

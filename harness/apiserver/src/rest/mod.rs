@@ -53,10 +53,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     let labels = crate::metrics::Labels::of(req.method(), req.uri(), req.headers());
     let started = tokio::time::Instant::now();
-    let response = match AssertUnwindSafe(dispatch(shared.clone(), req))
-        .catch_unwind()
-        .await
-    {
+    let (outcome, warnings) =
+        crate::warnings::collect(AssertUnwindSafe(dispatch(shared.clone(), req)).catch_unwind())
+            .await;
+    let mut response = match outcome {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => e.into_response(),
         Err(panic) => {
@@ -69,6 +69,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 .into_response()
         }
     };
+    for w in warnings {
+        if let Ok(v) = http::HeaderValue::from_bytes(crate::warnings::header(&w).as_bytes()) {
+            response.headers_mut().append(header::WARNING, v);
+        }
+    }
     if let Some(labels) = labels {
         let code = response.status().as_u16();
         shared.metrics.observe(labels, code, started.elapsed());

@@ -1093,3 +1093,83 @@ async fn logs_and_exec_say_why_no_kubelet_answers() -> Result<()> {
     drop(f.server);
     Ok(())
 }
+
+/// A CRD whose `spec.size` must not shrink and whose `note` became stricter
+/// after an object was stored: kubectl prints the 422 the CEL rule produced
+/// (apiextensions-apiserver `pkg/apiserver/schema/cel/validation.go`) and the
+/// Warning a ratcheted rule sends (`Warning:` on stderr, client-go's
+/// default warning handler).
+#[tokio::test]
+async fn cel_rule_failures_and_ratchet_warnings_reach_kubectl() -> Result<()> {
+    let Some(f) = fixture("cel_rule_failures_and_ratchet_warnings_reach_kubectl").await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let crd = |note_rule: &str| {
+        format!(
+            "\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: volumes.cel.example.com
+spec:
+  group: cel.example.com
+  scope: Namespaced
+  names: {{plural: volumes, singular: volume, kind: Volume}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size:
+                type: integer
+                x-kubernetes-validations:
+                - rule: self >= oldSelf
+                  message: size may not shrink
+              note:
+                type: string
+                x-kubernetes-validations: [{note_rule}]
+"
+        )
+    };
+    let crd_file = write_manifest(dir.path(), "crd.yaml", &crd(""))?;
+    f.kubectl.ok(&["apply", "-f", &crd_file]).await?;
+    let volume = |size: u32, note: &str| {
+        format!(
+            "apiVersion: cel.example.com/v1\nkind: Volume\nmetadata: {{name: data, namespace: default}}\nspec: {{size: {size}, note: {note}}}\n"
+        )
+    };
+    let vol_file = write_manifest(dir.path(), "vol.yaml", &volume(10, "long-enough"))?;
+    f.kubectl.ok(&["apply", "-f", &vol_file]).await?;
+
+    write_manifest(dir.path(), "vol.yaml", &volume(5, "long-enough"))?;
+    let err = f.kubectl.fails(&["apply", "-f", &vol_file]).await?;
+    assert!(
+        err.contains("The Volume \"data\" is invalid: spec.size: Invalid value: \"integer\": size may not shrink"),
+        "{err}"
+    );
+
+    write_manifest(
+        dir.path(),
+        "crd.yaml",
+        &crd("{rule: 'self.size() <= 4', message: 'note is at most 4 characters'}"),
+    )?;
+    f.kubectl.ok(&["apply", "-f", &crd_file]).await?;
+    write_manifest(dir.path(), "vol.yaml", &volume(20, "long-enough"))?;
+    let out = f.kubectl.run(&["apply", "-f", &vol_file], None).await?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "Warning: spec.note: Invalid value: \"string\": note is at most 4 characters"
+        ),
+        "{stderr}"
+    );
+    Ok(())
+}

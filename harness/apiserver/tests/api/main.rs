@@ -2,6 +2,7 @@
 //! watchers, reflectors and controllers) against the embedded server.
 
 mod abuse;
+mod cel;
 mod common;
 mod concurrency;
 mod connect;
