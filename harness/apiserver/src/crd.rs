@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, Target};
 use crate::registry::{GroupResource, PrinterColumn, Propagation, ResourceInfo, ScalePaths};
 use crate::schema;
+use crate::store::ops::FieldValidation;
 use crate::store::{ObjRef, State, meta};
 
 const KIND: &str = "CustomResourceDefinition";
@@ -353,16 +354,14 @@ pub(crate) fn validate_custom(
     version: &str,
     obj: &mut Value,
     old: Option<&Value>,
-    strict: bool,
+    validation: FieldValidation,
 ) -> Result<(), ApiError> {
     let Some(sch) = info.schema(version) else {
         return Ok(());
     };
     let mut pruned = Vec::new();
     let mut causes = schema::apply(sch, obj, &mut pruned);
-    if strict && !pruned.is_empty() {
-        return Err(ApiError::strict_decoding(&info.kind, version, &pruned));
-    }
+    validation.unknown_fields(&info.kind, version, &pruned)?;
     if causes.iter().any(|(_, m)| blocks_rules(m)) {
         causes.push((
             "<nil>".into(),

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::registry::ResourceInfo;
-use crate::store::ops::{Part, target};
+use crate::store::ops::{FieldValidation, Part, target};
 use crate::store::{State, meta};
 
 fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
@@ -19,9 +19,9 @@ pub(crate) fn prepare_create(
     info: &ResourceInfo,
     version: &str,
     obj: &mut Value,
-    strict: bool,
+    validation: FieldValidation,
 ) -> Result<(), ApiError> {
-    prune_builtin(info, version, obj, strict)?;
+    prune_builtin(info, version, obj, validation)?;
     if info.status && !is(info, "", "nodes") {
         // Create cannot set status where status has its own subresource.
         obj.as_object_mut().expect("object").remove("status");
@@ -75,7 +75,7 @@ pub(crate) fn prepare_create(
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             crate::crd::prepare(st, obj, None)?;
         }
-        _ if info.custom => crate::crd::validate_custom(info, version, obj, None, strict)?,
+        _ if info.custom => crate::crd::validate_custom(info, version, obj, None, validation)?,
         _ => {}
     }
     Ok(())
@@ -88,7 +88,7 @@ pub(crate) fn prepare_update(
     old: &Value,
     new: &mut Value,
     part: Part,
-    strict: bool,
+    validation: FieldValidation,
 ) -> Result<(), ApiError> {
     let name = meta::name(old).to_string();
     let forbid = |field: &str, msg: &str| {
@@ -98,7 +98,7 @@ pub(crate) fn prepare_update(
             &[(field.to_string(), format!("Forbidden: {msg}"))],
         )
     };
-    prune_builtin(info, version, new, strict)?;
+    prune_builtin(info, version, new, validation)?;
     if part == Part::Main {
         crate::defaults::apply(&info.group, &info.plural, new);
     }
@@ -194,7 +194,7 @@ pub(crate) fn prepare_update(
         ("apiextensions.k8s.io", "customresourcedefinitions", Part::Main) => {
             crate::crd::prepare(st, new, Some(old))?;
         }
-        _ if info.custom => crate::crd::validate_custom(info, version, new, Some(old), strict)?,
+        _ if info.custom => crate::crd::validate_custom(info, version, new, Some(old), validation)?,
         _ => {}
     }
     Ok(())
@@ -206,7 +206,7 @@ fn prune_builtin(
     info: &ResourceInfo,
     version: &str,
     obj: &mut Value,
-    strict: bool,
+    validation: FieldValidation,
 ) -> Result<(), ApiError> {
     if info.custom {
         return Ok(());
@@ -215,10 +215,7 @@ fn prune_builtin(
         .iter()
         .map(|p| crate::go_types::dotted(p))
         .collect();
-    if strict && !unknown.is_empty() {
-        return Err(ApiError::strict_decoding(&info.kind, version, &unknown));
-    }
-    Ok(())
+    validation.unknown_fields(&info.kind, version, &unknown)
 }
 
 const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";

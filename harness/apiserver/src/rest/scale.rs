@@ -115,7 +115,7 @@ fn write_scale(st: &mut State, req: &Req, scale: &Value, dry_run: bool) -> Resul
         dry_run,
         from_patch: false,
         manager: super::write::field_manager(req),
-        strict: false,
+        field_validation: Default::default(),
     };
     let out = ops::update(
         st,

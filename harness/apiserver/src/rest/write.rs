@@ -8,7 +8,7 @@ use super::{Req, json_response, render_object};
 use crate::error::ApiError;
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::Propagation;
-use crate::store::ops::{self, DeleteOpts, Deleted, Part, WriteOpts, target};
+use crate::store::ops::{self, DeleteOpts, Deleted, FieldValidation, Part, WriteOpts, target};
 use crate::store::{ObjRef, meta};
 
 fn opts(req: &Req, from_patch: bool) -> WriteOpts {
@@ -16,7 +16,7 @@ fn opts(req: &Req, from_patch: bool) -> WriteOpts {
         dry_run: req.params.dry_run(),
         from_patch,
         manager: field_manager(req),
-        strict: req.params.get("fieldValidation") == Some("Strict"),
+        field_validation: FieldValidation::from_param(req.params.get("fieldValidation")),
     }
 }
 

@@ -31,8 +31,50 @@ pub(crate) struct WriteOpts {
     /// empty); recorded in managedFields as an Update. `None` (the server's
     /// own writes) leaves them as they are.
     pub manager: Option<String>,
-    /// `?fieldValidation=Strict`: unknown fields are an error, not pruned.
-    pub strict: bool,
+    /// What unknown fields earn (`?fieldValidation=`).
+    pub field_validation: FieldValidation,
+}
+
+/// `?fieldValidation=`: what a body's unknown fields earn once they are
+/// dropped (apiserver's `handlers/rest.go`). Clients that say nothing get
+/// `Warn`; the server's own writes `Ignore`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum FieldValidation {
+    #[default]
+    Ignore,
+    Warn,
+    Strict,
+}
+
+impl FieldValidation {
+    pub(crate) fn from_param(value: Option<&str>) -> Self {
+        match value {
+            Some("Strict") => Self::Strict,
+            Some("Ignore") => Self::Ignore,
+            _ => Self::Warn,
+        }
+    }
+
+    /// Refuses (Strict, a 400 naming every field) or warns of (Warn, one
+    /// `unknown field "path"` each) the fields dropped from a body.
+    pub(crate) fn unknown_fields(
+        self,
+        kind: &str,
+        version: &str,
+        fields: &[String],
+    ) -> Result<(), ApiError> {
+        match self {
+            _ if fields.is_empty() => Ok(()),
+            Self::Strict => Err(ApiError::strict_decoding(kind, version, fields)),
+            Self::Warn => {
+                for f in fields {
+                    crate::warnings::add(format!("unknown field {f:?}"));
+                }
+                Ok(())
+            }
+            Self::Ignore => Ok(()),
+        }
+    }
 }
 
 /// The field-ownership context for a plain write of `info`.
@@ -261,7 +303,7 @@ pub(crate) fn create(
             m.insert("generation".into(), 1.into());
         }
     }
-    strategy::prepare_create(st, info, version, &mut obj, opts.strict)?;
+    strategy::prepare_create(st, info, version, &mut obj, opts.field_validation)?;
     let obj = record(st, info, version, Part::Main, None, obj, &opts);
     if opts.dry_run {
         return Ok(Obj::new(obj));
@@ -387,7 +429,15 @@ pub(crate) fn update(
             ));
         }
     }
-    strategy::prepare_update(st, info, version, &old, &mut new, part, opts.strict)?;
+    strategy::prepare_update(
+        st,
+        info,
+        version,
+        &old,
+        &mut new,
+        part,
+        opts.field_validation,
+    )?;
     let mut new = record(st, info, version, part, Some(&old), new, &opts);
     if (info.generation || info.custom) && meta::spec_part(&new) != meta::spec_part(&old) {
         let g = meta::metadata(&old)

@@ -6,13 +6,12 @@
 //! `pkg/apis/apiextensions/validation/validation.go` (rules checked when the
 //! CRD is written); field errors render as apimachinery's `field/errors.go`.
 
-use http_body_util::BodyExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::{Value, json};
 
-use crate::common::{server, status};
+use crate::common::{send, server, status};
 
 fn widget_crd(spec_rules: Value, note_rules: Value) -> Value {
     json!({
@@ -234,26 +233,6 @@ async fn transition_rules_run_on_updates_only() {
     api.replace("w", &PostParams::default(), &grown)
         .await
         .expect("growing is allowed");
-}
-
-/// A request's status, Warning headers and body.
-async fn send(client: &Client, method: &str, uri: &str, body: &Value) -> (u16, Vec<String>, Value) {
-    let req = http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(kube::client::Body::from(serde_json::to_vec(body).unwrap()))
-        .unwrap();
-    let resp = client.send(req).await.expect("transport works");
-    let code = resp.status().as_u16();
-    let warnings = resp
-        .headers()
-        .get_all(http::header::WARNING)
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .collect();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (code, warnings, serde_json::from_slice(&bytes).unwrap())
 }
 
 #[tokio::test(start_paused = true)]

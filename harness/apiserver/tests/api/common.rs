@@ -153,3 +153,29 @@ where
         .unwrap();
     serde_json::to_value(created).unwrap()
 }
+
+/// A request's status, Warning headers and body.
+pub(crate) async fn send(
+    client: &Client,
+    method: &str,
+    uri: &str,
+    body: &serde_json::Value,
+) -> (u16, Vec<String>, serde_json::Value) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(kube::client::Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap();
+    let resp = client.send(req).await.expect("transport works");
+    let code = resp.status().as_u16();
+    let warnings = resp
+        .headers()
+        .get_all(http::header::WARNING)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    use http_body_util::BodyExt;
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (code, warnings, serde_json::from_slice(&bytes).unwrap())
+}

@@ -6,7 +6,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
-use crate::common::{raw, server};
+use crate::common::{raw, send, server};
 
 fn deployment(extra: serde_json::Value) -> serde_json::Value {
     let mut d = json!({
@@ -25,6 +25,39 @@ fn deployment(extra: serde_json::Value) -> serde_json::Value {
         spec.extend(extra.clone());
     }
     d
+}
+
+/// Without `fieldValidation` (kube-rs, client-go) the default is Warn: the
+/// field is dropped and named in a Warning header, `unknown field "path"`
+/// (apiserver `pkg/endpoints/handlers/rest.go` adds each strict decoding
+/// error as a warning); `Ignore` drops it silently.
+#[tokio::test]
+async fn unknown_fields_are_warned_of_by_default_and_ignored_on_request() {
+    let (_s, client) = server().await;
+    let body = deployment(json!({"replica": 3, "paused": false, "colour": "red"}));
+    let uri = "/apis/apps/v1/namespaces/default/deployments";
+    let (code, warnings, created) = send(&client, "POST", uri, &body).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(
+        warnings,
+        [
+            r#"299 - "unknown field \"spec.replica\"""#,
+            r#"299 - "unknown field \"spec.colour\"""#
+        ]
+    );
+    assert_eq!(created["spec"].get("colour"), None);
+
+    let mut again = body.clone();
+    again["metadata"]["name"] = json!("web2");
+    let (code, warnings, _) = send(
+        &client,
+        "POST",
+        &format!("{uri}?fieldValidation=Ignore"),
+        &again,
+    )
+    .await;
+    assert_eq!(code, 201);
+    assert!(warnings.is_empty(), "{warnings:?}");
 }
 
 /// Strict: `transformDecodeError` over sigs.k8s.io/json's strict error
