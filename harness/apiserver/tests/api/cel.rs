@@ -437,3 +437,73 @@ async fn old_self_is_refused_where_list_items_do_not_correlate() {
         )]
     );
 }
+
+mod derived {
+    //! The rules kube-rs's derive emits (`#[x_kube(validation = ...)]`),
+    //! through the typed `Api` an operator uses.
+
+    use kube::api::{Api, PostParams};
+    use kube::{CustomResource, CustomResourceExt, KubeSchema};
+    use serde::{Deserialize, Serialize};
+
+    use crate::common::{server, status};
+
+    #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug)]
+    #[kube(
+        group = "derive.harness.dev",
+        version = "v1",
+        kind = "Bucket",
+        namespaced
+    )]
+    #[x_kube(validation = Rule::new("self.minSize <= self.maxSize").message("minSize must not exceed maxSize").field_path(".minSize"))]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct BucketSpec {
+        min_size: i64,
+        max_size: i64,
+        #[x_kube(validation = Rule::new("self == oldSelf").message("region is immutable").reason(Reason::FieldValueForbidden))]
+        region: String,
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rules_from_the_kube_derive_are_enforced() {
+        let (_s, client) = server().await;
+        let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+            Api::all(client.clone());
+        crds.create(&PostParams::default(), &Bucket::crd())
+            .await
+            .expect("the derived CRD is accepted");
+        let buckets: Api<Bucket> = Api::namespaced(client, "default");
+        let spec = |min_size, region: &str| BucketSpec {
+            min_size,
+            max_size: 10,
+            region: region.into(),
+        };
+
+        let s = status(
+            buckets
+                .create(&PostParams::default(), &Bucket::new("b", spec(11, "eu")))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            s.message,
+            "Bucket.derive.harness.dev \"b\" is invalid: spec.minSize: Invalid value: \"object\": minSize must not exceed maxSize"
+        );
+
+        let mut b = buckets
+            .create(&PostParams::default(), &Bucket::new("b", spec(1, "eu")))
+            .await
+            .unwrap();
+        b.spec.region = "us".into();
+        let s = status(
+            buckets
+                .replace("b", &PostParams::default(), &b)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            s.message,
+            "Bucket.derive.harness.dev \"b\" is invalid: spec.region: Forbidden: region is immutable"
+        );
+    }
+}
