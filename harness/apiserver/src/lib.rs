@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admission;
 mod base64;
 mod cel_rules;
 pub mod clock;

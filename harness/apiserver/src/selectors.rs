@@ -94,6 +94,30 @@ fn set_values(rest: &str, whole: &str) -> Result<Vec<String>, SelectorError> {
 }
 
 impl LabelSelector {
+    /// `metav1.LabelSelectorAsSelector`: None when the selector is invalid.
+    pub(crate) fn from_object(sel: &Value) -> Option<Self> {
+        let ops_ok = sel
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .all(|e| {
+                let values = e
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
+                match e.get("operator").and_then(Value::as_str) {
+                    Some("In" | "NotIn") => values > 0,
+                    Some("Exists" | "DoesNotExist") => values == 0,
+                    _ => false,
+                }
+            });
+        if !ops_ok {
+            return None;
+        }
+        Self::parse(&label_selector_string(sel)).ok()
+    }
+
     /// Parses the string form (`app=db,tier in (a,b),!canary,rev>3`); the
     /// empty string selects everything.
     pub fn parse(s: &str) -> Result<Self, SelectorError> {

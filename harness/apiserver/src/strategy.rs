@@ -75,6 +75,12 @@ pub(crate) fn prepare_create(
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             crate::crd::prepare(st, obj, None)?;
         }
+        ("admissionregistration.k8s.io", "validatingadmissionpolicies") => {
+            invalid_if(info, obj, crate::admission::definitions::policy(obj))?
+        }
+        ("admissionregistration.k8s.io", "validatingadmissionpolicybindings") => {
+            invalid_if(info, obj, crate::admission::definitions::binding(obj))?
+        }
         _ if info.custom => crate::crd::validate_custom(info, version, obj, None, validation)?,
         _ => {}
     }
@@ -194,6 +200,12 @@ pub(crate) fn prepare_update(
         ("apiextensions.k8s.io", "customresourcedefinitions", Part::Main) => {
             crate::crd::prepare(st, new, Some(old))?;
         }
+        ("admissionregistration.k8s.io", "validatingadmissionpolicies", Part::Main) => {
+            invalid_if(info, new, crate::admission::definitions::policy(new))?
+        }
+        ("admissionregistration.k8s.io", "validatingadmissionpolicybindings", Part::Main) => {
+            invalid_if(info, new, crate::admission::definitions::binding(new))?
+        }
         _ if info.custom => crate::crd::validate_custom(info, version, new, Some(old), validation)?,
         _ => {}
     }
@@ -216,6 +228,23 @@ fn prune_builtin(
         .map(|p| crate::go_types::dotted(p))
         .collect();
     validation.unknown_fields(&info.kind, version, &unknown)
+}
+
+/// A 422 with `causes`, if there are any.
+fn invalid_if(
+    info: &ResourceInfo,
+    obj: &Value,
+    causes: Vec<(String, String)>,
+) -> Result<(), ApiError> {
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            &info.kind,
+            target(info, meta::name(obj)),
+            &causes,
+        ))
+    }
 }
 
 const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";

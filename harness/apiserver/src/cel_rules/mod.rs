@@ -76,11 +76,23 @@ pub(crate) fn eval(
     this: cel::Value,
     old: Option<cel::Value>,
 ) -> Result<cel::Value, ExecutionError> {
+    let mut vars = vec![("self", this)];
+    if let Some(old) = old {
+        vars.push(("oldSelf", old));
+    }
+    eval_with(compiled, vars)
+}
+
+/// Evaluates `compiled` with the named variables (admission policies'
+/// `object`, `oldObject`, `request`, `params`, ...).
+pub(crate) fn eval_with(
+    compiled: &Compiled,
+    vars: Vec<(&str, cel::Value)>,
+) -> Result<cel::Value, ExecutionError> {
     LIBRARY.with(|library| {
         let mut ctx = library.new_inner_scope();
-        ctx.add_variable_from_value("self", this);
-        if let Some(old) = old {
-            ctx.add_variable_from_value("oldSelf", old);
+        for (name, value) in vars {
+            ctx.add_variable_from_value(name, value);
         }
         ctx.resolve(&compiled.expression)
     })

@@ -75,8 +75,8 @@ fn ty(schema: &Json) -> &str {
 }
 
 /// The value of a node whose schema says nothing: JSON's own shape, integers
-/// as ints.
-fn untyped(v: &Json) -> cel::Value {
+/// as ints (also what admission policies see of objects, typed `dyn`).
+pub(crate) fn untyped(v: &Json) -> cel::Value {
     match v {
         Json::Null => cel::Value::Null,
         Json::Bool(b) => cel::Value::Bool(*b),

@@ -4,6 +4,7 @@
 //! (v1.33). What a registry strategy adds on create only (status, generated
 //! selectors) is in `strategy`; Services' allocations are in `services`.
 
+mod admission;
 mod apps;
 mod autoscaling;
 mod batch;
@@ -42,6 +43,16 @@ pub(crate) fn apply(group: &str, plural: &str, obj: &mut Value) {
         ("networking.k8s.io", "ingressclasses") => networking::ingress_class(obj),
         ("discovery.k8s.io", "endpointslices") => networking::endpoint_slice(obj),
         ("autoscaling", "horizontalpodautoscalers") => autoscaling::hpa(obj),
+        ("admissionregistration.k8s.io", "validatingadmissionpolicies") => admission::policy(obj),
+        ("admissionregistration.k8s.io", "validatingadmissionpolicybindings") => {
+            admission::binding(obj)
+        }
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations") => {
+            admission::webhooks(obj, false)
+        }
+        ("admissionregistration.k8s.io", "mutatingwebhookconfigurations") => {
+            admission::webhooks(obj, true)
+        }
         _ => {}
     }
 }

@@ -64,6 +64,12 @@ impl Def {
         self.categories = &["all"];
         self
     }
+    /// The category `kubectl get api-extensions` lists: CRDs, API services,
+    /// webhook configurations and admission policies.
+    const fn api_extensions(mut self) -> Self {
+        self.categories = &["api-extensions"];
+        self
+    }
 }
 
 const EVENT_FIELDS: &[&str] = &[
@@ -295,7 +301,45 @@ const DEFS: &[Def] = &[
     )
     .short(&["crd", "crds"])
     .status()
-    .generation(),
+    .generation()
+    .api_extensions(),
+    def(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        false,
+    )
+    .generation()
+    .api_extensions(),
+    def(
+        "admissionregistration.k8s.io",
+        "v1",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        false,
+    )
+    .generation()
+    .api_extensions(),
+    def(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        false,
+    )
+    .status()
+    .generation()
+    .api_extensions(),
+    def(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        false,
+    )
+    .generation()
+    .api_extensions(),
     def("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
     def(
         "rbac.authorization.k8s.io",
@@ -333,6 +377,7 @@ pub(crate) const GROUP_ORDER: &[&str] = &[
     "policy",
     "rbac.authorization.k8s.io",
     "storage.k8s.io",
+    "admissionregistration.k8s.io",
     "apiextensions.k8s.io",
     "scheduling.k8s.io",
     "coordination.k8s.io",

@@ -286,35 +286,11 @@ fn budgets_for(st: &State, pod: &Value) -> Vec<Value> {
         .take_while(|(key, _)| key.0 == ns)
         .filter(|(_, pdb)| {
             pdb.pointer("/spec/selector")
-                .and_then(selector_of)
+                .and_then(LabelSelector::from_object)
                 .is_some_and(|s| !s.is_empty() && s.matches(pod))
         })
         .map(|(_, pdb)| (**pdb).clone())
         .collect()
-}
-
-/// `metav1.LabelSelectorAsSelector`: None when the selector is invalid.
-fn selector_of(sel: &Value) -> Option<LabelSelector> {
-    let ops_ok = sel
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .all(|e| {
-            let values = e
-                .get("values")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            match e.get("operator").and_then(Value::as_str) {
-                Some("In" | "NotIn") => values > 0,
-                Some("Exists" | "DoesNotExist") => values == 0,
-                _ => false,
-            }
-        });
-    if !ops_ok {
-        return None;
-    }
-    LabelSelector::parse(&crate::selectors::label_selector_string(sel)).ok()
 }
 
 fn too_many_requests(retry_after: u32, cause: String) -> ApiError {

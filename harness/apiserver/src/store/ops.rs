@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{GraceTimer, Obj, ObjRef, State, meta};
+use crate::admission::{Attributes, Operation};
 use crate::error::{ApiError, Target};
 use crate::registry::{Propagation, ResourceInfo};
 use crate::{gc, strategy, validation};
@@ -304,6 +305,21 @@ pub(crate) fn create(
         }
     }
     strategy::prepare_create(st, info, version, &mut obj, opts.field_validation)?;
+    let (ns, obj_name) = meta::key(&obj);
+    crate::admission::validate(
+        st,
+        &Attributes {
+            info,
+            version,
+            subresource: "",
+            operation: Operation::Create,
+            name: &obj_name,
+            namespace: &ns,
+            object: Some(&obj),
+            old_object: None,
+            dry_run: opts.dry_run,
+        },
+    )?;
     let obj = record(st, info, version, Part::Main, None, obj, &opts);
     if opts.dry_run {
         return Ok(Obj::new(obj));
@@ -437,6 +453,20 @@ pub(crate) fn update(
         &mut new,
         part,
         opts.field_validation,
+    )?;
+    crate::admission::validate(
+        st,
+        &Attributes {
+            info,
+            version,
+            subresource: if part == Part::Status { "status" } else { "" },
+            operation: Operation::Update,
+            name,
+            namespace: &at.key.0,
+            object: Some(&new),
+            old_object: Some(&old),
+            dry_run: opts.dry_run,
+        },
     )?;
     let mut new = record(st, info, version, part, Some(&old), new, &opts);
     if (info.generation || info.custom) && meta::spec_part(&new) != meta::spec_part(&old) {
@@ -586,6 +616,20 @@ pub(crate) fn delete(
         .and_then(|m| m.get("deletionGracePeriodSeconds"))
         .and_then(Value::as_i64);
     let is_namespace = info.group.is_empty() && info.plural == "namespaces";
+    crate::admission::validate(
+        st,
+        &Attributes {
+            info,
+            version: info.versions.first().map_or("", String::as_str),
+            subresource: "",
+            operation: Operation::Delete,
+            name,
+            namespace: &at.key.0,
+            object: None,
+            old_object: Some(&old),
+            dry_run: opts.dry_run,
+        },
+    )?;
     if opts.dry_run {
         return Ok(Deleted::Pending(old));
     }

@@ -2,8 +2,10 @@
 //! scheduling (`printPriorityClass`), autoscaling/v2
 //! (`printHorizontalPodAutoscaler`), node (`printRuntimeClass`),
 //! coordination (`printLease`), certificates
-//! (`printCertificateSigningRequest`) and apiextensions (CRDs, default
-//! columns).
+//! (`printCertificateSigningRequest`), admissionregistration
+//! (`printValidatingWebhook`, `printMutatingWebhook`,
+//! `printValidatingAdmissionPolicy`, `printValidatingAdmissionPolicyBinding`)
+//! and apiextensions (CRDs, default columns).
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -68,6 +70,71 @@ pub(super) fn printer(group: &str, plural: &str) -> Option<Printer> {
                 ("Age", "string", 0),
             ],
             cells: hpa,
+        },
+        (
+            "admissionregistration.k8s.io",
+            "validatingwebhookconfigurations" | "mutatingwebhookconfigurations",
+        ) => Printer {
+            columns: &[
+                ("Name", "string", 0),
+                ("Webhooks", "integer", 0),
+                ("Age", "string", 0),
+            ],
+            cells: |o, now| {
+                vec![
+                    meta::name(o).into(),
+                    count(o, "/webhooks").into(),
+                    age(o, now),
+                ]
+            },
+        },
+        ("admissionregistration.k8s.io", "validatingadmissionpolicies") => Printer {
+            columns: &[
+                ("Name", "string", 0),
+                ("Validations", "integer", 0),
+                ("ParamKind", "string", 0),
+                ("Age", "string", 0),
+            ],
+            cells: |o, now| {
+                let param_kind = match o.pointer("/spec/paramKind") {
+                    Some(k) if k.is_object() => {
+                        format!("{}/{}", s(k, "/apiVersion"), s(k, "/kind"))
+                    }
+                    _ => "<unset>".into(),
+                };
+                vec![
+                    meta::name(o).into(),
+                    count(o, "/spec/validations").into(),
+                    param_kind.into(),
+                    age(o, now),
+                ]
+            },
+        },
+        ("admissionregistration.k8s.io", "validatingadmissionpolicybindings") => Printer {
+            columns: &[
+                ("Name", "string", 0),
+                ("PolicyName", "string", 0),
+                ("ParamRef", "string", 0),
+                ("Age", "string", 0),
+            ],
+            cells: |o, now| {
+                let param = match o.pointer("/spec/paramRef") {
+                    Some(r) if !s(r, "/name").is_empty() => match s(r, "/namespace").as_str() {
+                        "" => format!("*/{}", s(r, "/name")),
+                        ns => format!("{ns}/{}", s(r, "/name")),
+                    },
+                    Some(r) if r.get("selector").is_some_and(Value::is_object) => {
+                        crate::selectors::label_selector_string(&r["selector"])
+                    }
+                    _ => "<unset>".into(),
+                };
+                vec![
+                    meta::name(o).into(),
+                    s(o, "/spec/policyName").into(),
+                    param.into(),
+                    age(o, now),
+                ]
+            },
         },
         ("node.k8s.io", "runtimeclasses") => Printer {
             columns: &[
@@ -253,4 +320,11 @@ fn csr(o: &Value, now: Timestamp) -> Vec<Value> {
         duration.into(),
         condition.into(),
     ]
+}
+
+/// The length of the list at `ptr` (0 when absent).
+fn count(o: &Value, ptr: &str) -> i64 {
+    o.pointer(ptr)
+        .and_then(Value::as_array)
+        .map_or(0, |a| a.len() as i64)
 }

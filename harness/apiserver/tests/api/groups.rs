@@ -40,6 +40,7 @@ async fn discovery_lists_the_groups_in_kube_apiservers_order_with_their_names() 
             "policy",
             "rbac.authorization.k8s.io",
             "storage.k8s.io",
+            "admissionregistration.k8s.io",
             "apiextensions.k8s.io",
             "scheduling.k8s.io",
             "coordination.k8s.io",

@@ -1173,3 +1173,102 @@ spec:
     );
     Ok(())
 }
+
+/// A ValidatingAdmissionPolicy applied with kubectl refuses `kubectl create
+/// deployment` (the denial of k8s.io/apiserver's
+/// `admission/plugin/policy/validating/dispatcher.go`), and `kubectl get`
+/// prints the columns of printers.go's `printValidatingAdmissionPolicy` and
+/// `printValidatingAdmissionPolicyBinding`.
+#[tokio::test]
+async fn admission_policies_refuse_kubectl_and_print_their_columns() -> Result<()> {
+    let Some(f) = fixture("admission_policies_refuse_kubectl_and_print_their_columns").await?
+    else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let manifests = write_manifest(
+        dir.path(),
+        "policy.yaml",
+        "\
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: replica-limit
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [apps]
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [deployments]
+  validations:
+  - expression: object.spec.replicas <= 5
+    message: at most 5 replicas
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: replica-limit
+spec:
+  policyName: replica-limit
+  validationActions: [Deny]
+",
+    )?;
+    f.kubectl.ok(&["apply", "-f", &manifests]).await?;
+    let err = f
+        .kubectl
+        .fails(&[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+            "--replicas=7",
+        ])
+        .await?;
+    assert!(
+        err.contains("ValidatingAdmissionPolicy 'replica-limit' with binding 'replica-limit' denied request: at most 5 replicas"),
+        "{err}"
+    );
+    f.kubectl
+        .ok(&[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+            "--replicas=2",
+        ])
+        .await?;
+
+    let policies = f
+        .kubectl
+        .ok(&["get", "validatingadmissionpolicies"])
+        .await?;
+    let header: Vec<&str> = policies
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "VALIDATIONS", "PARAMKIND", "AGE"],
+        "{policies}"
+    );
+    assert!(policies.contains("<unset>"), "{policies}");
+    let bindings = f
+        .kubectl
+        .ok(&["get", "validatingadmissionpolicybindings"])
+        .await?;
+    let header: Vec<&str> = bindings
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "POLICYNAME", "PARAMREF", "AGE"],
+        "{bindings}"
+    );
+    Ok(())
+}

@@ -21,6 +21,7 @@ mod kubectl;
 mod listing;
 mod managed_fields;
 mod patch;
+mod policies;
 mod printing;
 mod runtime;
 mod services;

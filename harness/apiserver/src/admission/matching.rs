@@ -1,0 +1,130 @@
+//! Whether a request falls under a policy's `matchConstraints` or a
+//! binding's `matchResources` (apiserver's `admission/plugin/policy/matching`,
+//! `webhook/predicates/rules`, `.../namespace` and `.../object` matchers).
+
+use serde_json::Value;
+
+use super::{Attributes, Operation};
+use crate::registry::GroupResource;
+use crate::selectors::LabelSelector;
+use crate::store::{State, meta};
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_namespaces(a: &Attributes<'_>) -> bool {
+    a.info.group.is_empty() && a.info.plural == "namespaces"
+}
+
+/// `rules.Matcher`: operation, group, version, resource (`res/sub`, `*`
+/// matching main resources only) and scope.
+fn rule_matches(rule: &Value, a: &Attributes<'_>) -> bool {
+    let has = |key: &str, want: &str| strings(rule, key).iter().any(|s| s == "*" || s == want);
+    let resource_ok = strings(rule, "resources").iter().any(|r| {
+        let (res, sub) = r.split_once('/').unwrap_or((r, ""));
+        (res == "*" || res == a.info.plural) && (sub == "*" || sub == a.subresource)
+    });
+    let scope_ok = match rule.get("scope").and_then(Value::as_str) {
+        Some("Namespaced") => !is_namespaces(a) && !a.namespace.is_empty(),
+        Some("Cluster") => is_namespaces(a) || a.namespace.is_empty(),
+        _ => true,
+    };
+    has("operations", a.operation.as_str())
+        && has("apiGroups", &a.info.group)
+        && has("apiVersions", a.version)
+        && resource_ok
+        && scope_ok
+}
+
+fn labels_of(obj: Option<&Value>) -> Option<std::collections::BTreeMap<String, String>> {
+    let labels = meta::metadata(obj?)?
+        .get("labels")
+        .and_then(Value::as_object);
+    Some(
+        labels
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+            .collect(),
+    )
+}
+
+fn selector(criteria: &Value, key: &str) -> Option<LabelSelector> {
+    criteria
+        .get(key)
+        .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+        .and_then(LabelSelector::from_object)
+}
+
+/// `Matches`: namespaceSelector, objectSelector, excludeResourceRules, then
+/// resourceRules. A namespace that cannot be found is an error, reported
+/// only when the rules match.
+pub(super) fn matches(st: &State, a: &Attributes<'_>, criteria: &Value) -> Result<bool, String> {
+    let mut namespace_missing = None;
+    if let Some(sel) = selector(criteria, "namespaceSelector")
+        && (!a.namespace.is_empty() || is_namespaces(a))
+    {
+        let labels = if is_namespaces(a) && a.operation != Operation::Delete {
+            labels_of(a.object)
+        } else {
+            let ns = if is_namespaces(a) {
+                a.name
+            } else {
+                a.namespace
+            };
+            let stored = st.get(
+                &GroupResource::new("", "namespaces"),
+                &(String::new(), ns.to_string()),
+            );
+            if stored.is_none() {
+                namespace_missing = Some(format!("namespaces \"{ns}\" not found"));
+            }
+            labels_of(stored.as_deref())
+        };
+        if namespace_missing.is_none() && !sel.matches_labels(&labels.unwrap_or_default()) {
+            return Ok(false);
+        }
+    }
+    if let Some(sel) = selector(criteria, "objectSelector") {
+        let hit = |o: Option<&Value>| labels_of(o).is_some_and(|l| sel.matches_labels(&l));
+        if !hit(a.object) && !hit(a.old_object) {
+            return Ok(false);
+        }
+    }
+    let rules = |key: &str| -> Vec<Value> {
+        criteria
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    if rules("excludeResourceRules")
+        .iter()
+        .any(|r| rule_matches(r, a))
+    {
+        return Ok(false);
+    }
+    let include = rules("resourceRules");
+    if !include.is_empty() {
+        let Some(rule) = include.iter().find(|r| rule_matches(r, a)) else {
+            return Ok(false);
+        };
+        let names = strings(rule, "resourceNames");
+        if !names.is_empty() && !names.iter().any(|n| n == a.name) {
+            return Ok(false);
+        }
+    }
+    match namespace_missing {
+        Some(e) => Err(e),
+        None => Ok(true),
+    }
+}

@@ -1,0 +1,90 @@
+//! Validating admission, run after a write passed its kind's own validation
+//! and before it is stored, as kube-apiserver's admission chain does:
+//! ValidatingAdmissionPolicy today (webhooks are not called yet).
+
+pub(crate) mod definitions;
+mod matching;
+mod policy;
+
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::registry::ResourceInfo;
+use crate::store::State;
+
+/// The admission operation a write is (a PATCH is an UPDATE, or a CREATE
+/// when it creates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "CREATE",
+            Self::Update => "UPDATE",
+            Self::Delete => "DELETE",
+        }
+    }
+
+    /// The `request.options` kind of the operation.
+    fn options_kind(self) -> &'static str {
+        match self {
+            Self::Create => "CreateOptions",
+            Self::Update => "UpdateOptions",
+            Self::Delete => "DeleteOptions",
+        }
+    }
+}
+
+/// What admission knows of a request (apiserver's `admission.Attributes`).
+pub(crate) struct Attributes<'a> {
+    pub info: &'a ResourceInfo,
+    pub version: &'a str,
+    /// `status`, or empty for the main resource.
+    pub subresource: &'a str,
+    pub operation: Operation,
+    pub name: &'a str,
+    pub namespace: &'a str,
+    /// The incoming object; none on DELETE.
+    pub object: Option<&'a Value>,
+    /// The stored object; none on CREATE.
+    pub old_object: Option<&'a Value>,
+    pub dry_run: bool,
+}
+
+impl Attributes<'_> {
+    /// The `request` variable of admission CEL (`kubernetes.AdmissionRequest`).
+    /// The server has no users: every request is the one admin.
+    fn request(&self) -> Value {
+        let kind =
+            json!({"group": self.info.group, "version": self.version, "kind": self.info.kind});
+        let resource = json!({"group": self.info.group, "version": self.version, "resource": self.info.plural});
+        json!({
+            "kind": kind,
+            "resource": resource,
+            "subResource": self.subresource,
+            "requestKind": kind,
+            "requestResource": resource,
+            "requestSubResource": self.subresource,
+            "name": self.name,
+            "namespace": self.namespace,
+            "operation": self.operation.as_str(),
+            "userInfo": {"username": ADMIN, "groups": ["system:masters", "system:authenticated"]},
+            "dryRun": self.dry_run,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": self.operation.options_kind()},
+        })
+    }
+}
+
+/// Who every request is, for `request.userInfo`.
+const ADMIN: &str = "system:admin";
+
+/// Runs the validating admission plugins on a write; a refusal is the
+/// Status the request answers.
+pub(crate) fn validate(st: &State, a: &Attributes<'_>) -> Result<(), ApiError> {
+    policy::dispatch(st, a)
+}
