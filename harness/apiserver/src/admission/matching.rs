@@ -10,15 +10,7 @@ use crate::selectors::LabelSelector;
 use crate::store::{State, meta};
 
 fn strings(v: &Value, key: &str) -> Vec<String> {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
+    meta::strings(v.get(key))
 }
 
 fn is_namespaces(a: &Attributes<'_>) -> bool {

@@ -66,15 +66,7 @@ pub(super) async fn evict(mut req: Req) -> Result<Response, ApiError> {
 }
 
 fn dry_run_list(opts: &Value) -> Vec<String> {
-    opts.get("dryRun")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
+    meta::strings(opts.get("dryRun"))
 }
 
 fn phase(pod: &Value) -> &str {

@@ -56,12 +56,16 @@ pub(crate) fn deletion_timestamp(obj: &Value) -> Option<&str> {
 }
 
 pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
-    metadata(obj)
-        .and_then(|m| m.get("finalizers"))
-        .and_then(Value::as_array)
+    strings(metadata(obj).and_then(|m| m.get("finalizers")))
+}
+
+/// The strings of a JSON list; none when it is absent or not a list.
+pub(crate) fn strings(list: Option<&Value>) -> Vec<String> {
+    list.and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
+                .filter_map(Value::as_str)
+                .map(String::from)
                 .collect()
         })
         .unwrap_or_default()
