@@ -106,7 +106,15 @@ impl ApiError {
 
     /// 422 with one cause per invalid field, as kube-apiserver's validation reports.
     pub(crate) fn invalid(kind: &str, t: Target<'_>, causes: &[(String, String)]) -> Self {
-        let text: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        // The message lists each distinct error once (utilerrors' aggregate);
+        // the causes keep every entry.
+        let mut text: Vec<String> = Vec::new();
+        for (f, m) in causes {
+            let line = format!("{f}: {m}");
+            if !text.contains(&line) {
+                text.push(line);
+            }
+        }
         let what = if t.group.is_empty() {
             kind.to_string()
         } else {

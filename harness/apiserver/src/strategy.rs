@@ -30,6 +30,7 @@ pub(crate) fn prepare_create(
         job_selector(obj);
     }
     crate::defaults::apply(&info.group, &info.plural, obj);
+    invalid_if(info, obj, workload_causes(info, obj, None))?;
     match (info.group.as_str(), info.plural.as_str()) {
         ("", "pods") => {
             validate_pod(info, obj)?;
@@ -107,6 +108,7 @@ pub(crate) fn prepare_update(
     prune_builtin(info, version, new, validation)?;
     if part == Part::Main {
         crate::defaults::apply(&info.group, &info.plural, new);
+        invalid_if(info, new, workload_causes(info, new, Some(old)))?;
     }
     match (info.group.as_str(), info.plural.as_str(), part) {
         ("apps", "statefulsets", Part::Main) => {
@@ -230,6 +232,20 @@ fn prune_builtin(
     validation.unknown_fields(&info.kind, version, &unknown)
 }
 
+/// The spec checks of the workload kinds (`old` on an update).
+fn workload_causes(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Vec<(String, String)> {
+    use crate::validation::workloads;
+    match (info.group.as_str(), info.plural.as_str()) {
+        ("apps", "deployments") => workloads::deployment(obj, old),
+        ("apps", "replicasets") => workloads::replica_set(obj, old),
+        ("apps", "statefulsets") => workloads::stateful_set(obj),
+        ("apps", "daemonsets") => workloads::daemon_set(obj, old),
+        ("batch", "jobs") => workloads::job(obj, old),
+        ("batch", "cronjobs") => workloads::cron_job(obj),
+        _ => Vec::new(),
+    }
+}
+
 /// A 422 with `causes`, if there are any.
 fn invalid_if(
     info: &ResourceInfo,
@@ -298,38 +314,9 @@ fn job_selector(obj: &mut Value) {
 }
 
 fn validate_pod(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
-    let name = meta::name(obj);
     let mut causes = Vec::new();
-    match obj.pointer("/spec/containers").and_then(Value::as_array) {
-        Some(cs) if !cs.is_empty() => {
-            for (i, c) in cs.iter().enumerate() {
-                if c.get("name")
-                    .and_then(Value::as_str)
-                    .is_none_or(str::is_empty)
-                {
-                    causes.push((
-                        format!("spec.containers[{i}].name"),
-                        "Required value".to_string(),
-                    ));
-                }
-                if c.get("image")
-                    .and_then(Value::as_str)
-                    .is_none_or(str::is_empty)
-                {
-                    causes.push((
-                        format!("spec.containers[{i}].image"),
-                        "Required value".to_string(),
-                    ));
-                }
-            }
-        }
-        _ => causes.push(("spec.containers".into(), "Required value".into())),
-    }
-    if causes.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(&info.kind, target(info, name), &causes))
-    }
+    crate::validation::pods::spec("spec", obj.get("spec"), &mut causes);
+    invalid_if(info, obj, causes)
 }
 
 /// BestEffort, Burstable or Guaranteed, from the containers' resources.

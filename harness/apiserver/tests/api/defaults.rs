@@ -16,10 +16,20 @@ use serde_json::{Value, json};
 
 use crate::common::{create, server};
 
+/// A Job's pod template (its pods may not restart `Always`).
 fn template(labels: Value) -> Value {
     json!({
         "metadata": {"labels": labels},
         "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]}
+    })
+}
+
+/// A workload's pod template: restartPolicy defaulted to Always, the only
+/// one apps/v1 accepts.
+fn pod_template(labels: Value) -> Value {
+    json!({
+        "metadata": {"labels": labels},
+        "spec": {"containers": [{"name": "main", "image": "busybox"}]}
     })
 }
 
@@ -121,7 +131,7 @@ async fn workloads_default_their_strategies_field_by_field() {
     let d = create(
         &deployments,
         json!({"metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": web},
-            "strategy": {}, "template": template(web.clone())}}),
+            "strategy": {}, "template": pod_template(web.clone())}}),
     )
     .await;
     assert_eq!(
@@ -131,7 +141,7 @@ async fn workloads_default_their_strategies_field_by_field() {
     let recreate = create(
         &deployments,
         json!({"metadata": {"name": "batch"}, "spec": {"selector": {"matchLabels": web},
-            "strategy": {"type": "Recreate"}, "template": template(web.clone())}}),
+            "strategy": {"type": "Recreate"}, "template": pod_template(web.clone())}}),
     )
     .await;
     assert_eq!(recreate["spec"]["strategy"], json!({"type": "Recreate"}));
@@ -140,7 +150,7 @@ async fn workloads_default_their_strategies_field_by_field() {
     let ds = create(
         &daemons,
         json!({"metadata": {"name": "agent"}, "spec": {"selector": {"matchLabels": web},
-            "template": template(web.clone())}}),
+            "template": pod_template(web.clone())}}),
     )
     .await;
     assert_eq!(
@@ -165,7 +175,7 @@ async fn workloads_default_their_strategies_field_by_field() {
     let sts = create(
         &sets,
         json!({"metadata": {"name": "db"}, "spec": {"selector": {"matchLabels": web},
-            "serviceName": "db", "template": template(web.clone()), "volumeClaimTemplates": [claim]}}),
+            "serviceName": "db", "template": pod_template(web.clone()), "volumeClaimTemplates": [claim]}}),
     )
     .await;
     assert_eq!(
@@ -181,7 +191,7 @@ async fn workloads_default_their_strategies_field_by_field() {
         &sets,
         json!({"metadata": {"name": "named"}, "spec": {"selector": {"matchLabels": web},
             "serviceName": "db", "updateStrategy": {"type": "RollingUpdate"},
-            "template": template(web.clone())}}),
+            "template": pod_template(web.clone())}}),
     )
     .await;
     assert_eq!(
@@ -193,7 +203,7 @@ async fn workloads_default_their_strategies_field_by_field() {
     let rcs: Api<ReplicationController> = Api::namespaced(client, "default");
     let rc = create(
         &rcs,
-        json!({"metadata": {"name": "legacy"}, "spec": {"template": template(web.clone())}}),
+        json!({"metadata": {"name": "legacy"}, "spec": {"template": pod_template(web.clone())}}),
     )
     .await;
     assert_eq!(rc["spec"]["selector"], web);

@@ -30,3 +30,4 @@ mod subresources;
 mod tables;
 mod watch;
 mod watch_delivery;
+mod workloads;

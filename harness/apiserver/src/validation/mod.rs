@@ -1,5 +1,10 @@
-//! Object metadata validation (names, labels), answering 422 Invalid with
-//! one cause per field like kube-apiserver does.
+//! Validation of what clients write, answering 422 Invalid with one cause
+//! per field like kube-apiserver does: object metadata (names, labels) here,
+//! kinds in their own modules.
+
+mod go_values;
+pub(crate) mod pods;
+pub(crate) mod workloads;
 
 use serde_json::Value;
 
