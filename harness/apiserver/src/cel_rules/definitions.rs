@@ -17,28 +17,36 @@ const REASONS: &[&str] = &[
 /// (`spec.validation.openAPIV3Schema` or `spec.versions[i].schema.openAPIV3Schema`).
 pub(crate) fn check(schema: &Json, at: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    walk(schema, at, None, &mut out);
+    walk(schema, at, None, true, &mut out);
     out
 }
 
-fn walk(schema: &Json, at: &str, uncorrelatable: Option<&str>, out: &mut Vec<(String, String)>) {
+fn walk(
+    schema: &Json,
+    at: &str,
+    uncorrelatable: Option<&str>,
+    root: bool,
+    out: &mut Vec<(String, String)>,
+) {
     if let Some(rules) = schema
         .get("x-kubernetes-validations")
         .and_then(Json::as_array)
     {
+        let this = super::check::self_schema(schema, root);
         for (i, rule) in rules.iter().enumerate() {
-            check_rule(
-                schema,
-                rule,
-                &format!("{at}.x-kubernetes-validations[{i}]"),
-                uncorrelatable,
-                out,
-            );
+            let p = format!("{at}.x-kubernetes-validations[{i}]");
+            check_rule(schema, &this, rule, &p, uncorrelatable, out);
         }
     }
     if let Some(props) = schema.get("properties").and_then(Json::as_object) {
         for (k, ps) in props {
-            walk(ps, &format!("{at}.properties[{k}]"), uncorrelatable, out);
+            walk(
+                ps,
+                &format!("{at}.properties[{k}]"),
+                uncorrelatable,
+                false,
+                out,
+            );
         }
     }
     if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
@@ -46,6 +54,7 @@ fn walk(schema: &Json, at: &str, uncorrelatable: Option<&str>, out: &mut Vec<(St
             extra,
             &format!("{at}.additionalProperties"),
             uncorrelatable,
+            false,
             out,
         );
     }
@@ -56,7 +65,7 @@ fn walk(schema: &Json, at: &str, uncorrelatable: Option<&str>, out: &mut Vec<(St
         } else {
             uncorrelatable.or(Some(at))
         };
-        walk(items, &format!("{at}.items"), below, out);
+        walk(items, &format!("{at}.items"), below, false, out);
     }
 }
 
@@ -85,6 +94,7 @@ fn go_dump(rule: &Json) -> String {
 
 fn check_rule(
     schema: &Json,
+    this: &Json,
     rule: &Json,
     p: &str,
     uncorrelatable: Option<&str>,
@@ -162,6 +172,17 @@ fn check_rule(
             ),
         )),
         Ok(compiled) => {
+            let issues = super::check::undefined_fields(source, &compiled.expression, this);
+            if !issues.is_empty() {
+                out.push((
+                    format!("{p}.rule"),
+                    format!(
+                        "Invalid value: {}: compilation failed: {}",
+                        go_dump(rule),
+                        issues.join("\n")
+                    ),
+                ));
+            }
             if compiled.uses_old_self
                 && let Some(list) = uncorrelatable
             {
@@ -184,15 +205,19 @@ fn check_rule(
             }
         }
     }
-    if !expression.trim().is_empty()
-        && let Err(issues) = super::compile(expression)
-    {
-        out.push((
-            format!("{p}.messageExpression"),
-            format!(
-                "Invalid value: {}: messageExpression compilation failed: {issues}",
-                go_dump(rule)
-            ),
-        ));
+    if !expression.trim().is_empty() {
+        let issues = match super::compile(expression) {
+            Err(issues) => issues,
+            Ok(c) => super::check::undefined_fields(expression, &c.expression, this).join("\n"),
+        };
+        if !issues.is_empty() {
+            out.push((
+                format!("{p}.messageExpression"),
+                format!(
+                    "Invalid value: {}: messageExpression compilation failed: {issues}",
+                    go_dump(rule)
+                ),
+            ));
+        }
     }
 }

@@ -311,7 +311,7 @@ async fn runtime_errors_name_the_rule() {
     install(
         &client,
         widget_crd(
-            json!([{"rule": "self.missing == 1"}, {"rule": "quantity(self.limit) != quantity('1Gi')", "message": "not one gibibyte"}]),
+            json!([{"rule": "self.labels['tier'] == 'db'"}, {"rule": "quantity(self.limit) != quantity('1Gi')", "message": "not one gibibyte"}]),
             json!([]),
         ),
     )
@@ -330,7 +330,7 @@ async fn runtime_errors_name_the_rule() {
         cause(
             "spec",
             "FieldValueInvalid",
-            "Invalid value: \"object\": no such key: missing evaluating rule: self.missing == 1"
+            "Invalid value: \"object\": no such key: labels evaluating rule: self.labels['tier'] == 'db'"
         )
     );
     // A runtime error quotes the rule's message when it has one.
@@ -350,7 +350,8 @@ async fn rules_are_checked_when_the_crd_is_written() {
             {"rule": "self.replicas >"},
             {"rule": "self.replicas > 0", "reason": "Bogus"},
             {"rule": "self.replicas > 0", "fieldPath": ".nope"},
-            {"rule": "self.replicas > 0", "optionalOldSelf": true}
+            {"rule": "self.replicas > 0", "optionalOldSelf": true},
+            {"rule": "self.replicsa > 0"}
         ]),
         json!([{"rule": "  "}]),
     );
@@ -391,6 +392,12 @@ async fn rules_are_checked_when_the_crd_is_written() {
             &format!("{at}.x-kubernetes-validations[3].optionalOldSelf"),
             "FieldValueInvalid",
             "Invalid value: true: may not be set if oldSelf is not used in rule",
+        ),
+        // cel-go's checker: a field the schema does not declare.
+        cause(
+            &format!("{at}.x-kubernetes-validations[4].rule"),
+            "FieldValueInvalid",
+            "Invalid value: apiextensions.ValidationRule{Rule:\"self.replicsa > 0\", Message:\"\", MessageExpression:\"\", Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:\"\", OptionalOldSelf:(*bool)(nil)}: compilation failed: ERROR: <input>:1:5: undefined field 'replicsa'\n | self.replicsa > 0\n | ....^",
         ),
         cause(
             &format!("{at}.properties[note].x-kubernetes-validations[0].rule"),
