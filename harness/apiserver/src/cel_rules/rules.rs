@@ -23,6 +23,9 @@ pub(crate) struct Outcome {
 /// update.
 pub(crate) fn validate(schema: &Json, new: &Json, old: Option<&Json>) -> Outcome {
     let mut out = Outcome::default();
+    if !declares_rules(schema) {
+        return out;
+    }
     let unchanged = old.is_some_and(|o| o == new);
     node(&mut out, schema, &Path::Nil, new, old, unchanged, true);
     out
@@ -126,6 +129,18 @@ fn node(
         }
     }
     children(out, schema, path, new, old, unchanged);
+}
+
+/// Whether any node of `schema` has rules: most CRDs have none, and their
+/// writes need not walk the object.
+fn declares_rules(schema: &Json) -> bool {
+    match schema {
+        Json::Object(m) => {
+            m.contains_key("x-kubernetes-validations") || m.values().any(declares_rules)
+        }
+        Json::Array(items) => items.iter().any(declares_rules),
+        _ => false,
+    }
 }
 
 fn rules_of(schema: &Json) -> impl Iterator<Item = &Json> {

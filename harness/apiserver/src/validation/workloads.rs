@@ -25,8 +25,9 @@ fn nonnegative(spec: &Value, fields: &[&str], causes: &mut Causes) {
 }
 
 /// The selector checks: Required when absent (`required`), an empty one
-/// refused for `kind`, and the template's labels must match it.
-fn selector(spec: &Value, kind: &str, required: bool, causes: &mut Causes) {
+/// refused for `kind` (Jobs have no such check: `None`), and the template's
+/// labels must match it.
+fn selector(spec: &Value, kind: Option<&str>, required: bool, causes: &mut Causes) {
     let sel = spec.get("selector").filter(|s| s.is_object());
     let empty = sel.is_some_and(|s| {
         ["matchLabels", "matchExpressions"].iter().all(|k| {
@@ -62,7 +63,7 @@ fn selector(spec: &Value, kind: &str, required: bool, causes: &mut Causes) {
             go_values::string_map(labels)
         ),
     );
-    let refused = sel.filter(|_| empty).map(|s| {
+    let refused = sel.filter(|_| empty).zip(kind).map(|(s, kind)| {
         (
             "spec.selector".to_string(),
             format!(
@@ -72,14 +73,14 @@ fn selector(spec: &Value, kind: &str, required: bool, causes: &mut Causes) {
         )
     });
     // DaemonSet checks the labels first; the others the selector.
-    if kind == "daemonset" {
+    if kind == Some("daemonset") {
         if !matched {
             causes.push(mismatch);
         }
         causes.extend(refused);
     } else {
         causes.extend(refused);
-        if !matched && !empty {
+        if !matched {
             causes.push(mismatch);
         }
     }
@@ -138,7 +139,7 @@ pub(crate) fn deployment(obj: &Value, old: Option<&Value>) -> Causes {
     let spec = spec_of(obj);
     let mut causes = Vec::new();
     nonnegative(spec, &["replicas"], &mut causes);
-    selector(spec, "deployment", true, &mut causes);
+    selector(spec, Some("deployment"), true, &mut causes);
     pods::spec(
         "spec.template.spec",
         spec.pointer("/template/spec"),
@@ -197,7 +198,7 @@ pub(crate) fn replica_set(obj: &Value, old: Option<&Value>) -> Causes {
     let spec = spec_of(obj);
     let mut causes = Vec::new();
     nonnegative(spec, &["replicas", "minReadySeconds"], &mut causes);
-    selector(spec, "deployment", true, &mut causes);
+    selector(spec, Some("deployment"), true, &mut causes);
     pods::spec(
         "spec.template.spec",
         spec.pointer("/template/spec"),
@@ -224,7 +225,7 @@ pub(crate) fn stateful_set(obj: &Value) -> Causes {
         ));
     }
     nonnegative(spec, &["replicas", "minReadySeconds"], &mut causes);
-    selector(spec, "statefulset", true, &mut causes);
+    selector(spec, Some("statefulset"), true, &mut causes);
     always_restarting_template(spec, "StatefulSet", &mut causes);
     causes
 }
@@ -233,7 +234,7 @@ pub(crate) fn stateful_set(obj: &Value) -> Causes {
 pub(crate) fn daemon_set(obj: &Value, old: Option<&Value>) -> Causes {
     let spec = spec_of(obj);
     let mut causes = Vec::new();
-    selector(spec, "daemonset", false, &mut causes);
+    selector(spec, Some("daemonset"), false, &mut causes);
     pods::spec(
         "spec.template.spec",
         spec.pointer("/template/spec"),
@@ -276,7 +277,7 @@ pub(crate) fn job(obj: &Value, old: Option<&Value>) -> Causes {
         &mut causes,
     );
     if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
-        selector(spec, "job", true, &mut causes);
+        selector(spec, None, true, &mut causes);
     }
     let Some(old) = old else {
         return causes;
