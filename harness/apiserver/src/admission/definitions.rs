@@ -4,9 +4,7 @@
 
 use serde_json::Value;
 
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
+use crate::store::meta::text;
 
 fn list<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
     v.pointer(ptr)

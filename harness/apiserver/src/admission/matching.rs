@@ -37,19 +37,6 @@ fn rule_matches(rule: &Value, a: &Attributes<'_>) -> bool {
         && scope_ok
 }
 
-fn labels_of(obj: Option<&Value>) -> Option<std::collections::BTreeMap<String, String>> {
-    let labels = meta::metadata(obj?)?
-        .get("labels")
-        .and_then(Value::as_object);
-    Some(
-        labels
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-            .collect(),
-    )
-}
-
 fn selector(criteria: &Value, key: &str) -> Option<LabelSelector> {
     criteria
         .get(key)
@@ -65,8 +52,8 @@ pub(super) fn matches(st: &State, a: &Attributes<'_>, criteria: &Value) -> Resul
     if let Some(sel) = selector(criteria, "namespaceSelector")
         && (!a.namespace.is_empty() || is_namespaces(a))
     {
-        let labels = if is_namespaces(a) && a.operation != Operation::Delete {
-            labels_of(a.object)
+        let selected = if is_namespaces(a) && a.operation != Operation::Delete {
+            a.object.is_some_and(|o| sel.matches(o))
         } else {
             let ns = if is_namespaces(a) {
                 a.name
@@ -80,14 +67,14 @@ pub(super) fn matches(st: &State, a: &Attributes<'_>, criteria: &Value) -> Resul
             if stored.is_none() {
                 namespace_missing = Some(format!("namespaces \"{ns}\" not found"));
             }
-            labels_of(stored.as_deref())
+            stored.is_some_and(|ns| sel.matches(&ns))
         };
-        if namespace_missing.is_none() && !sel.matches_labels(&labels.unwrap_or_default()) {
+        if namespace_missing.is_none() && !selected {
             return Ok(false);
         }
     }
     if let Some(sel) = selector(criteria, "objectSelector") {
-        let hit = |o: Option<&Value>| labels_of(o).is_some_and(|l| sel.matches_labels(&l));
+        let hit = |o: Option<&Value>| o.is_some_and(|o| sel.matches(o));
         if !hit(a.object) && !hit(a.old_object) {
             return Ok(false);
         }

@@ -6,6 +6,8 @@
 
 use serde_json::Value as Json;
 
+use crate::store::meta::text;
+
 const REASONS: &[&str] = &[
     "FieldValueDuplicate",
     "FieldValueForbidden",
@@ -67,10 +69,6 @@ fn walk(
         };
         walk(items, &format!("{at}.items"), below, false, out);
     }
-}
-
-fn text<'a>(rule: &'a Json, key: &str) -> &'a str {
-    rule.get(key).and_then(Json::as_str).unwrap_or("")
 }
 
 /// The rule as Go's `%#v` prints an `apiextensions.ValidationRule`, the

@@ -10,6 +10,8 @@ use kube_cel::cel;
 use kube_cel::cel::objects::OptionalValue;
 use serde_json::Value as Json;
 
+use crate::store::meta::text;
+
 use super::value;
 
 /// What the rules found: 422 causes (field, body) and Warning texts.
@@ -66,15 +68,11 @@ fn schema_type(schema: &Json) -> &str {
     schema.get("type").and_then(Json::as_str).unwrap_or("")
 }
 
-fn str_of<'a>(rule: &'a Json, key: &str) -> &'a str {
-    rule.get(key).and_then(Json::as_str).unwrap_or("")
-}
-
 /// `ruleMessageOrDefault`.
 fn message_or_default(rule: &Json) -> String {
-    let message = str_of(rule, "message");
+    let message = text(rule, "message");
     if message.is_empty() {
-        format!("failed rule: {}", str_of(rule, "rule").trim())
+        format!("failed rule: {}", text(rule, "rule").trim())
     } else {
         message.trim().to_string()
     }
@@ -82,9 +80,9 @@ fn message_or_default(rule: &Json) -> String {
 
 /// `ruleErrorString`: what runtime errors quote.
 fn error_string(rule: &Json) -> String {
-    let message = str_of(rule, "message").trim();
+    let message = text(rule, "message").trim();
     if message.is_empty() {
-        str_of(rule, "rule").trim().to_string()
+        text(rule, "rule").trim().to_string()
     } else {
         message.to_string()
     }
@@ -221,7 +219,7 @@ fn evaluate(
 ) {
     let ty = schema_type(schema);
     let invalid = |detail: &str| (path.render(), format!("Invalid value: {ty:?}: {detail}"));
-    let compiled = match super::compile(str_of(rule, "rule")) {
+    let compiled = match super::compile(text(rule, "rule")) {
         Ok(c) => c,
         Err(e) => {
             out.errors
@@ -242,12 +240,12 @@ fn evaluate(
     match super::eval(&compiled, this.clone(), old_self) {
         Ok(cel::Value::Bool(true)) => {}
         Ok(_) => {
-            let at = match normalized_field_path(schema, str_of(rule, "fieldPath")) {
+            let at = match normalized_field_path(schema, text(rule, "fieldPath")) {
                 Some(fp) => path.child(&fp),
                 None => path.clone(),
             };
             let detail = message(rule, this, old.filter(|_| compiled.uses_old_self));
-            let body = match str_of(rule, "reason") {
+            let body = match text(rule, "reason") {
                 "FieldValueForbidden" => format!("Forbidden: {detail}"),
                 "FieldValueRequired" => format!("Required value: {detail}"),
                 "FieldValueDuplicate" => format!("Duplicate value: {ty:?}"),
@@ -278,7 +276,7 @@ fn evaluate(
 /// The detail of a failed rule: its `messageExpression` when that yields a
 /// usable one-line string, else `message` or the default.
 fn message(rule: &Json, this: &cel::Value, old: Option<&cel::Value>) -> String {
-    let expr = str_of(rule, "messageExpression");
+    let expr = text(rule, "messageExpression");
     if expr.is_empty() {
         return message_or_default(rule);
     }

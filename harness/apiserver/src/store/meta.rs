@@ -59,6 +59,11 @@ pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
     strings(metadata(obj).and_then(|m| m.get("finalizers")))
 }
 
+/// A string field of any JSON object; empty when absent or not a string.
+pub(crate) fn text<'a>(obj: &'a Value, key: &str) -> &'a str {
+    obj.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
 /// The strings of a JSON list; none when it is absent or not a list.
 pub(crate) fn strings(list: Option<&Value>) -> Vec<String> {
     list.and_then(Value::as_array)

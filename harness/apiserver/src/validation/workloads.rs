@@ -44,17 +44,9 @@ fn selector(spec: &Value, kind: Option<&str>, required: bool, causes: &mut Cause
     let labels = spec.pointer("/template/metadata/labels");
     let matched = match sel {
         None => false,
-        Some(s) => LabelSelector::from_object(s).is_some_and(|ls| {
-            let map = labels
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            ls.matches_labels(&map)
-        }),
+        // The template is an object with metadata.labels, as the matcher reads.
+        Some(s) => LabelSelector::from_object(s)
+            .is_some_and(|ls| ls.matches(spec.get("template").unwrap_or(&Value::Null))),
     };
     let mismatch = (
         "spec.template.metadata.labels".to_string(),
