@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 pub struct ApiError {
     /// The HTTP status code (also the Status object's `code`).
     pub code: StatusCode,
-    /// The Status object's `reason` (`NotFound`, `Conflict`, `Invalid`, …).
+    /// The Status object's `reason` (`NotFound`, `Conflict`, `Invalid`, …;
+    /// an admission webhook may answer with its own).
     pub reason: &'static str,
     /// The Status object's `message`, worded as kube-apiserver words it.
     pub message: String,
@@ -346,4 +347,18 @@ pub(crate) fn cause_reason(body: &str) -> &'static str {
         return "FieldValueTypeInvalid";
     }
     "FieldValueInvalid"
+}
+
+/// A reason an admission webhook chose, as the `&'static str` the Status
+/// keeps: metav1's own reasons are static already; any other is kept once
+/// for the life of the process (webhooks use a handful).
+pub(crate) fn reason_of(reason: &str) -> &'static str {
+    static SEEN: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(known) = seen.iter().find(|r| **r == reason) {
+        return known;
+    }
+    let kept: &'static str = Box::leak(reason.to_string().into_boxed_str());
+    seen.push(kept);
+    kept
 }

@@ -10,7 +10,6 @@
 //! ```
 
 mod admission;
-mod base64;
 mod cel_rules;
 pub mod clock;
 mod crd;

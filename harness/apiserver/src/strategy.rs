@@ -79,6 +79,14 @@ pub(crate) fn prepare_create(
         ("admissionregistration.k8s.io", "validatingadmissionpolicies") => {
             invalid_if(info, obj, crate::admission::definitions::policy(obj))?
         }
+        (
+            "admissionregistration.k8s.io",
+            plural @ ("validatingwebhookconfigurations" | "mutatingwebhookconfigurations"),
+        ) => {
+            let mutating = plural.starts_with("mutating");
+            let causes = crate::admission::webhooks::definitions::configuration(obj, mutating);
+            invalid_if(info, obj, causes)?
+        }
         ("admissionregistration.k8s.io", "validatingadmissionpolicybindings") => {
             invalid_if(info, obj, crate::admission::definitions::binding(obj))?
         }
@@ -204,6 +212,15 @@ pub(crate) fn prepare_update(
         }
         ("admissionregistration.k8s.io", "validatingadmissionpolicies", Part::Main) => {
             invalid_if(info, new, crate::admission::definitions::policy(new))?
+        }
+        (
+            "admissionregistration.k8s.io",
+            plural @ ("validatingwebhookconfigurations" | "mutatingwebhookconfigurations"),
+            Part::Main,
+        ) => {
+            let mutating = plural.starts_with("mutating");
+            let causes = crate::admission::webhooks::definitions::configuration(new, mutating);
+            invalid_if(info, new, causes)?
         }
         ("admissionregistration.k8s.io", "validatingadmissionpolicybindings", Part::Main) => {
             invalid_if(info, new, crate::admission::definitions::binding(new))?

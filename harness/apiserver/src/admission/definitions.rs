@@ -6,13 +6,13 @@ use serde_json::Value;
 
 use crate::store::meta::text;
 
-fn list<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
+pub(super) fn list<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
     v.pointer(ptr)
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice)
 }
 
-fn supported(values: &[&str]) -> String {
+pub(super) fn supported(values: &[&str]) -> String {
     values
         .iter()
         .map(|v| format!("{v:?}"))

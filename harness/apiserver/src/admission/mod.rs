@@ -1,10 +1,13 @@
-//! Validating admission, run after a write passed its kind's own validation
-//! and before it is stored, as kube-apiserver's admission chain does:
-//! ValidatingAdmissionPolicy today (webhooks are not called yet).
+//! Admission, as kube-apiserver's chain runs it: mutating webhooks before a
+//! write's own validation; after it, ValidatingAdmissionPolicy (under the
+//! store's lock, it needs no network) and then validating webhooks (with
+//! the lock released, see `webhooks`).
 
+mod conditions;
 pub(crate) mod definitions;
 mod matching;
 mod policy;
+pub(crate) mod webhooks;
 
 use serde_json::{Value, json};
 
@@ -41,6 +44,7 @@ impl Operation {
 }
 
 /// What admission knows of a request (apiserver's `admission.Attributes`).
+#[derive(Clone, Copy)]
 pub(crate) struct Attributes<'a> {
     pub info: &'a ResourceInfo,
     pub version: &'a str,
@@ -87,4 +91,18 @@ const ADMIN: &str = "system:admin";
 /// Status the request answers.
 pub(crate) fn validate(st: &State, a: &Attributes<'_>) -> Result<(), ApiError> {
     policy::dispatch(st, a)
+}
+
+/// `apierrors.NewForbidden` for the request's resource: 403 naming the
+/// object (or only the resource when the request has no name yet).
+pub(crate) fn forbidden(a: &Attributes<'_>, why: &str) -> ApiError {
+    let resource = crate::registry::qualified(&a.info.group, &a.info.plural);
+    let message = if a.name.is_empty() {
+        format!("{resource} is forbidden: {why}")
+    } else {
+        format!("{resource} {:?} is forbidden: {why}", a.name)
+    };
+    let mut e = ApiError::new(http::StatusCode::FORBIDDEN, "Forbidden", message);
+    e.details = json!({"name": a.name, "group": a.info.group, "kind": a.info.plural});
+    e
 }

@@ -9,9 +9,9 @@ use http::StatusCode;
 use kube_cel::cel;
 use serde_json::{Value, json};
 
-use super::Attributes;
-use super::matching;
-use crate::cel_rules::{self, value};
+use super::conditions::{self, Matched, Vars};
+use super::{Attributes, matching};
+use crate::cel_rules::value;
 use crate::error::ApiError;
 use crate::registry::{GroupResource, ResourceInfo};
 use crate::selectors::LabelSelector;
@@ -33,9 +33,6 @@ const EXCLUDED: &[(&str, &str)] = &[
     ("authorization.k8s.io", "selfsubjectaccessreviews"),
     ("authorization.k8s.io", "selfsubjectrulesreviews"),
 ];
-
-/// The variables an expression is evaluated with.
-type Vars = Vec<(&'static str, cel::Value)>;
 
 /// Compiles and evaluates an expression, errors worded as upstream's.
 type Run<'a> = dyn Fn(&str, Vars) -> Result<cel::Value, String> + 'a;
@@ -324,15 +321,7 @@ fn evaluate(
         }
         vars
     };
-    let run = |expr: &str, vars: Vars| -> Result<cel::Value, String> {
-        let compiled = cel_rules::compile(expr).map_err(|e| format!("compilation error: {e}"))?;
-        cel_rules::eval_with(&compiled, vars).map_err(|e| {
-            format!(
-                "expression '{expr}' resulted in error: {}",
-                cel_rules::error_text(&e)
-            )
-        })
-    };
+    let run = |expr: &str, vars: Vars| conditions::run(expr, vars);
     let list = |key: &str| -> Vec<Value> {
         policy
             .pointer(&format!("/spec/{key}"))
@@ -343,31 +332,16 @@ fn evaluate(
 
     // matchConditions: any false skips the policy; errors without a false
     // deny under Fail (aggregated as utilerrors prints them).
-    let mut errors: Vec<String> = Vec::new();
-    for condition in list("matchConditions") {
-        match run(text(&condition, "/expression"), base(&Value::Null)) {
-            Ok(cel::Value::Bool(true)) => {}
-            Ok(_) => return Vec::new(),
-            Err(e) => {
-                if !errors.contains(&e) {
-                    errors.push(e);
-                }
-            }
+    match conditions::check(&list("matchConditions"), || base(&Value::Null)) {
+        Matched::Yes => {}
+        Matched::No => return Vec::new(),
+        Matched::Errors(_) if !fail => return Vec::new(),
+        Matched::Errors(errors) => {
+            return vec![Decision {
+                message: conditions::aggregate(errors),
+                reason: None,
+            }];
         }
-    }
-    if !errors.is_empty() {
-        if !fail {
-            return Vec::new();
-        }
-        let message = if errors.len() == 1 {
-            errors.remove(0)
-        } else {
-            format!("[{}]", errors.join(", "))
-        };
-        return vec![Decision {
-            message,
-            reason: None,
-        }];
     }
 
     // variables, in order, each seeing the ones before it.

@@ -199,7 +199,11 @@ pub(super) fn secret(obj: &mut Value) {
     if let Some(data) = object(obj, "data").and_then(Value::as_object_mut) {
         for (k, v) in strings {
             let text = v.as_str().unwrap_or_default();
-            data.insert(k, crate::base64::encode(text.as_bytes()).into());
+            data.insert(
+                k,
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text.as_bytes())
+                    .into(),
+            );
         }
     }
 }

@@ -276,6 +276,16 @@ fn apply_json_patch(doc: &mut Value, ops: &[json_patch::PatchOperation]) -> Resu
     Ok(())
 }
 
+/// A JSON patch (a list of operations) applied to a copy of `doc` with
+/// kube-apiserver's semantics, as admission webhooks' patches are.
+pub(crate) fn json_patch_apply(doc: &Value, ops: &Value) -> Result<Value, String> {
+    let patch: json_patch::Patch =
+        serde_json::from_value(ops.clone()).map_err(|e| e.to_string())?;
+    let mut out = doc.clone();
+    apply_json_patch(&mut out, &patch.0)?;
+    Ok(out)
+}
+
 /// The pointer's parent is an object that lacks the pointer's last key.
 fn missing_from_an_object(doc: &Value, path: &jsonptr::Pointer) -> bool {
     let (Some(parent), Some(key)) = (path.parent(), path.last()) else {

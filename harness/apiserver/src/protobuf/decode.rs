@@ -115,7 +115,9 @@ fn scalar(s: Scalar, wire: Wire<'_>) -> Result<Value, String> {
                 .map_err(|_| "invalid UTF-8 in a string field")?
                 .to_string(),
         ),
-        (Scalar::Bytes, Wire::Bytes(b)) => crate::base64::encode(b).into(),
+        (Scalar::Bytes, Wire::Bytes(b)) => {
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b).into()
+        }
         (Scalar::Bool, Wire::Varint(v)) => (v != 0).into(),
         // Negative int32 values travel sign-extended to 64 bits.
         (Scalar::Int32, Wire::Varint(v)) => (v as i64 as i32).into(),

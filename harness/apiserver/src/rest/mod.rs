@@ -4,6 +4,7 @@
 
 mod connect;
 mod eviction;
+mod hooked;
 pub(crate) mod read;
 mod scale;
 mod write;

@@ -4,12 +4,12 @@ use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Req, json_response, render_object};
+use super::{Req, hooked, json_response, render_object};
 use crate::error::ApiError;
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::Propagation;
 use crate::store::ops::{self, DeleteOpts, Deleted, FieldValidation, Part, WriteOpts, target};
-use crate::store::{ObjRef, meta};
+use crate::store::{Obj, ObjRef, meta};
 
 fn opts(req: &Req, from_patch: bool) -> WriteOpts {
     WriteOpts {
@@ -63,6 +63,14 @@ fn part(req: &Req) -> Part {
 pub(super) async fn create(mut req: Req) -> Result<Response, ApiError> {
     let obj = req.object().await?;
     let o = opts(&req, false);
+    if hooked::configured(&req) {
+        let w = hooked::Write::of(&req);
+        let created = hooked::create(&w, obj, &o).await?;
+        return Ok(json_response(
+            StatusCode::CREATED,
+            &render_object(&req, &created),
+        ));
+    }
     let created = req.shared.write(|st| {
         ops::create(
             st,
@@ -83,6 +91,14 @@ pub(super) async fn update(mut req: Req) -> Result<Response, ApiError> {
     let obj = req.object().await?;
     let name = req.name.clone().unwrap_or_default();
     let (o, p) = (opts(&req, false), part(&req));
+    if hooked::configured(&req) {
+        let w = hooked::Write::of(&req);
+        let updated = hooked::update(&w, &name, p, &o, |_| Ok(obj.clone())).await?;
+        return Ok(json_response(
+            StatusCode::OK,
+            &render_object(&req, &updated),
+        ));
+    }
     let updated = req.shared.write(|st| {
         ops::update(
             st,
@@ -181,20 +197,17 @@ pub(super) async fn patch(mut req: Req) -> Result<Response, ApiError> {
     let name = req.name.clone().unwrap_or_default();
     let key = (req.namespace.clone().unwrap_or_default(), name.clone());
     let (o, p) = (opts(&req, true), part(&req));
+    if hooked::configured(&req) {
+        let ctx = patch_context(&req, req.shared.lock().now());
+        let w = hooked::Write::of(&req);
+        let (code, obj) = hooked_patch(&w, ty, &body, &name, &ctx, p, &o).await?;
+        return Ok(json_response(code, &render_object(&req, &obj)));
+    }
     let (code, obj) = req.shared.write(|st| {
         let ctx = patch_context(&req, st.now());
         match st.get(&req.info.gr(), &key) {
             None if ty == PatchType::Apply && p == Part::Main => {
-                let mut new = patch::apply_patch(ty, None, &body, &ctx).map_err(patch_error)?;
-                if meta::name(&new).is_empty() && new.is_object() {
-                    meta::set_str(&mut new, "name", &name);
-                }
-                if meta::name(&new) != name {
-                    return Err(ApiError::bad_request(format!(
-                        "the name of the object ({}) does not match the name on the URL ({name})",
-                        meta::name(&new)
-                    )));
-                }
+                let new = applied_new(ty, &body, &name, &ctx)?;
                 let created = ops::create(
                     st,
                     &req.info,
@@ -224,6 +237,49 @@ pub(super) async fn patch(mut req: Req) -> Result<Response, ApiError> {
         }
     })?;
     Ok(json_response(code, &render_object(&req, &obj)))
+}
+
+/// A PATCH with webhooks configured: an apply that creates goes the way of
+/// a create, anything else is an update of what the patch makes of the
+/// stored object.
+async fn hooked_patch(
+    w: &hooked::Write<'_>,
+    ty: PatchType,
+    body: &[u8],
+    name: &str,
+    ctx: &PatchContext,
+    p: Part,
+    o: &WriteOpts,
+) -> Result<(StatusCode, Obj), ApiError> {
+    if !w.exists(name) && ty == PatchType::Apply && p == Part::Main {
+        let new = applied_new(ty, body, name, ctx)?;
+        return Ok((StatusCode::CREATED, hooked::create(w, new, o).await?));
+    }
+    let updated = hooked::update(w, name, p, o, |live| {
+        patch::apply_patch(ty, Some(live), body, ctx).map_err(patch_error)
+    })
+    .await?;
+    Ok((StatusCode::OK, updated))
+}
+
+/// The object a server-side apply creates, named by the URL.
+fn applied_new(
+    ty: PatchType,
+    body: &[u8],
+    name: &str,
+    ctx: &PatchContext,
+) -> Result<Value, ApiError> {
+    let mut new = patch::apply_patch(ty, None, body, ctx).map_err(patch_error)?;
+    if meta::name(&new).is_empty() && new.is_object() {
+        meta::set_str(&mut new, "name", name);
+    }
+    if meta::name(&new) != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            meta::name(&new)
+        )));
+    }
+    Ok(new)
 }
 
 /// DeleteOptions from the body (if any) and the query.
@@ -319,6 +375,10 @@ pub(super) async fn delete(mut req: Req) -> Result<Response, ApiError> {
             req.name.clone().unwrap_or_default(),
         ),
     };
+    if hooked::configured(&req) {
+        let w = hooked::Write::of(&req);
+        hooked::before_delete(&w, &at, o.dry_run).await?;
+    }
     let d = req.shared.write(|st| ops::delete(st, &req.info, &at, &o))?;
     Ok(deleted_response(&req, d))
 }

@@ -259,9 +259,25 @@ pub(crate) fn create(
     info: &ResourceInfo,
     version: &str,
     ns: Option<&str>,
-    mut obj: Value,
+    obj: Value,
     opts: WriteOpts,
 ) -> Result<Obj, ApiError> {
+    let admitted = admit_create(st, info, version, ns, obj, &opts)?;
+    commit_create(st, info, admitted, &opts)
+}
+
+/// Everything a create does before it is stored: checks, defaults,
+/// validation and validating admission. The object it returns is the one
+/// `commit_create` stores, so a caller may release the lock in between (to
+/// call admission webhooks) and commit later.
+pub(crate) fn admit_create(
+    st: &mut State,
+    info: &ResourceInfo,
+    version: &str,
+    ns: Option<&str>,
+    mut obj: Value,
+    opts: &WriteOpts,
+) -> Result<Value, ApiError> {
     check_type_meta(info, version, &mut obj)?;
     check_namespace(info, ns, &mut obj)?;
     if info.namespaced {
@@ -320,9 +336,27 @@ pub(crate) fn create(
             dry_run: opts.dry_run,
         },
     )?;
-    let obj = record(st, info, version, Part::Main, None, obj, &opts);
+    Ok(record(st, info, version, Part::Main, None, obj, opts))
+}
+
+/// Stores what `admit_create` admitted, unless the name was taken or the
+/// namespace began terminating since (possible only when the lock was
+/// released in between).
+pub(crate) fn commit_create(
+    st: &mut State,
+    info: &ResourceInfo,
+    obj: Value,
+    opts: &WriteOpts,
+) -> Result<Obj, ApiError> {
     if opts.dry_run {
         return Ok(Obj::new(obj));
+    }
+    let key = meta::key(&obj);
+    if st.get(&info.gr(), &key).is_some() {
+        return Err(ApiError::already_exists(target(info, &key.1)));
+    }
+    if info.namespaced {
+        check_namespace_usable(st, info, &obj)?;
     }
     let out = st.commit(&info.gr(), obj);
     gc::collect(st);
@@ -345,10 +379,51 @@ pub(crate) fn update(
     version: &str,
     ns: Option<&str>,
     name: &str,
-    mut body: Value,
+    body: Value,
     part: Part,
     opts: WriteOpts,
 ) -> Result<Obj, ApiError> {
+    match admit_update(st, info, version, ns, name, body, part, &opts)? {
+        Admitted::Unchanged(old) => Ok(old),
+        Admitted::Changed(plan) => Ok(commit_update(st, plan, &opts)),
+    }
+}
+
+/// What an admitted update will do.
+pub(crate) enum Admitted {
+    /// The write changes nothing: no new resourceVersion, no event.
+    Unchanged(Obj),
+    Changed(UpdatePlan),
+}
+
+/// An admitted update, waiting to be stored.
+pub(crate) struct UpdatePlan {
+    pub at: ObjRef,
+    pub old: Obj,
+    pub new: Value,
+}
+
+impl UpdatePlan {
+    /// Whether the stored object is still the one the update was admitted
+    /// against (false once another write came in between).
+    pub(crate) fn is_current(&self, st: &State) -> bool {
+        st.get(&self.at.gr, &self.at.key)
+            .is_some_and(|o| meta::resource_version(&o) == meta::resource_version(&self.old))
+    }
+}
+
+/// Everything an update does before it is stored (see `admit_create`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn admit_update(
+    st: &mut State,
+    info: &ResourceInfo,
+    version: &str,
+    ns: Option<&str>,
+    name: &str,
+    mut body: Value,
+    part: Part,
+    opts: &WriteOpts,
+) -> Result<Admitted, ApiError> {
     check_type_meta(info, version, &mut body)?;
     let body_name = meta::name(&body);
     if body_name.is_empty() {
@@ -468,7 +543,7 @@ pub(crate) fn update(
             dry_run: opts.dry_run,
         },
     )?;
-    let mut new = record(st, info, version, part, Some(&old), new, &opts);
+    let mut new = record(st, info, version, part, Some(&old), new, opts);
     if (info.generation || info.custom) && meta::spec_part(&new) != meta::spec_part(&old) {
         let g = meta::metadata(&old)
             .and_then(|m| m.get("generation"))
@@ -480,17 +555,23 @@ pub(crate) fn update(
     // no watch event (controllers rely on this to settle).
     meta::set_str(&mut new, "resourceVersion", meta::resource_version(&old));
     if same_content(&new, &old) {
-        return Ok(old);
+        return Ok(Admitted::Unchanged(old));
     }
+    Ok(Admitted::Changed(UpdatePlan { at, old, new }))
+}
+
+/// Stores an admitted update; the caller checked `is_current` if it
+/// released the lock since.
+pub(crate) fn commit_update(st: &mut State, plan: UpdatePlan, opts: &WriteOpts) -> Obj {
     if opts.dry_run {
-        return Ok(Obj::new(new));
+        return Obj::new(plan.new);
     }
-    let out = st.commit(&at.gr, new);
+    let out = st.commit(&plan.at.gr, plan.new);
     if ready_to_remove(&out) {
-        st.remove(&at);
+        st.remove(&plan.at);
     }
     gc::collect(st);
-    Ok(out)
+    out
 }
 
 /// A deleted object goes once its finalizers are gone and its grace is over.

@@ -30,4 +30,6 @@ mod subresources;
 mod tables;
 mod watch;
 mod watch_delivery;
+mod webhook_server;
+mod webhooks;
 mod workloads;

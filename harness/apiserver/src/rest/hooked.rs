@@ -1,0 +1,226 @@
+//! Writes when admission webhooks are configured. A webhook is a network
+//! call, so it cannot run under the store's lock: mutating webhooks see the
+//! object first, the write is then admitted under the lock (checks,
+//! defaults, validation, ValidatingAdmissionPolicy), validating webhooks
+//! see the admitted object with the lock released, and the write is stored
+//! only if nothing changed the stored object meanwhile. An update that lost
+//! that race starts again, as kube-apiserver's `GuaranteedUpdate` does; one
+//! that named a resourceVersion then fails with the usual 409.
+
+use serde_json::Value;
+
+use std::sync::Arc;
+
+use super::Req;
+use crate::admission::{Attributes, Operation, webhooks};
+use crate::error::ApiError;
+use crate::registry::ResourceInfo;
+use crate::server::Shared;
+use crate::store::ops::{self, Admitted, Part, WriteOpts, target};
+use crate::store::{Obj, ObjRef, meta};
+
+/// How many times an update races other writers before it gives up.
+const ATTEMPTS: usize = 5;
+
+pub(super) fn configured(req: &Req) -> bool {
+    webhooks::configured(&req.shared.lock())
+}
+
+/// What a hooked write needs of its request (a `Req` holds its body, which
+/// is not `Sync`, so the write cannot borrow the whole of it across calls).
+pub(super) struct Write<'a> {
+    shared: &'a Arc<Shared>,
+    info: &'a ResourceInfo,
+    version: &'a str,
+    namespace: Option<&'a str>,
+}
+
+impl<'a> Write<'a> {
+    pub(super) fn of(req: &'a Req) -> Self {
+        Self {
+            shared: &req.shared,
+            info: &req.info,
+            version: &req.version,
+            namespace: req.namespace.as_deref(),
+        }
+    }
+
+    pub(super) fn exists(&self, name: &str) -> bool {
+        let key = (
+            self.namespace.unwrap_or_default().to_string(),
+            name.to_string(),
+        );
+        self.shared.lock().get(&self.info.gr(), &key).is_some()
+    }
+}
+
+fn subresource(part: Part) -> &'static str {
+    match part {
+        Part::Status => "status",
+        Part::Main => "",
+    }
+}
+
+fn attributes<'a>(
+    req: &'a Write<'a>,
+    operation: Operation,
+    part: Part,
+    key: &'a (String, String),
+    object: Option<&'a Value>,
+    old_object: Option<&'a Value>,
+    dry_run: bool,
+) -> Attributes<'a> {
+    Attributes {
+        info: req.info,
+        version: req.version,
+        subresource: subresource(part),
+        operation,
+        name: &key.1,
+        namespace: &key.0,
+        object,
+        old_object,
+        dry_run,
+    }
+}
+
+/// A create: mutating webhooks on the object as decoded (namespace from
+/// the URL, defaults applied), then admission, validating webhooks, commit.
+pub(super) async fn create(
+    req: &Write<'_>,
+    mut obj: Value,
+    o: &WriteOpts,
+) -> Result<Obj, ApiError> {
+    if let Some(ns) = req.namespace.filter(|_| req.info.namespaced)
+        && meta::namespace(&obj).is_empty()
+    {
+        meta::set_str(&mut obj, "namespace", ns);
+    }
+    crate::defaults::apply(&req.info.group, &req.info.plural, &mut obj);
+    let key = meta::key(&obj);
+    let a = attributes(
+        req,
+        Operation::Create,
+        Part::Main,
+        &key,
+        None,
+        None,
+        o.dry_run,
+    );
+    let obj = webhooks::mutate(req.shared, &a, Some(obj.clone()))
+        .await?
+        .unwrap_or(obj);
+    let admitted = req
+        .shared
+        .write(|st| ops::admit_create(st, req.info, req.version, req.namespace, obj, o))?;
+    let key = meta::key(&admitted);
+    let a = attributes(
+        req,
+        Operation::Create,
+        Part::Main,
+        &key,
+        Some(&admitted),
+        None,
+        o.dry_run,
+    );
+    webhooks::validate(req.shared, &a).await?;
+    req.shared
+        .write(|st| ops::commit_create(st, req.info, admitted, o))
+}
+
+/// An update of `name` to what `next` makes of the stored object (a PUT's
+/// body, a PATCH applied); `None` from `next` means there is no stored
+/// object to start from.
+pub(super) async fn update(
+    req: &Write<'_>,
+    name: &str,
+    part: Part,
+    o: &WriteOpts,
+    next: impl Fn(&Value) -> Result<Value, ApiError>,
+) -> Result<Obj, ApiError> {
+    let at = ObjRef {
+        gr: req.info.gr(),
+        key: (
+            req.namespace.unwrap_or_default().to_string(),
+            name.to_string(),
+        ),
+    };
+    for _ in 0..ATTEMPTS {
+        let Some(old) = req.shared.lock().get(&at.gr, &at.key) else {
+            return Err(ApiError::not_found(target(req.info, name)));
+        };
+        let old = super::as_version(req.info, req.version, &old);
+        let mut body = next(&old)?;
+        crate::defaults::apply(&req.info.group, &req.info.plural, &mut body);
+        let a = attributes(
+            req,
+            Operation::Update,
+            part,
+            &at.key,
+            None,
+            Some(&old),
+            o.dry_run,
+        );
+        let body = webhooks::mutate(req.shared, &a, Some(body.clone()))
+            .await?
+            .unwrap_or(body);
+        let admitted = req.shared.write(|st| {
+            ops::admit_update(
+                st,
+                req.info,
+                req.version,
+                req.namespace,
+                name,
+                body,
+                part,
+                o,
+            )
+        })?;
+        let plan = match admitted {
+            Admitted::Unchanged(obj) => return Ok(obj),
+            Admitted::Changed(plan) => plan,
+        };
+        let a = attributes(
+            req,
+            Operation::Update,
+            part,
+            &at.key,
+            Some(&plan.new),
+            Some(&plan.old),
+            o.dry_run,
+        );
+        webhooks::validate(req.shared, &a).await?;
+        let stored = req
+            .shared
+            .write(|st| plan.is_current(st).then(|| ops::commit_update(st, plan, o)));
+        if let Some(obj) = stored {
+            return Ok(obj);
+        }
+    }
+    Err(ApiError::stale(target(req.info, name)))
+}
+
+/// A delete: both kinds of webhook see the stored object as `oldObject`
+/// before the delete runs (mutating ones may refuse, not change it).
+pub(super) async fn before_delete(
+    req: &Write<'_>,
+    at: &ObjRef,
+    dry_run: bool,
+) -> Result<(), ApiError> {
+    let Some(old) = req.shared.lock().get(&at.gr, &at.key) else {
+        return Ok(());
+    };
+    let a = Attributes {
+        version: req.info.versions.first().map_or("", String::as_str),
+        ..attributes(
+            req,
+            Operation::Delete,
+            Part::Main,
+            &at.key,
+            None,
+            Some(&old),
+            dry_run,
+        )
+    };
+    webhooks::mutate(req.shared, &a, None).await?;
+    webhooks::validate(req.shared, &a).await
+}
