@@ -1272,3 +1272,96 @@ spec:
     );
     Ok(())
 }
+
+/// Webhooks configured with `kubectl apply`: a validating webhook's refusal
+/// reaches `kubectl create` as the webhook's message (`ToStatusErr`,
+/// k8s.io/apiserver `admission/plugin/webhook/errors/statuserror.go`), a
+/// mutating webhook's patch lands and its warning is printed, and `kubectl
+/// get` prints printers.go's `printValidatingWebhook` columns.
+#[tokio::test]
+async fn webhooks_refuse_and_mutate_what_kubectl_creates() -> Result<()> {
+    let Some(f) = fixture("webhooks_refuse_and_mutate_what_kubectl_creates").await? else {
+        return Ok(());
+    };
+    f.server.serve_webhook("webhooks", "deny", |review| async move {
+        let name = review["request"]["name"].as_str().unwrap_or("").to_string();
+        let uid = review["request"]["uid"].clone();
+        let allowed = name != "blocked";
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+               "response": {"uid": uid, "allowed": allowed, "status": {"message": "blocked by name"}}})
+    });
+    f.server
+        .serve_webhook("webhooks", "mutate", |review| async move {
+            use base64::Engine;
+            let uid = review["request"]["uid"].clone();
+            let patch =
+                json!([{"op": "add", "path": "/metadata/labels", "value": {"mutated": "yes"}}]);
+            let patch = base64::engine::general_purpose::STANDARD.encode(patch.to_string());
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+               "response": {"uid": uid, "allowed": true, "patchType": "JSONPatch", "patch": patch,
+                            "warnings": ["labelled by mutate.harness.dev"]}})
+        });
+    let dir = tempfile::tempdir()?;
+    let manifests = write_manifest(
+        dir.path(),
+        "webhooks.yaml",
+        "\
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: deny
+webhooks:
+- name: deny.harness.dev
+  clientConfig: {service: {namespace: webhooks, name: deny, path: /validate}}
+  rules:
+  - {apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  sideEffects: None
+  admissionReviewVersions: [v1]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: mutate
+webhooks:
+- name: mutate.harness.dev
+  clientConfig: {service: {namespace: webhooks, name: mutate, path: /mutate}}
+  rules:
+  - {apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  sideEffects: None
+  admissionReviewVersions: [v1]
+",
+    )?;
+    f.kubectl.ok(&["apply", "-f", &manifests]).await?;
+    let err = f
+        .kubectl
+        .fails(&["create", "configmap", "blocked", "--from-literal=a=b"])
+        .await?;
+    assert!(
+        err.contains("admission webhook \"deny.harness.dev\" denied the request: blocked by name"),
+        "{err}"
+    );
+    let out = f
+        .kubectl
+        .run(&["create", "configmap", "fine", "--from-literal=a=b"], None)
+        .await?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Warning: labelled by mutate.harness.dev"),
+        "{stderr}"
+    );
+    let cm = f.kubectl.json(&["get", "configmap", "fine"]).await?;
+    assert_eq!(cm["metadata"]["labels"]["mutated"], "yes", "{cm}");
+    let listed = f
+        .kubectl
+        .ok(&["get", "validatingwebhookconfigurations"])
+        .await?;
+    let header: Vec<&str> = listed
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "WEBHOOKS", "AGE"], "{listed}");
+    Ok(())
+}
