@@ -145,11 +145,9 @@ impl ApiError {
     /// `fieldValidation=Strict` and unknown fields: the decoder's error
     /// through `transformDecodeError` (apiserver's
     /// `pkg/endpoints/handlers/rest.go`), a 400.
-    pub(crate) fn strict_decoding(kind: &str, version: &str, unknown: &[String]) -> Self {
-        let fields: Vec<String> = unknown
-            .iter()
-            .map(|p| format!("unknown field {p:?}"))
-            .collect();
+    /// `errors` are the decoder's own (`unknown field "spec.x"`,
+    /// `duplicate field "metadata.name"`).
+    pub(crate) fn strict_decoding(kind: &str, version: &str, fields: &[String]) -> Self {
         Self::bad_request(format!(
             "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
             fields.join(", ")

@@ -3,6 +3,7 @@
 //! `Status` object.
 
 mod connect;
+mod duplicates;
 mod eviction;
 mod hooked;
 pub(crate) mod read;
@@ -206,6 +207,8 @@ pub(crate) struct Req {
     pub watch_fault: Option<crate::faults::ArmedWatch>,
     /// A watch's view of the fault rules (rules added later may hit it).
     pub watch_rules: Option<crate::faults::WatchRules>,
+    /// Keys the JSON body repeated, by path (see `object`).
+    pub duplicates: Vec<String>,
 }
 
 impl Req {
@@ -245,9 +248,15 @@ impl Req {
         let mime = ct.split(';').next().unwrap_or("").trim().to_string();
         let bytes = self.bytes().await?;
         let value: Value = match mime.as_str() {
-            "" | "application/json" | "*/*" => serde_json::from_slice(&bytes).map_err(|e| {
-                ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
-            })?,
+            "" | "application/json" | "*/*" => {
+                let (value, duplicates) = duplicates::parse(&bytes).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "couldn't get version/kind; json parse error: {e}"
+                    ))
+                })?;
+                self.duplicates = duplicates;
+                value
+            }
             "application/yaml" | "application/x-yaml" | "text/yaml" => {
                 serde_yaml::from_slice(&bytes).map_err(|e| {
                     ApiError::bad_request(format!(
@@ -361,6 +370,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         body,
         watch_fault,
         watch_rules,
+        duplicates: Vec::new(),
     };
     route_resource(req).await
 }

@@ -20,6 +20,15 @@ fn opts(req: &Req, from_patch: bool) -> WriteOpts {
     }
 }
 
+/// The options of a POST or PUT, once its body's repeated keys were
+/// refused or warned about as `fieldValidation` says.
+fn body_opts(req: &Req) -> Result<WriteOpts, ApiError> {
+    let o = opts(req, false);
+    o.field_validation
+        .duplicate_fields(&req.info.kind, &req.version, &req.duplicates)?;
+    Ok(o)
+}
+
 /// `?fieldManager=`, else what precedes the first '/' of the User-Agent,
 /// minus unprintable characters and cut at 128 bytes, as kube-apiserver
 /// names writers in managedFields. Every write is recorded, so with neither
@@ -62,7 +71,7 @@ fn part(req: &Req) -> Part {
 
 pub(super) async fn create(mut req: Req) -> Result<Response, ApiError> {
     let obj = req.object().await?;
-    let o = opts(&req, false);
+    let o = body_opts(&req)?;
     if hooked::configured(&req) {
         let w = hooked::Write::of(&req);
         let created = hooked::create(&w, obj, &o).await?;
@@ -90,7 +99,7 @@ pub(super) async fn create(mut req: Req) -> Result<Response, ApiError> {
 pub(super) async fn update(mut req: Req) -> Result<Response, ApiError> {
     let obj = req.object().await?;
     let name = req.name.clone().unwrap_or_default();
-    let (o, p) = (opts(&req, false), part(&req));
+    let (o, p) = (body_opts(&req)?, part(&req));
     if hooked::configured(&req) {
         let w = hooked::Write::of(&req);
         let updated = hooked::update(&w, &name, p, &o, |_| Ok(obj.clone())).await?;

@@ -64,13 +64,36 @@ impl FieldValidation {
         version: &str,
         fields: &[String],
     ) -> Result<(), ApiError> {
+        self.strict_errors(kind, version, fields, "unknown")
+    }
+
+    /// The same for keys a JSON body repeats (the last one was kept).
+    pub(crate) fn duplicate_fields(
+        self,
+        kind: &str,
+        version: &str,
+        fields: &[String],
+    ) -> Result<(), ApiError> {
+        self.strict_errors(kind, version, fields, "duplicate")
+    }
+
+    fn strict_errors(
+        self,
+        kind: &str,
+        version: &str,
+        fields: &[String],
+        what: &str,
+    ) -> Result<(), ApiError> {
+        let errors = || fields.iter().map(|f| format!("{what} field {f:?}"));
         match self {
             _ if fields.is_empty() => Ok(()),
-            Self::Strict => Err(ApiError::strict_decoding(kind, version, fields)),
+            Self::Strict => Err(ApiError::strict_decoding(
+                kind,
+                version,
+                &errors().collect::<Vec<_>>(),
+            )),
             Self::Warn => {
-                for f in fields {
-                    crate::warnings::add(format!("unknown field {f:?}"));
-                }
+                errors().for_each(crate::warnings::add);
                 Ok(())
             }
             Self::Ignore => Ok(()),

@@ -117,3 +117,49 @@ async fn strict_refuses_unknown_fields_of_builtin_kinds() {
         r#"failed to create typed patch object (/web; apps/v1, Kind=Deployment): .spec.template.spec.containers[name="app"].colour: field not declared in schema"#
     );
 }
+
+/// Repeated keys: sigs.k8s.io/json's strict decoder keeps the last and
+/// reports `duplicate field "<path>"` (its `kubernetes_patch.go`), which
+/// Strict refuses like an unknown field and Warn sends as a warning.
+#[tokio::test]
+async fn repeated_keys_are_refused_under_strict_and_warned_about_otherwise() {
+    let (_s, client) = server().await;
+    let body = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","name":"b"},"data":{"k":"1","k":"2"}}"#;
+    let uri = "/api/v1/namespaces/default/configmaps";
+    let (code, status) = raw(
+        &client,
+        "POST",
+        &format!("{uri}?fieldValidation=Strict"),
+        "application/json",
+        body.to_vec(),
+    )
+    .await;
+    assert_eq!(code, 400, "{status}");
+    assert_eq!(
+        status["message"],
+        r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: duplicate field "metadata.name", duplicate field "data.k""#
+    );
+
+    let req = http::Request::post(uri)
+        .header("content-type", "application/json")
+        .body(kube::client::Body::from(body.to_vec()))
+        .unwrap();
+    let resp = client.send(req).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let warnings: Vec<String> = resp
+        .headers()
+        .get_all(http::header::WARNING)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            r#"299 - "duplicate field \"metadata.name\"""#,
+            r#"299 - "duplicate field \"data.k\"""#
+        ]
+    );
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, "default");
+    let cm = api.get("b").await.expect("the last name wins");
+    assert_eq!(cm.data.unwrap()["k"], "2");
+}
