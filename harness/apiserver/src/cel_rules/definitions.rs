@@ -19,56 +19,139 @@ const REASONS: &[&str] = &[
 /// (`spec.validation.openAPIV3Schema` or `spec.versions[i].schema.openAPIV3Schema`).
 pub(crate) fn check(schema: &Json, at: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    walk(schema, at, None, true, &mut out);
+    let mut total = Total::default();
+    let place = Place {
+        at: at.to_string(),
+        uncorrelatable: None,
+        root: true,
+        cardinality: Some(1),
+    };
+    walk(schema, &place, &mut total, &mut out);
+    total.check(at, &mut out);
     out
 }
 
-fn walk(
-    schema: &Json,
-    at: &str,
-    uncorrelatable: Option<&str>,
+/// Where a schema node sits: its field path, the list above it that makes
+/// `oldSelf` uncorrelatable, and how many times a request may hold it
+/// (`None`: unbounded).
+struct Place {
+    at: String,
+    uncorrelatable: Option<String>,
     root: bool,
-    out: &mut Vec<(String, String)>,
-) {
+    cardinality: Option<u64>,
+}
+
+impl Place {
+    fn child(&self, parent: &Json, suffix: &str, uncorrelatable: Option<String>) -> Self {
+        Self {
+            at: format!("{}{suffix}", self.at),
+            uncorrelatable,
+            root: false,
+            cardinality: self
+                .cardinality
+                .zip(super::cost::children(parent))
+                .map(|(a, b)| a.saturating_mul(b)),
+        }
+    }
+}
+
+/// The schema's estimated cost, all rules together (`TotalCost`), with the
+/// four most expensive rules of at least a hundredth of the limit.
+#[derive(Default)]
+struct Total {
+    sum: u64,
+    most_expensive: Vec<(String, u64)>,
+}
+
+impl Total {
+    fn observe(&mut self, path: String, cost: u64) {
+        self.sum = self.sum.saturating_add(cost);
+        if cost >= super::cost::SCHEMA_LIMIT / 100 {
+            self.most_expensive.push((path, cost));
+            self.most_expensive.sort_by_key(|e| std::cmp::Reverse(e.1));
+            self.most_expensive.truncate(4);
+        }
+    }
+
+    fn check(self, at: &str, out: &mut Vec<(String, String)>) {
+        if self.sum <= super::cost::SCHEMA_LIMIT {
+            return;
+        }
+        for (path, _) in self.most_expensive {
+            out.push((
+                path,
+                "Forbidden: contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema".into(),
+            ));
+        }
+        out.push((
+            at.to_string(),
+            format!(
+                "Forbidden: {}",
+                super::cost::exceeds(
+                    "x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema",
+                    self.sum,
+                    super::cost::SCHEMA_LIMIT
+                )
+            ),
+        ));
+    }
+}
+
+fn walk(schema: &Json, place: &Place, total: &mut Total, out: &mut Vec<(String, String)>) {
     if let Some(rules) = schema
         .get("x-kubernetes-validations")
         .and_then(Json::as_array)
     {
-        let this = super::check::self_schema(schema, root);
+        let this = super::check::self_schema(schema, place.root);
+        let cardinality = place
+            .cardinality
+            .unwrap_or_else(|| super::cost::unbounded_cardinality(&this));
         for (i, rule) in rules.iter().enumerate() {
-            let p = format!("{at}.x-kubernetes-validations[{i}]");
-            check_rule(schema, &this, rule, &p, uncorrelatable, out);
+            let p = format!("{}.x-kubernetes-validations[{i}]", place.at);
+            let rule_place = RulePlace {
+                path: &p,
+                uncorrelatable: place.uncorrelatable.as_deref(),
+                cardinality,
+            };
+            check_rule(schema, &this, rule, &rule_place, total, out);
         }
     }
     if let Some(props) = schema.get("properties").and_then(Json::as_object) {
         for (k, ps) in props {
-            walk(
-                ps,
-                &format!("{at}.properties[{k}]"),
-                uncorrelatable,
-                false,
-                out,
+            let child = place.child(
+                schema,
+                &format!(".properties[{k}]"),
+                place.uncorrelatable.clone(),
             );
+            walk(ps, &child, total, out);
         }
     }
     if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
-        walk(
-            extra,
-            &format!("{at}.additionalProperties"),
-            uncorrelatable,
-            false,
-            out,
+        let child = place.child(
+            schema,
+            ".additionalProperties",
+            place.uncorrelatable.clone(),
         );
+        walk(extra, &child, total, out);
     }
     if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
         let is_map = schema.get("x-kubernetes-list-type").and_then(Json::as_str) == Some("map");
         let below = if is_map {
-            uncorrelatable
+            place.uncorrelatable.clone()
         } else {
-            uncorrelatable.or(Some(at))
+            place.uncorrelatable.clone().or(Some(place.at.clone()))
         };
-        walk(items, &format!("{at}.items"), below, false, out);
+        let child = place.child(schema, ".items", below);
+        walk(items, &child, total, out);
     }
+}
+
+/// A rule's field path, the list that makes its `oldSelf` uncorrelatable,
+/// and how many times it may run per request.
+struct RulePlace<'a> {
+    path: &'a str,
+    uncorrelatable: Option<&'a str>,
+    cardinality: u64,
 }
 
 /// The rule as Go's `%#v` prints an `apiextensions.ValidationRule`, the
@@ -94,10 +177,11 @@ fn check_rule(
     schema: &Json,
     this: &Json,
     rule: &Json,
-    p: &str,
-    uncorrelatable: Option<&str>,
+    place: &RulePlace<'_>,
+    total: &mut Total,
     out: &mut Vec<(String, String)>,
 ) {
+    let (p, uncorrelatable) = (place.path, place.uncorrelatable);
     let before = out.len();
     let (source, message) = (text(rule, "rule"), text(rule, "message"));
     let line_break = |s: &str| s.contains(['\n', '\r']);
@@ -171,6 +255,24 @@ fn check_rule(
         )),
         Ok(compiled) => {
             let issues = super::check::undefined_fields(source, &compiled.expression, this);
+            if issues.is_empty() {
+                let cost = super::cost::estimate(&compiled.expression, this)
+                    .saturating_mul(place.cardinality);
+                if cost > super::cost::RULE_LIMIT {
+                    out.push((
+                        format!("{p}.rule"),
+                        format!(
+                            "Forbidden: {}",
+                            super::cost::exceeds(
+                                "estimated rule cost",
+                                cost,
+                                super::cost::RULE_LIMIT
+                            )
+                        ),
+                    ));
+                }
+                total.observe(format!("{p}.rule"), cost);
+            }
             if !issues.is_empty() {
                 out.push((
                     format!("{p}.rule"),
@@ -206,7 +308,28 @@ fn check_rule(
     if !expression.trim().is_empty() {
         let issues = match super::compile(expression) {
             Err(issues) => issues,
-            Ok(c) => super::check::undefined_fields(expression, &c.expression, this).join("\n"),
+            Ok(c) => {
+                let issues = super::check::undefined_fields(expression, &c.expression, this);
+                if issues.is_empty() {
+                    // Not multiplied by cardinality: a message is built once.
+                    let cost = super::cost::estimate(&c.expression, this);
+                    if cost > super::cost::RULE_LIMIT {
+                        out.push((
+                            format!("{p}.messageExpression"),
+                            format!(
+                                "Forbidden: {}",
+                                super::cost::exceeds(
+                                    "estimated messageExpression cost",
+                                    cost,
+                                    super::cost::RULE_LIMIT
+                                )
+                            ),
+                        ));
+                    }
+                    total.observe(format!("{p}.messageExpression"), cost);
+                }
+                issues.join("\n")
+            }
         };
         if !issues.is_empty() {
             out.push((

@@ -7,6 +7,7 @@
 //! parses but would not type-check is only refused when it runs.
 
 mod check;
+mod cost;
 pub(crate) mod definitions;
 pub(crate) mod rules;
 pub(crate) mod value;

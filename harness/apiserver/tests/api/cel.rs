@@ -36,10 +36,15 @@ fn widget_crd(spec_rules: Value, note_rules: Value) -> Value {
                             "replicas": {"type": "integer", "x-kubernetes-validations": [
                                 {"rule": "self >= 0", "message": "replicas must not be negative"}
                             ]},
-                            "maxReplicas": {"type": "integer"},
-                            "size": {"type": "string", "x-kubernetes-validations": [{
-                                "rule": "!oldSelf.hasValue() || quantity(self).compareTo(quantity(oldSelf.value())) >= 0",
+                            "maxReplicas": {"type": "integer", "x-kubernetes-validations": [{
+                                "rule": "!oldSelf.hasValue() || self >= oldSelf.value()",
                                 "optionalOldSelf": true,
+                                "message": "maxReplicas may not go down"
+                            }]},
+                            // A quantity of `oldSelf.value()` would be refused as too
+                            // expensive: cel-go cannot size an optional's value.
+                            "size": {"type": "string", "x-kubernetes-validations": [{
+                                "rule": "quantity(self).compareTo(quantity(oldSelf)) >= 0",
                                 "message": "size may not shrink"
                             }]},
                             "limit": {"type": "string"},
@@ -210,7 +215,23 @@ async fn transition_rules_run_on_updates_only() {
     );
 
     // optionalOldSelf: the rule ran on create with oldSelf none, and now
-    // compares with the stored size.
+    // compares with the stored value.
+    let mut lowered = created.clone();
+    lowered.data["spec"]["maxReplicas"] = json!(2);
+    let s = status(
+        api.replace("w", &PostParams::default(), &lowered)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        causes(&s),
+        [cause(
+            "spec.maxReplicas",
+            "FieldValueInvalid",
+            "Invalid value: \"integer\": maxReplicas may not go down"
+        )]
+    );
+
     let mut shrunk = created.clone();
     shrunk.data["spec"]["size"] = json!("512Mi");
     shrunk.data["spec"]["limit"] = json!("1Gi");
@@ -311,7 +332,7 @@ async fn runtime_errors_name_the_rule() {
     install(
         &client,
         widget_crd(
-            json!([{"rule": "self.labels['tier'] == 'db'"}, {"rule": "quantity(self.limit) != quantity('1Gi')", "message": "not one gibibyte"}]),
+            json!([{"rule": "self.labels['tier'] == 'db'"}, {"rule": "quantity(self.limit).compareTo(quantity('1Gi')) != 0", "message": "not one gibibyte"}]),
             json!([]),
         ),
     )
@@ -420,8 +441,8 @@ async fn old_self_is_refused_where_list_items_do_not_correlate() {
     let (_s, client) = server().await;
     let mut crd = widget_crd(json!([]), json!([]));
     crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["tags"] = json!({
-        "type": "array", "x-kubernetes-list-type": "set",
-        "items": {"type": "string", "x-kubernetes-validations": [{"rule": "self == oldSelf"}]}
+        "type": "array", "x-kubernetes-list-type": "set", "maxItems": 10,
+        "items": {"type": "string", "maxLength": 16, "x-kubernetes-validations": [{"rule": "self == oldSelf"}]}
     });
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let s = status(
@@ -513,4 +534,105 @@ mod derived {
             "Bucket.derive.harness.dev \"b\" is invalid: spec.region: Forbidden: region is immutable"
         );
     }
+}
+
+/// Rules whose estimated cost is over budget are refused when the CRD is
+/// written (apiextensions-apiserver v0.33 `validation.go`:
+/// `StaticEstimatedCostLimit`, `StaticEstimatedCRDCostLimit`,
+/// `getCostErrorMessage`; the estimate is cel-go's `checker/cost.go` with
+/// sizes from the schema): a loop in a loop over an unbounded list is, and
+/// bounding the list (`maxItems`, `maxLength`) lets the same rule in. So is
+/// a regular expression on a string in every item of an unbounded list,
+/// since the rule runs once per item.
+#[tokio::test]
+async fn rules_over_the_cost_budget_are_refused_until_bounded() {
+    let (_s, client) = server().await;
+    let crd = |tags: Value, members: Value| {
+        let mut crd = widget_crd(json!([]), json!([]));
+        let props = crd
+            .pointer_mut("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties")
+            .unwrap();
+        props["tags"] = tags;
+        props["members"] = members;
+        crd
+    };
+    let tags = |limits: Value| {
+        let mut t = json!({
+            "type": "array", "items": {"type": "string"},
+            "x-kubernetes-validations": [{"rule": "self.all(x, self.all(y, x != y || true))"}]
+        });
+        for (k, v) in limits.as_object().unwrap() {
+            t[k] = v.clone();
+        }
+        t
+    };
+    let members = |limits: Value| {
+        let mut m = json!({"type": "array", "items": {"type": "object", "properties": {"name": {
+            "type": "string",
+            "x-kubernetes-validations": [{"rule": "self.matches('^[a-z]+$')"}]
+        }}}});
+        for (k, v) in limits.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        m
+    };
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let s = status(
+        crds.create(
+            &PostParams::default(),
+            &serde_json::from_value(crd(tags(json!({})), members(json!({})))).unwrap(),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(s.code, 422);
+    let advice = "(try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)";
+    let root = "spec.validation.openAPIV3Schema";
+    let tags_rule =
+        format!("{root}.properties[spec].properties[tags].x-kubernetes-validations[0].rule");
+    let name_rule = format!(
+        "{root}.properties[spec].properties[members].items.properties[name].x-kubernetes-validations[0].rule"
+    );
+    let got = causes(&s);
+    for want in [
+        cause(
+            &tags_rule,
+            "FieldValueForbidden",
+            &format!(
+                "Forbidden: estimated rule cost exceeds budget by factor of more than 100x {advice}"
+            ),
+        ),
+        cause(
+            &name_rule,
+            "FieldValueForbidden",
+            &format!(
+                "Forbidden: estimated rule cost exceeds budget by factor of more than 100x {advice}"
+            ),
+        ),
+        cause(
+            &tags_rule,
+            "FieldValueForbidden",
+            "Forbidden: contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema",
+        ),
+        cause(
+            root,
+            "FieldValueForbidden",
+            &format!(
+                "Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds budget by factor of more than 100x {advice}"
+            ),
+        ),
+    ] {
+        assert!(got.contains(&want), "missing {want:?} in {got:#?}");
+    }
+
+    let bounded = crd(
+        tags(json!({"maxItems": 10, "items": {"type": "string", "maxLength": 16}})),
+        members(json!({"maxItems": 10})),
+    );
+    crds.create(
+        &PostParams::default(),
+        &serde_json::from_value(bounded).unwrap(),
+    )
+    .await
+    .expect("bounded lists fit the budget");
 }
