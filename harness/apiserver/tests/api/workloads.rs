@@ -252,3 +252,61 @@ async fn jobs_need_a_restart_policy_and_keep_their_template() {
         "CronJob.batch \"nightly\" is invalid: spec.schedule: Invalid value: \"0 * * * * *\": expected exactly 5 fields, found 6: [0 * * * * *]"
     );
 }
+
+/// `ValidateStatefulSetUpdate`: replicas, template, update strategy and a
+/// few more may change; a new volumeClaimTemplates (the storage change
+/// operators most often try) or serviceName is refused as a whole.
+#[tokio::test(start_paused = true)]
+async fn a_stateful_sets_storage_and_identity_are_fixed_after_creation() {
+    let (_s, client) = server().await;
+    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let claim = |size: &str| {
+        json!([{"metadata": {"name": "data"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}
+        }}])
+    };
+    let created: StatefulSet = serde_json::from_value(
+        create(
+            &sts,
+            json!({"metadata": {"name": "db"}, "spec": {
+                "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                "template": template(json!({"app": "db"})),
+                "volumeClaimTemplates": claim("1Gi")
+            }}),
+        )
+        .await,
+    )
+    .unwrap();
+
+    let mut scaled = created.clone();
+    scaled.spec.as_mut().unwrap().replicas = Some(3);
+    let scaled = sts
+        .replace("db", &PostParams::default(), &scaled)
+        .await
+        .expect("replicas may change");
+
+    let mut grown = scaled.clone();
+    grown.spec.as_mut().unwrap().volume_claim_templates =
+        Some(serde_json::from_value(claim("2Gi")).unwrap());
+    let s = status(
+        sts.replace("db", &PostParams::default(), &grown)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(s.code, 422);
+    assert_eq!(
+        causes(&s),
+        [cause(
+            "spec",
+            "FieldValueForbidden",
+            "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+        )]
+    );
+    let mut renamed = scaled;
+    renamed.spec.as_mut().unwrap().service_name = Some("other".into());
+    assert!(
+        sts.replace("db", &PostParams::default(), &renamed)
+            .await
+            .is_err()
+    );
+}
