@@ -255,7 +255,7 @@ fn workload_causes(info: &ResourceInfo, obj: &Value, old: Option<&Value>) -> Vec
     match (info.group.as_str(), info.plural.as_str()) {
         ("apps", "deployments") => workloads::deployment(obj, old),
         ("apps", "replicasets") => workloads::replica_set(obj, old),
-        ("apps", "statefulsets") => workloads::stateful_set(obj, old),
+        ("apps", "statefulsets") => workloads::stateful_set(obj),
         ("apps", "daemonsets") => workloads::daemon_set(obj, old),
         ("batch", "jobs") => workloads::job(obj, old),
         ("batch", "cronjobs") => workloads::cron_job(obj),

@@ -204,37 +204,11 @@ pub(crate) fn replica_set(obj: &Value, old: Option<&Value>) -> Causes {
     causes
 }
 
-/// What `ValidateStatefulSetUpdate` lets an update change; any other change
-/// of the spec (selector, serviceName, volumeClaimTemplates,
-/// podManagementPolicy, and in 1.33 still revisionHistoryLimit) is refused
-/// as a whole.
-const STATEFUL_SET_MUTABLE: &[&str] = &[
-    "replicas",
-    "ordinals",
-    "template",
-    "updateStrategy",
-    "persistentVolumeClaimRetentionPolicy",
-    "minReadySeconds",
-];
-
-/// `ValidateStatefulSetSpec` (the pod spec itself is not validated there),
-/// and on update `ValidateStatefulSetUpdate`.
-pub(crate) fn stateful_set(obj: &Value, old: Option<&Value>) -> Causes {
+/// `ValidateStatefulSetSpec` (the pod spec itself is not validated there;
+/// what an update may change is the strategy's check).
+pub(crate) fn stateful_set(obj: &Value) -> Causes {
     let spec = spec_of(obj);
     let mut causes = Vec::new();
-    if let Some(old) = old {
-        let fixed = |spec: &Value| -> serde_json::Map<String, Value> {
-            let mut m = spec.as_object().cloned().unwrap_or_default();
-            m.retain(|k, _| !STATEFUL_SET_MUTABLE.contains(&k.as_str()));
-            m
-        };
-        if fixed(spec) != fixed(spec_of(old)) {
-            causes.push((
-                "spec".into(),
-                "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden".into(),
-            ));
-        }
-    }
     if let Some(p) = spec.get("podManagementPolicy").and_then(Value::as_str)
         && !["OrderedReady", "Parallel"].contains(&p)
     {
