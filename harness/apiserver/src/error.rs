@@ -204,6 +204,14 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
 
+    /// apimachinery's `NewInternalError(err)`: the error prefixed, and
+    /// again as the one cause.
+    pub(crate) fn internal_error(err: &str) -> Self {
+        let mut e = Self::internal(format!("Internal error occurred: {err}"));
+        e.details = json!({"causes": [{"message": err}]});
+        e
+    }
+
     /// The `metav1.Status` body, with kube-apiserver's field order and its
     /// empty fields omitted (`omitempty` in apimachinery's `Status` and
     /// `StatusDetails`); a Status with details but none set reads `{}`.

@@ -202,7 +202,7 @@ fn invalid(info: &ResourceInfo, name: &str, field: &str, detail: String) -> ApiE
 }
 
 /// `[]string{"10.96.0.10"}`: how Go prints the bad value of `clusterIPs`.
-fn go_strings(values: &[String]) -> String {
+pub(crate) fn go_strings(values: &[String]) -> String {
     let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
     format!("[]string{{{}}}", quoted.join(", "))
 }

@@ -146,6 +146,22 @@ fn walk(schema: &Json, place: &Place, total: &mut Total, out: &mut Vec<(String, 
     }
 }
 
+/// Refuses an expression whose estimated cost is over the per-rule limit,
+/// and adds it to the schema's total.
+fn budget(
+    field: String,
+    what: &str,
+    cost: u64,
+    total: &mut Total,
+    out: &mut Vec<(String, String)>,
+) {
+    if cost > super::cost::RULE_LIMIT {
+        let message = super::cost::exceeds(what, cost, super::cost::RULE_LIMIT);
+        out.push((field.clone(), format!("Forbidden: {message}")));
+    }
+    total.observe(field, cost);
+}
+
 /// A rule's field path, the list that makes its `oldSelf` uncorrelatable,
 /// and how many times it may run per request.
 struct RulePlace<'a> {
@@ -258,20 +274,7 @@ fn check_rule(
             if issues.is_empty() {
                 let cost = super::cost::estimate(&compiled.expression, this)
                     .saturating_mul(place.cardinality);
-                if cost > super::cost::RULE_LIMIT {
-                    out.push((
-                        format!("{p}.rule"),
-                        format!(
-                            "Forbidden: {}",
-                            super::cost::exceeds(
-                                "estimated rule cost",
-                                cost,
-                                super::cost::RULE_LIMIT
-                            )
-                        ),
-                    ));
-                }
-                total.observe(format!("{p}.rule"), cost);
+                budget(format!("{p}.rule"), "estimated rule cost", cost, total, out);
             }
             if !issues.is_empty() {
                 out.push((
@@ -313,20 +316,8 @@ fn check_rule(
                 if issues.is_empty() {
                     // Not multiplied by cardinality: a message is built once.
                     let cost = super::cost::estimate(&c.expression, this);
-                    if cost > super::cost::RULE_LIMIT {
-                        out.push((
-                            format!("{p}.messageExpression"),
-                            format!(
-                                "Forbidden: {}",
-                                super::cost::exceeds(
-                                    "estimated messageExpression cost",
-                                    cost,
-                                    super::cost::RULE_LIMIT
-                                )
-                            ),
-                        ));
-                    }
-                    total.observe(format!("{p}.messageExpression"), cost);
+                    let field = format!("{p}.messageExpression");
+                    budget(field, "estimated messageExpression cost", cost, total, out);
                 }
                 issues.join("\n")
             }

@@ -22,9 +22,7 @@ impl Answer {
         match self.0 {
             Effect::Status(StatusKind::Conflict) => ApiError::stale(target).into_response(),
             Effect::Status(StatusKind::Internal(cause)) => {
-                let mut e = ApiError::internal(format!("Internal error occurred: {cause}"));
-                e.details = json!({"causes": [{"message": cause}]});
-                e.into_response()
+                ApiError::internal_error(&cause).into_response()
             }
             Effect::Status(StatusKind::Unavailable(message)) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -163,7 +163,15 @@ pub(super) async fn update(
         let body = webhooks::mutate(req.shared, &a, Some(body.clone()))
             .await?
             .unwrap_or(body);
+        // Another write while the mutating webhooks ran: start again from
+        // it (a body that named the old resourceVersion then gets its 409).
         let admitted = req.shared.write(|st| {
+            let moved = st
+                .get(&at.gr, &at.key)
+                .is_none_or(|now| meta::resource_version(&now) != meta::resource_version(&old));
+            if moved {
+                return Ok(None);
+            }
             ops::admit_update(
                 st,
                 req.info,
@@ -174,10 +182,26 @@ pub(super) async fn update(
                 part,
                 o,
             )
+            .map(Some)
         })?;
         let plan = match admitted {
-            Admitted::Unchanged(obj) => return Ok(obj),
-            Admitted::Changed(plan) => plan,
+            None => continue,
+            // Validating admission runs before a write is found to change
+            // nothing, so a webhook can still refuse it.
+            Some(Admitted::Unchanged(obj)) => {
+                let a = attributes(
+                    req,
+                    Operation::Update,
+                    part,
+                    &at.key,
+                    Some(&obj),
+                    Some(&old),
+                    o.dry_run,
+                );
+                webhooks::validate(req.shared, &a).await?;
+                return Ok(obj);
+            }
+            Some(Admitted::Changed(plan)) => plan,
         };
         let a = attributes(
             req,
@@ -185,7 +209,7 @@ pub(super) async fn update(
             part,
             &at.key,
             Some(&plan.new),
-            Some(&plan.old),
+            Some(&old),
             o.dry_run,
         );
         webhooks::validate(req.shared, &a).await?;
@@ -209,18 +233,16 @@ pub(super) async fn before_delete(
     let Some(old) = req.shared.lock().get(&at.gr, &at.key) else {
         return Ok(());
     };
-    let a = Attributes {
-        version: req.info.versions.first().map_or("", String::as_str),
-        ..attributes(
-            req,
-            Operation::Delete,
-            Part::Main,
-            &at.key,
-            None,
-            Some(&old),
-            dry_run,
-        )
-    };
+    let old = super::as_version(req.info, req.version, &old);
+    let a = attributes(
+        req,
+        Operation::Delete,
+        Part::Main,
+        &at.key,
+        None,
+        Some(&old),
+        dry_run,
+    );
     webhooks::mutate(req.shared, &a, None).await?;
     webhooks::validate(req.shared, &a).await
 }

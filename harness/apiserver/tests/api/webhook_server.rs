@@ -82,12 +82,19 @@ async fn respond(
 /// Serves `handler` over HTTPS on 127.0.0.1 with a certificate for that
 /// address, signed by a CA made for this server alone.
 pub(crate) async fn https_webhook(handler: Handler) -> WebhookServer {
+    https_webhook_for(&["127.0.0.1"], handler).await
+}
+
+/// The same with a certificate for `names` (a Service's
+/// `<name>.<namespace>.svc`, as cert-manager would issue it).
+pub(crate) async fn https_webhook_for(names: &[&str], handler: Handler) -> WebhookServer {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let cert = rcgen::CertificateParams::new(names)
         .unwrap()
         .signed_by(&key, &ca)
         .unwrap();

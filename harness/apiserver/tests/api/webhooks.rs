@@ -21,7 +21,7 @@ use kube::core::admission::AdmissionResponse;
 use serde_json::{Value, json};
 
 use crate::common::{send, server, status};
-use crate::webhook_server::{WebhookServer, https_webhook, plain_webhook};
+use crate::webhook_server::{WebhookServer, https_webhook, https_webhook_for, plain_webhook};
 
 /// A webhook on configmaps CREATE/UPDATE (and `extra` merged in), served by
 /// the Service `webhooks/<service>`.
@@ -807,4 +807,85 @@ async fn configurations_are_validated_when_written() {
         );
     }
     assert_eq!(causes.len(), expected.len(), "{causes:#?}");
+}
+
+/// A Service routed to an HTTPS URL is verified as kube-apiserver verifies
+/// it: the certificate must name `<service>.<namespace>.svc`, wherever the
+/// test's server listens (apiserver `pkg/util/webhook/client.go`).
+#[tokio::test]
+async fn a_routed_service_is_verified_by_its_service_name() {
+    let (s, client) = server().await;
+    let web = https_webhook_for(&["guard.webhooks.svc"], |review| {
+        answer(&review, true, json!({}))
+    })
+    .await;
+    s.route_service("webhooks", "guard", &web.url);
+    let mut h = hook("guard.harness.dev", "guard", json!({}));
+    h["clientConfig"]["caBundle"] = json!(web.ca_bundle);
+    validating(&client, "guard", vec![h]).await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    api.create(&PostParams::default(), &configmap("a", json!({})))
+        .await
+        .expect("the certificate names the Service");
+    assert_eq!(web.requests()[0].path_and_query, "/admit?timeout=10s");
+}
+
+/// Validating admission runs before a write is found to change nothing,
+/// so a webhook refuses a no-op update too; and a patch that raced another
+/// writer while a mutating webhook ran starts again instead of failing.
+#[tokio::test]
+async fn no_op_updates_are_admitted_and_raced_patches_start_again() {
+    let (s, client) = server().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm = api
+        .create(&PostParams::default(), &configmap("cm", json!({"n": "0"})))
+        .await
+        .unwrap();
+    s.serve_webhook("webhooks", "frozen", |review| async move {
+        answer(&review, false, json!({"status": {"message": "frozen"}}))
+    });
+    let mut h = hook("frozen.harness.dev", "frozen", json!({}));
+    h["rules"][0]["operations"] = json!(["UPDATE"]);
+    validating(&client, "frozen", vec![h]).await;
+    let st = status(
+        api.replace("cm", &PostParams::default(), &cm)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        st.message,
+        "admission webhook \"frozen.harness.dev\" denied the request: frozen"
+    );
+    let cfg: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    cfg.delete("frozen", &DeleteParams::default())
+        .await
+        .unwrap();
+
+    let racer = s.client();
+    let first = Arc::new(AtomicUsize::new(0));
+    let count = first.clone();
+    s.serve_webhook("webhooks", "slowpoke", move |review| {
+        let racer = racer.clone();
+        let first = count.fetch_add(1, Ordering::SeqCst) == 0;
+        async move {
+            if first {
+                let api: Api<ConfigMap> = Api::namespaced(racer, "default");
+                let p = json!({"data": {"racer": "first"}});
+                api.patch("cm", &PatchParams::default(), &Patch::Merge(&p))
+                    .await
+                    .unwrap();
+            }
+            answer(&review, true, json!({}))
+        }
+    });
+    let mut h = hook("slowpoke.harness.dev", "slowpoke", json!({}));
+    h["rules"][0]["operations"] = json!(["UPDATE"]);
+    mutating(&client, "slowpoke", vec![h]).await;
+    let p = json!({"data": {"n": "1"}});
+    let patched = api
+        .patch("cm", &PatchParams::default(), &Patch::Merge(&p))
+        .await
+        .expect("a patch names no resourceVersion: it starts again");
+    let data = patched.data.unwrap();
+    assert_eq!((data["n"].as_str(), data["racer"].as_str()), ("1", "first"));
 }

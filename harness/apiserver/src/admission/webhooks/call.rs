@@ -50,7 +50,13 @@ impl Routes {
 
 /// Where one webhook is called.
 pub(super) enum Endpoint {
-    Http { url: String, ca_bundle: Vec<u8> },
+    Http {
+        url: String,
+        ca_bundle: Vec<u8>,
+        /// The name the certificate must carry: the URL's host, or for a
+        /// Service `<name>.<namespace>.svc` wherever the test routed it.
+        server_name: Option<String>,
+    },
     Handler(WebhookHandler),
 }
 
@@ -82,6 +88,7 @@ impl Endpoint {
             return Ok(Self::Http {
                 url: format!("{base}{}", clean_path(uri.path())),
                 ca_bundle,
+                server_name: None,
             });
         }
         let (ns, name) = (text("/service/namespace"), text("/service/name"));
@@ -91,6 +98,7 @@ impl Endpoint {
             Some(Route::Url(base)) => Ok(Self::Http {
                 url: format!("{}{path}", base.trim_end_matches('/')),
                 ca_bundle,
+                server_name: Some(format!("{name}.{ns}.svc")),
             }),
             None => {
                 let port = client_config
@@ -111,9 +119,17 @@ impl Endpoint {
             Self::Handler(h) => tokio::time::timeout(timeout, h(review))
                 .await
                 .map_err(|_| "failed to call webhook: context deadline exceeded".to_string()),
-            Self::Http { url, ca_bundle } => {
+            Self::Http {
+                url,
+                ca_bundle,
+                server_name,
+            } => {
                 let url = with_timeout(url, timeout);
-                let posted = tokio::time::timeout(timeout, post(&url, ca_bundle, &review)).await;
+                let posted = tokio::time::timeout(
+                    timeout,
+                    post(&url, ca_bundle, server_name.as_deref(), &review),
+                )
+                .await;
                 match posted {
                     Err(_) => Err(format!(
                         "failed to call webhook: Post \"{url}\": context deadline exceeded"
@@ -143,7 +159,12 @@ fn with_timeout(url: &str, timeout: Duration) -> String {
     format!("{url}{sep}timeout={}s", timeout.as_secs())
 }
 
-async fn post(url: &str, ca_bundle: &[u8], review: &Value) -> Result<Vec<u8>, String> {
+async fn post(
+    url: &str,
+    ca_bundle: &[u8],
+    server_name: Option<&str>,
+    review: &Value,
+) -> Result<Vec<u8>, String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("{e}"))?;
     let host = uri.host().ok_or("no host in URL")?.to_string();
     let https = uri.scheme_str() == Some("https");
@@ -154,9 +175,9 @@ async fn post(url: &str, ca_bundle: &[u8], review: &Value) -> Result<Vec<u8>, St
     let body = serde_json::to_vec(review).map_err(|e| e.to_string())?;
     if https {
         let tls = tls_config(ca_bundle)?;
+        let name = server_name.unwrap_or(host.trim_matches(['[', ']']));
         let name =
-            rustls_pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
-                .map_err(|e| e.to_string())?;
+            rustls_pki_types::ServerName::try_from(name.to_string()).map_err(|e| e.to_string())?;
         let stream = tokio_rustls::TlsConnector::from(tls)
             .connect(name, tcp)
             .await
@@ -192,7 +213,9 @@ where
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(conn);
+    // The connection's task goes with this call, however it ends
+    // (an error, or the timeout dropping it).
+    let _driver = AbortOnDrop(tokio::spawn(conn));
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let request = http::Request::post(path)
         .header(
@@ -221,7 +244,6 @@ where
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    driver.abort();
     if !status.is_success() {
         return Err(unsuccessful(status.as_u16(), &bytes));
     }
@@ -232,6 +254,14 @@ where
         ));
     }
     Ok(bytes.to_vec())
+}
+
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What client-go makes of a webhook's non-2xx answer (`rest/request.go`

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::super::definitions::{list, supported};
+use crate::services::go_strings;
 use crate::store::meta::{strings, text};
 use crate::validation::is_dns_subdomain;
 
@@ -15,12 +16,6 @@ type Causes = Vec<(String, String)>;
 const SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 
 const URL_FORM: &str = "; desired format: https://host[/path]";
-
-/// A Go `[]string{…}` as `%#v` prints it.
-fn go_strings(values: &[String]) -> String {
-    let shown: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
-    format!("[]string{{{}}}", shown.join(", "))
-}
 
 fn unsupported(out: &mut Causes, field: String, value: &str, allowed: &[&str]) {
     out.push((

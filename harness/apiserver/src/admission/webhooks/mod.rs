@@ -137,9 +137,10 @@ fn configured_hooks(st: &State, a: &Attributes<'_>, plural: &str) -> Vec<Hook> {
 
 /// What one call came to.
 enum Called {
-    /// Not called: it did not match, a match condition was false, or it
-    /// failed open.
+    /// Not called: it did not match, or a match condition was false.
     Skipped,
+    /// Called, but the call failed and the failure policy is Ignore.
+    FailedOpen,
     Allowed(Reply),
 }
 
@@ -184,7 +185,7 @@ async fn call(shared: &Arc<Shared>, hook: &Hook, a: &Attributes<'_>) -> Result<C
             reply.warn();
             Err(reply.denied(&hook.name))
         }
-        Err(_) if !hook.fails_closed() => Ok(Called::Skipped),
+        Err(_) if !hook.fails_closed() => Ok(Called::FailedOpen),
         Err(e) => Err(review::call_failed(&hook.name, &e)),
     }
 }
@@ -236,8 +237,16 @@ pub(crate) async fn mutate(
                 object: object.as_ref(),
                 ..*a
             };
-            let Called::Allowed(reply) = call(shared, hook, &at).await? else {
-                continue;
+            let reply = match call(shared, hook, &at).await? {
+                Called::Skipped => continue,
+                // Still counted as invoked for reinvocation, as upstream.
+                Called::FailedOpen => {
+                    if round == 0 {
+                        invoked[i] = hook.reinvoked_if_needed();
+                    }
+                    continue;
+                }
+                Called::Allowed(reply) => reply,
             };
             reply.warn();
             let changed = match object.as_ref() {
@@ -276,7 +285,7 @@ pub(crate) async fn validate(shared: &Arc<Shared>, a: &Attributes<'_>) -> Result
     for hook in &hooks {
         match call(shared, hook, a).await {
             Ok(Called::Allowed(reply)) => reply.warn(),
-            Ok(Called::Skipped) => {}
+            Ok(Called::Skipped | Called::FailedOpen) => {}
             Err(e) => {
                 first_error.get_or_insert(e);
             }

@@ -155,11 +155,7 @@ impl Reply {
         let Some(bytes) = &self.patch else {
             return Ok(object.clone());
         };
-        let internal = |e: String| {
-            let mut err = ApiError::internal(format!("Internal error occurred: {e}"));
-            err.details = json!({"causes": [{"message": e}]});
-            err
-        };
+        let internal = |e: String| ApiError::internal_error(&e);
         let ops: Value = serde_json::from_slice(bytes).map_err(|e| internal(e.to_string()))?;
         if !ops.is_array() {
             return Err(internal(
@@ -206,18 +202,12 @@ pub(super) fn dry_run_unsupported(webhook: &str) -> ApiError {
 /// A call that failed under `failurePolicy: Fail` (`ErrCallingWebhook` as
 /// an internal error).
 pub(super) fn call_failed(webhook: &str, reason: &str) -> ApiError {
-    let message = format!("failed calling webhook {webhook:?}: {reason}");
-    let mut e = ApiError::internal(format!("Internal error occurred: {message}"));
-    e.details = json!({"causes": [{"message": message}]});
-    e
+    ApiError::internal_error(&format!("failed calling webhook {webhook:?}: {reason}"))
 }
 
 /// A patch from a webhook called on a DELETE (which has no object).
 pub(super) fn cannot_modify(webhook: &str) -> ApiError {
-    let message = format!(
+    ApiError::internal_error(&format!(
         "admission webhook {webhook:?} attempted to modify the object, which is not supported for this operation"
-    );
-    let mut e = ApiError::internal(format!("Internal error occurred: {message}"));
-    e.details = json!({"causes": [{"message": message}]});
-    e
+    ))
 }
