@@ -128,8 +128,8 @@ pub(super) async fn create(
 }
 
 /// An update of `name` to what `next` makes of the stored object (a PUT's
-/// body, a PATCH applied); `None` from `next` means there is no stored
-/// object to start from.
+/// body, or a PATCH applied to it), tried again from the new stored object
+/// when another write got in first.
 pub(super) async fn update(
     req: &Write<'_>,
     name: &str,

@@ -277,3 +277,49 @@ async fn status_bodies_are_byte_for_byte_kube_apiservers() {
         "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"the server could not find the requested resource\",\"reason\":\"NotFound\",\"details\":{},\"code\":404}\n"
     );
 }
+
+/// Object names are checked as apimachinery's `ValidateObjectMeta` with
+/// `NameIsDNSSubdomain` (and namespaces as DNS labels), worded as
+/// `k8s.io/apimachinery/pkg/util/validation`'s `IsDNS1123Subdomain` /
+/// `IsDNS1123Label` and printed by `field/errors.go`.
+#[tokio::test]
+async fn names_are_refused_with_upstreams_field_path_and_message() {
+    let (_s, client) = server().await;
+    let (code, _, body) = crate::common::send(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        &serde_json::json!({"metadata": {"name": "Bad_Name"}}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(body["reason"], "Invalid");
+    let subdomain = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+    assert_eq!(
+        body["details"]["causes"],
+        serde_json::json!([{"reason": "FieldValueInvalid", "message": format!("Invalid value: \"Bad_Name\": {subdomain}"), "field": "metadata.name"}])
+    );
+    assert_eq!(
+        body["message"],
+        format!(
+            "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": {subdomain}"
+        )
+    );
+
+    let (code, _, body) = crate::common::send(
+        &client,
+        "POST",
+        "/api/v1/namespaces",
+        &serde_json::json!({"metadata": {"name": "has.dots"}}),
+    )
+    .await;
+    assert_eq!(code, 422);
+    assert_eq!(body["details"]["causes"][0]["field"], "metadata.name");
+    assert!(
+        body["details"]["causes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid value: \"has.dots\": a lowercase RFC 1123 label must consist of"),
+        "{body}"
+    );
+}

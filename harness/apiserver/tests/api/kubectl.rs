@@ -1365,3 +1365,46 @@ webhooks:
     assert_eq!(header, ["NAME", "WEBHOOKS", "AGE"], "{listed}");
     Ok(())
 }
+
+/// kubectl's default `--validate=strict` has the server refuse unknown
+/// fields (`fieldValidation=Strict`, apiserver `handlers/rest.go` over
+/// sigs.k8s.io/json's strict errors); `--validate=warn` prints them as
+/// warnings and `--validate=false` drops them silently.
+#[tokio::test]
+async fn kubectl_validate_flags_reach_field_validation() -> Result<()> {
+    let Some(f) = fixture("kubectl_validate_flags_reach_field_validation").await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let manifest = write_manifest(
+        dir.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo, namespace: default}\ndataa: {k: v}\n",
+    )?;
+    let err = f.kubectl.fails(&["create", "-f", &manifest]).await?;
+    assert!(
+        err.contains(
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"dataa\""
+        ),
+        "{err}"
+    );
+    let out = f
+        .kubectl
+        .run(&["create", "-f", &manifest, "--validate=warn"], None)
+        .await?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Warning: unknown field \"dataa\""),
+        "{stderr}"
+    );
+    f.kubectl.ok(&["delete", "configmap", "typo"]).await?;
+    let out = f
+        .kubectl
+        .run(&["create", "-f", &manifest, "--validate=false"], None)
+        .await?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("Warning"), "{stderr}");
+    Ok(())
+}
