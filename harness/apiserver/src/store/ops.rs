@@ -286,7 +286,8 @@ pub(crate) fn create(
     opts: WriteOpts,
 ) -> Result<Obj, ApiError> {
     let admitted = admit_create(st, info, version, ns, obj, &opts)?;
-    commit_create(st, info, admitted, &opts)
+    // Admitted under this same lock: nothing can have taken the name since.
+    Ok(store_created(st, info, admitted, &opts))
 }
 
 /// Everything a create does before it is stored: checks, defaults,
@@ -371,19 +372,26 @@ pub(crate) fn commit_create(
     obj: Value,
     opts: &WriteOpts,
 ) -> Result<Obj, ApiError> {
+    if !opts.dry_run {
+        let key = meta::key(&obj);
+        if st.get(&info.gr(), &key).is_some() {
+            return Err(ApiError::already_exists(target(info, &key.1)));
+        }
+        if info.namespaced {
+            check_namespace_usable(st, info, &obj)?;
+        }
+    }
+    Ok(store_created(st, info, obj, opts))
+}
+
+/// Stores an admitted object (a dry run stores nothing).
+fn store_created(st: &mut State, info: &ResourceInfo, obj: Value, opts: &WriteOpts) -> Obj {
     if opts.dry_run {
-        return Ok(Obj::new(obj));
-    }
-    let key = meta::key(&obj);
-    if st.get(&info.gr(), &key).is_some() {
-        return Err(ApiError::already_exists(target(info, &key.1)));
-    }
-    if info.namespaced {
-        check_namespace_usable(st, info, &obj)?;
+        return Obj::new(obj);
     }
     let out = st.commit(&info.gr(), obj);
     gc::collect(st);
-    Ok(out)
+    out
 }
 
 /// Server-owned metadata a client cannot change through an update.
