@@ -14,7 +14,7 @@ fn strings(v: &Value, key: &str) -> Vec<String> {
 }
 
 fn is_namespaces(a: &Attributes<'_>) -> bool {
-    a.info.group.is_empty() && a.info.plural == "namespaces"
+    super::is_namespaces(a.info)
 }
 
 /// `rules.Matcher`: operation, group, version, resource (`res/sub`, `*`
@@ -52,23 +52,27 @@ pub(super) fn matches(st: &State, a: &Attributes<'_>, criteria: &Value) -> Resul
     if let Some(sel) = selector(criteria, "namespaceSelector")
         && (!a.namespace.is_empty() || is_namespaces(a))
     {
-        let selected = if is_namespaces(a) && a.operation != Operation::Delete {
-            a.object.is_some_and(|o| sel.matches(o))
-        } else {
-            let ns = if is_namespaces(a) {
-                a.name
+        // A Namespace's own create or update is matched on the labels it
+        // brings; its delete and its subresources on the stored ones
+        // (`namespace/matcher.go`, `GetNamespaceLabels`).
+        let selected =
+            if is_namespaces(a) && a.subresource.is_empty() && a.operation != Operation::Delete {
+                a.object.is_some_and(|o| sel.matches(o))
             } else {
-                a.namespace
+                let ns = if is_namespaces(a) {
+                    a.name
+                } else {
+                    a.namespace
+                };
+                let stored = st.get(
+                    &GroupResource::new("", "namespaces"),
+                    &(String::new(), ns.to_string()),
+                );
+                if stored.is_none() {
+                    namespace_missing = Some(format!("namespaces \"{ns}\" not found"));
+                }
+                stored.is_some_and(|ns| sel.matches(&ns))
             };
-            let stored = st.get(
-                &GroupResource::new("", "namespaces"),
-                &(String::new(), ns.to_string()),
-            );
-            if stored.is_none() {
-                namespace_missing = Some(format!("namespaces \"{ns}\" not found"));
-            }
-            stored.is_some_and(|ns| sel.matches(&ns))
-        };
         if namespace_missing.is_none() && !selected {
             return Ok(false);
         }

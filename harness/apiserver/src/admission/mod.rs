@@ -43,13 +43,56 @@ impl Operation {
     }
 }
 
+/// The kind of a subresource whose object is not the resource's own: the
+/// storage's `GroupVersionKind`, which admission names as `kind` while
+/// `resource` stays the parent's (apiserver `endpoints/installer.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Kind {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+}
+
+/// What every `/scale` takes, for built-in workloads and custom resources
+/// (`ScaleREST.GroupVersionKind`, apiextensions `customresource_handler.go`).
+pub(crate) const SCALE: Kind = Kind {
+    group: "autoscaling",
+    version: "v1",
+    kind: "Scale",
+};
+
+/// What `pods/eviction` takes (`EvictionREST.GroupVersionKind`).
+pub(crate) const EVICTION: Kind = Kind {
+    group: "policy",
+    version: "v1",
+    kind: "Eviction",
+};
+
+/// How admission sees a write through a subresource whose object is not
+/// the stored one. Upstream's scale storage hands admission Scales made
+/// from the parent before and after the write, and writes back only what
+/// a Scale carries (`pkg/registry/apps/deployment/storage/storage.go`,
+/// `scaleUpdatedObjectInfo`, `toScaleUpdateValidation`).
+#[derive(Debug)]
+pub(crate) struct View {
+    pub subresource: &'static str,
+    pub kind: Kind,
+    /// The subresource's object for a stored object.
+    pub of: fn(&ResourceInfo, &Value) -> Value,
+    /// The stored object a written subresource object makes of `old`,
+    /// refused when the subresource object is invalid.
+    pub back: fn(&ResourceInfo, &Value, Value) -> Result<Value, ApiError>,
+}
+
 /// What admission knows of a request (apiserver's `admission.Attributes`).
 #[derive(Clone, Copy)]
 pub(crate) struct Attributes<'a> {
     pub info: &'a ResourceInfo,
     pub version: &'a str,
-    /// `status`, or empty for the main resource.
+    /// `status`, `scale`, ..., or empty for the main resource.
     pub subresource: &'a str,
+    /// The subresource's own kind; none when it is the resource's.
+    pub kind: Option<Kind>,
     pub operation: Operation,
     pub name: &'a str,
     pub namespace: &'a str,
@@ -64,9 +107,21 @@ impl Attributes<'_> {
     /// The `request` variable of admission CEL (`kubernetes.AdmissionRequest`).
     /// The server has no users: every request is the one admin.
     fn request(&self) -> Value {
-        let kind =
-            json!({"group": self.info.group, "version": self.version, "kind": self.info.kind});
+        let kind = match self.kind {
+            Some(k) => json!({"group": k.group, "version": k.version, "kind": k.kind}),
+            None => {
+                json!({"group": self.info.group, "version": self.version, "kind": self.info.kind})
+            }
+        };
         let resource = json!({"group": self.info.group, "version": self.version, "resource": self.info.plural});
+        // A request on `/namespaces/{name}...` has that name as its
+        // namespace (apiserver `endpoints/request/requestinfo.go`), so a
+        // Namespace's own update or delete names itself; a create does not.
+        let namespace = if is_namespaces(self.info) && self.operation != Operation::Create {
+            self.name
+        } else {
+            self.namespace
+        };
         json!({
             "kind": kind,
             "resource": resource,
@@ -75,13 +130,17 @@ impl Attributes<'_> {
             "requestResource": resource,
             "requestSubResource": self.subresource,
             "name": self.name,
-            "namespace": self.namespace,
+            "namespace": namespace,
             "operation": self.operation.as_str(),
             "userInfo": {"username": ADMIN, "groups": ["system:masters", "system:authenticated"]},
             "dryRun": self.dry_run,
             "options": {"apiVersion": "meta.k8s.io/v1", "kind": self.operation.options_kind()},
         })
     }
+}
+
+fn is_namespaces(info: &ResourceInfo) -> bool {
+    info.group.is_empty() && info.plural == "namespaces"
 }
 
 /// Who every request is, for `request.userInfo`.

@@ -17,10 +17,11 @@ use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{Req, json_response, write::delete_opts_from};
+use super::{Req, hooked, json_response, write::delete_opts_from};
+use crate::admission::{self, Attributes, EVICTION, Operation, webhooks};
 use crate::error::ApiError;
 use crate::selectors::LabelSelector;
-use crate::store::ops::{self, DeleteOpts, Part, WriteOpts};
+use crate::store::ops::{self, DeleteAdmission, DeleteOpts, Part, WriteOpts};
 use crate::store::{ObjRef, State, meta};
 
 /// Upstream refuses evictions once this many approved evictions wait for the
@@ -32,9 +33,33 @@ const MANAGER: &str = "kube-apiserver";
 
 const BLOCKED: &str = "Cannot evict pod as it would violate the pod's disruption budget.";
 
+/// Admission sees the eviction as a CREATE of a `policy/v1` Eviction on
+/// the pod's `eviction` subresource: mutating webhooks before the name
+/// check, policies and validating webhooks after it, all before any budget
+/// is consulted; the pod's delete is not admitted again.
 pub(super) async fn evict(mut req: Req) -> Result<Response, ApiError> {
-    let eviction = req.object().await?;
+    let mut eviction = req.object().await?;
     let name = req.name.clone().unwrap_or_default();
+    let namespace = req.namespace.clone().unwrap_or_default();
+    if meta::namespace(&eviction).is_empty() {
+        meta::set_str(&mut eviction, "namespace", &namespace);
+    }
+    // Decoded and handed to admission as a policy/v1 Eviction, whatever
+    // version (or none) the client wrote.
+    if let Some(m) = eviction.as_object_mut() {
+        m.insert("apiVersion".into(), "policy/v1".into());
+        m.insert("kind".into(), "Eviction".into());
+    }
+    let hooked = hooked::configured(&req);
+    let w = hooked::Write::of(&req);
+    if hooked {
+        let dry_run = req.params.dry_run()
+            || !dry_run_list(eviction.get("deleteOptions").unwrap_or(&Value::Null)).is_empty();
+        let a = attributes(&w, &name, &namespace, &eviction, dry_run);
+        if let Some(mutated) = webhooks::mutate(w.shared, &a, Some(eviction.clone())).await? {
+            eviction = mutated;
+        }
+    }
     if meta::name(&eviction) != name {
         return Err(ApiError::bad_request(
             "name in URL does not match name in Eviction object",
@@ -53,16 +78,48 @@ pub(super) async fn evict(mut req: Req) -> Result<Response, ApiError> {
             "Internal error occurred: Non-matching dry-run options in request and content: {param_dry_run:?} and {body_dry_run:?}"
         )));
     }
-    let opts = delete_opts_from(&req, &body_opts)?;
+    let mut opts = delete_opts_from(&req, &body_opts)?;
+    opts.admission = DeleteAdmission::Skipped;
+    let a = attributes(&w, &name, &namespace, &eviction, opts.dry_run);
+    if hooked {
+        w.shared.write(|st| admission::validate(st, &a))?;
+        webhooks::validate(w.shared, &a).await?;
+    }
     let at = ObjRef {
         gr: req.info.gr(),
-        key: (req.namespace.clone().unwrap_or_default(), name),
+        key: (namespace.clone(), name.clone()),
     };
-    req.shared.write(|st| evict_in(st, &req, &at, opts))?;
+    req.shared.write(|st| {
+        if !hooked {
+            admission::validate(st, &a)?;
+        }
+        evict_in(st, &req, &at, opts)
+    })?;
     Ok(json_response(
         StatusCode::CREATED,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
     ))
+}
+
+fn attributes<'a>(
+    w: &'a hooked::Write<'a>,
+    name: &'a str,
+    namespace: &'a str,
+    eviction: &'a Value,
+    dry_run: bool,
+) -> Attributes<'a> {
+    Attributes {
+        info: w.info,
+        version: w.version,
+        subresource: "eviction",
+        kind: Some(EVICTION),
+        operation: Operation::Create,
+        name,
+        namespace,
+        object: Some(eviction),
+        old_object: None,
+        dry_run,
+    }
 }
 
 fn dry_run_list(opts: &Value) -> Vec<String> {

@@ -12,15 +12,15 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use super::Req;
-use crate::admission::{Attributes, Operation, webhooks};
+use crate::admission::{Attributes, Kind, Operation, webhooks};
 use crate::error::ApiError;
 use crate::registry::ResourceInfo;
 use crate::server::Shared;
-use crate::store::ops::{self, Admitted, Part, WriteOpts, target};
+use crate::store::ops::{self, Admitted, DeleteAdmission, DeleteOpts, Part, WriteOpts, target};
 use crate::store::{Obj, ObjRef, meta};
 
 /// How many times an update races other writers before it gives up.
-const ATTEMPTS: usize = 5;
+pub(super) const ATTEMPTS: usize = 5;
 
 pub(super) fn configured(req: &Req) -> bool {
     webhooks::configured(&req.shared.lock())
@@ -29,10 +29,10 @@ pub(super) fn configured(req: &Req) -> bool {
 /// What a hooked write needs of its request (a `Req` holds its body, which
 /// is not `Sync`, so the write cannot borrow the whole of it across calls).
 pub(super) struct Write<'a> {
-    shared: &'a Arc<Shared>,
-    info: &'a ResourceInfo,
-    version: &'a str,
-    namespace: Option<&'a str>,
+    pub shared: &'a Arc<Shared>,
+    pub info: &'a ResourceInfo,
+    pub version: &'a str,
+    pub namespace: Option<&'a str>,
 }
 
 impl<'a> Write<'a> {
@@ -54,17 +54,20 @@ impl<'a> Write<'a> {
     }
 }
 
-fn subresource(part: Part) -> &'static str {
-    match part {
-        Part::Status => "status",
-        Part::Main => "",
+/// How admission names a write's subresource and kind: the view's when the
+/// write came through one, else the stored kind's (`status` or none).
+fn scope(part: Part, view: Option<&crate::admission::View>) -> (&'static str, Option<Kind>) {
+    match (view, part) {
+        (Some(v), _) => (v.subresource, Some(v.kind)),
+        (None, Part::Status) => ("status", None),
+        (None, Part::Main) => ("", None),
     }
 }
 
 fn attributes<'a>(
     req: &'a Write<'a>,
     operation: Operation,
-    part: Part,
+    (subresource, kind): (&'static str, Option<Kind>),
     key: &'a (String, String),
     object: Option<&'a Value>,
     old_object: Option<&'a Value>,
@@ -73,7 +76,8 @@ fn attributes<'a>(
     Attributes {
         info: req.info,
         version: req.version,
-        subresource: subresource(part),
+        subresource,
+        kind,
         operation,
         name: &key.1,
         namespace: &key.0,
@@ -100,7 +104,7 @@ pub(super) async fn create(
     let a = attributes(
         req,
         Operation::Create,
-        Part::Main,
+        scope(Part::Main, None),
         &key,
         None,
         None,
@@ -116,7 +120,7 @@ pub(super) async fn create(
     let a = attributes(
         req,
         Operation::Create,
-        Part::Main,
+        scope(Part::Main, None),
         &key,
         Some(&admitted),
         None,
@@ -129,7 +133,9 @@ pub(super) async fn create(
 
 /// An update of `name` to what `next` makes of the stored object (a PUT's
 /// body, or a PATCH applied to it), tried again from the new stored object
-/// when another write got in first.
+/// when another write got in first. Through a subresource with a view
+/// (`/scale`), `next` and the webhooks see the view, and the view's `back`
+/// makes the stored object of what they leave.
 pub(super) async fn update(
     req: &Write<'_>,
     name: &str,
@@ -144,25 +150,34 @@ pub(super) async fn update(
             name.to_string(),
         ),
     };
+    let scope = scope(part, o.view);
     for _ in 0..ATTEMPTS {
         let Some(old) = req.shared.lock().get(&at.gr, &at.key) else {
             return Err(ApiError::not_found(target(req.info, name)));
         };
         let old = super::as_version(req.info, req.version, &old);
-        let mut body = next(&old)?;
-        crate::defaults::apply(&req.info.group, &req.info.plural, &mut body);
+        let old_shown = o.view.map(|v| (v.of)(req.info, &old));
+        let old_seen = old_shown.as_ref().unwrap_or(&old);
+        let mut body = next(old_seen)?;
+        if o.view.is_none() {
+            crate::defaults::apply(&req.info.group, &req.info.plural, &mut body);
+        }
         let a = attributes(
             req,
             Operation::Update,
-            part,
+            scope,
             &at.key,
             None,
-            Some(&old),
+            Some(old_seen),
             o.dry_run,
         );
         let body = webhooks::mutate(req.shared, &a, Some(body.clone()))
             .await?
             .unwrap_or(body);
+        let body = match o.view {
+            Some(v) => (v.back)(req.info, &old, body)?,
+            None => body,
+        };
         // Another write while the mutating webhooks ran: start again from
         // it (a body that named the old resourceVersion then gets its 409).
         let admitted = req.shared.write(|st| {
@@ -189,30 +204,12 @@ pub(super) async fn update(
             // Validating admission runs before a write is found to change
             // nothing, so a webhook can still refuse it.
             Some(Admitted::Unchanged(obj)) => {
-                let a = attributes(
-                    req,
-                    Operation::Update,
-                    part,
-                    &at.key,
-                    Some(&obj),
-                    Some(&old),
-                    o.dry_run,
-                );
-                webhooks::validate(req.shared, &a).await?;
+                validate_update(req, scope, &at.key, &obj, old_seen, o).await?;
                 return Ok(obj);
             }
             Some(Admitted::Changed(plan)) => plan,
         };
-        let a = attributes(
-            req,
-            Operation::Update,
-            part,
-            &at.key,
-            Some(&plan.new),
-            Some(&old),
-            o.dry_run,
-        );
-        webhooks::validate(req.shared, &a).await?;
+        validate_update(req, scope, &at.key, &plan.new, old_seen, o).await?;
         let stored = req
             .shared
             .write(|st| plan.is_current(st).then(|| ops::commit_update(st, plan, o)));
@@ -223,25 +220,54 @@ pub(super) async fn update(
     Err(ApiError::stale(target(req.info, name)))
 }
 
+/// The validating webhooks on an admitted update (`old` as they saw it
+/// already, `new` still as stored).
+async fn validate_update(
+    req: &Write<'_>,
+    scope: (&'static str, Option<Kind>),
+    key: &(String, String),
+    new: &Value,
+    old: &Value,
+    o: &WriteOpts,
+) -> Result<(), ApiError> {
+    let new_shown = o.view.map(|v| (v.of)(req.info, new));
+    let a = attributes(
+        req,
+        Operation::Update,
+        scope,
+        key,
+        Some(new_shown.as_ref().unwrap_or(new)),
+        Some(old),
+        o.dry_run,
+    );
+    webhooks::validate(req.shared, &a).await
+}
+
 /// A delete: both kinds of webhook see the stored object as `oldObject`
-/// before the delete runs (mutating ones may refuse, not change it).
+/// before the delete runs (mutating ones may refuse, not change it). An
+/// item of a DELETECOLLECTION is admitted with no name.
 pub(super) async fn before_delete(
     req: &Write<'_>,
     at: &ObjRef,
-    dry_run: bool,
+    o: &DeleteOpts,
 ) -> Result<(), ApiError> {
     let Some(old) = req.shared.lock().get(&at.gr, &at.key) else {
         return Ok(());
     };
     let old = super::as_version(req.info, req.version, &old);
+    let key = if o.admission == DeleteAdmission::Unnamed {
+        (at.key.0.clone(), String::new())
+    } else {
+        at.key.clone()
+    };
     let a = attributes(
         req,
         Operation::Delete,
-        Part::Main,
-        &at.key,
+        scope(Part::Main, None),
+        &key,
         None,
         Some(&old),
-        dry_run,
+        o.dry_run,
     );
     webhooks::mutate(req.shared, &a, None).await?;
     webhooks::validate(req.shared, &a).await

@@ -5,6 +5,7 @@
 mod connect;
 mod duplicates;
 mod eviction;
+mod finalize;
 mod hooked;
 pub(crate) mod read;
 mod scale;
@@ -493,7 +494,7 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
             if req.info.group.is_empty() && req.info.plural == "namespaces" =>
         {
             match m {
-                Method::PUT => write::finalize(req).await,
+                Method::PUT => finalize::finalize(req).await,
                 _ => Err(ApiError::method_not_allowed()),
             }
         }

@@ -8,15 +8,18 @@ use super::{Req, hooked, json_response, render_object};
 use crate::error::ApiError;
 use crate::patch::{self, PatchContext, PatchError, PatchType};
 use crate::registry::Propagation;
-use crate::store::ops::{self, DeleteOpts, Deleted, FieldValidation, Part, WriteOpts, target};
+use crate::store::ops::{
+    self, DeleteAdmission, DeleteOpts, Deleted, FieldValidation, Part, WriteOpts, target,
+};
 use crate::store::{Obj, ObjRef, meta};
 
-fn opts(req: &Req, from_patch: bool) -> WriteOpts {
+pub(super) fn opts(req: &Req, from_patch: bool) -> WriteOpts {
     WriteOpts {
         dry_run: req.params.dry_run(),
         from_patch,
         manager: field_manager(req),
         field_validation: FieldValidation::from_param(req.params.get("fieldValidation")),
+        view: None,
     }
 }
 
@@ -335,6 +338,7 @@ pub(super) fn delete_opts_from(req: &Req, body: &Value) -> Result<DeleteOpts, Ap
             .and_then(Value::as_array)
             .is_some_and(|a| a.iter().any(|v| v == "All")),
         propagation: None,
+        admission: DeleteAdmission::Named,
     };
     if let Some(p) = body.get("propagationPolicy").and_then(Value::as_str) {
         o.propagation = Some(Propagation::parse(p).ok_or_else(|| bad_policy(p))?);
@@ -386,18 +390,22 @@ pub(super) async fn delete(mut req: Req) -> Result<Response, ApiError> {
     };
     if hooked::configured(&req) {
         let w = hooked::Write::of(&req);
-        hooked::before_delete(&w, &at, o.dry_run).await?;
+        hooked::before_delete(&w, &at, &o).await?;
     }
     let d = req.shared.write(|st| ops::delete(st, &req.info, &at, &o))?;
     Ok(deleted_response(&req, d))
 }
 
+/// DELETECOLLECTION: a DELETE of each listed item in name order, each
+/// admitted on its own; the first refusal answers and what was deleted
+/// before it stays deleted (apiserver `registry/generic/registry/store.go`,
+/// `DeleteCollection`, "currently NOT atomic", one worker by default).
 pub(super) async fn delete_collection(mut req: Req) -> Result<Response, ApiError> {
-    let o = delete_opts(&mut req).await?;
+    let mut o = delete_opts(&mut req).await?;
+    o.admission = DeleteAdmission::Unnamed;
     let filter = super::read::Filter::from_req(&req)?;
-    let deleted = req.shared.write(|st| {
-        let targets: Vec<ObjRef> = st
-            .resources
+    let listed = |st: &crate::store::State| -> Vec<ObjRef> {
+        st.resources
             .get(&req.info.gr())
             .map(|rs| {
                 rs.objects
@@ -409,19 +417,32 @@ pub(super) async fn delete_collection(mut req: Req) -> Result<Response, ApiError
                     })
                     .collect()
             })
-            .unwrap_or_default();
-        let mut out = Vec::new();
+            .unwrap_or_default()
+    };
+    let delete_one =
+        |st: &mut crate::store::State, at: &ObjRef| match ops::delete(st, &req.info, at, &o) {
+            Ok(Deleted::Gone(obj) | Deleted::Pending(obj)) => Ok(Some(obj)),
+            Err(e) if e.code == StatusCode::NOT_FOUND => Ok(None),
+            Err(e) => Err(e),
+        };
+    let mut objs = Vec::new();
+    let rv = if hooked::configured(&req) {
+        // Webhooks are network calls: the lock is taken per item.
+        let w = hooked::Write::of(&req);
+        let targets = listed(&req.shared.lock());
         for at in targets {
-            match ops::delete(st, &req.info, &at, &o) {
-                Ok(Deleted::Gone(obj) | Deleted::Pending(obj)) => out.push(obj),
-                Err(e) if e.code == StatusCode::NOT_FOUND => {}
-                Err(e) => return Err(e),
-            }
+            hooked::before_delete(&w, &at, &o).await?;
+            objs.extend(req.shared.write(|st| delete_one(st, &at))?);
         }
-        let rv = st.rv;
-        Ok((out, rv))
-    });
-    let (objs, rv) = deleted?;
+        req.shared.lock().rv
+    } else {
+        req.shared.write(|st| {
+            for at in listed(st) {
+                objs.extend(delete_one(st, &at)?);
+            }
+            Ok::<_, ApiError>(st.rv)
+        })?
+    };
     let items: Vec<Value> = objs
         .iter()
         .map(|o| super::as_version(&req.info, &req.version, o))
@@ -435,40 +456,4 @@ pub(super) async fn delete_collection(mut req: Req) -> Result<Response, ApiError
             "items": items,
         }),
     ))
-}
-
-/// `namespaces/{name}/finalize`: the only way to change a namespace's
-/// `spec.finalizers` (what tools use to release a stuck namespace).
-pub(super) async fn finalize(mut req: Req) -> Result<Response, ApiError> {
-    let body = req.object().await?;
-    let name = req.name.clone().unwrap_or_default();
-    let finalizers = body
-        .pointer("/spec/finalizers")
-        .cloned()
-        .unwrap_or(json!([]));
-    let out = req.shared.write(|st| {
-        let at = ObjRef {
-            gr: req.info.gr(),
-            key: (String::new(), name.clone()),
-        };
-        let old = st
-            .get(&at.gr, &at.key)
-            .ok_or_else(|| ApiError::not_found(target(&req.info, &name)))?;
-        let rv = meta::resource_version(&body);
-        if !rv.is_empty() && rv != meta::resource_version(&old) {
-            return Err(ApiError::stale(target(&req.info, &name)));
-        }
-        let mut new = (*old).clone();
-        meta::set_path(&mut new, ".spec.finalizers", finalizers);
-        if new == *old {
-            return Ok(old);
-        }
-        let out = st.commit(&at.gr, new);
-        if ops::ready_to_remove(&out) {
-            st.remove(&at);
-        }
-        crate::gc::collect(st);
-        Ok(out)
-    })?;
-    Ok(json_response(StatusCode::OK, &render_object(&req, &out)))
 }

@@ -34,6 +34,9 @@ pub(crate) struct WriteOpts {
     pub manager: Option<String>,
     /// What unknown fields earn (`?fieldValidation=`).
     pub field_validation: FieldValidation,
+    /// How admission sees the write when it came through a subresource
+    /// with an object of its own (`/scale`).
+    pub view: Option<&'static crate::admission::View>,
 }
 
 /// `?fieldValidation=`: what a body's unknown fields earn once they are
@@ -352,6 +355,7 @@ pub(crate) fn admit_create(
             info,
             version,
             subresource: "",
+            kind: None,
             operation: Operation::Create,
             name: &obj_name,
             namespace: &ns,
@@ -560,17 +564,24 @@ pub(crate) fn admit_update(
         part,
         opts.field_validation,
     )?;
+    let viewed = opts.view.map(|v| ((v.of)(info, &new), (v.of)(info, &old)));
+    let (object, old_object) = viewed.as_ref().map_or((&new, &*old), |(n, o)| (n, o));
     crate::admission::validate(
         st,
         &Attributes {
             info,
             version,
-            subresource: if part == Part::Status { "status" } else { "" },
+            subresource: opts
+                .view
+                .map_or(if part == Part::Status { "status" } else { "" }, |v| {
+                    v.subresource
+                }),
+            kind: opts.view.map(|v| v.kind),
             operation: Operation::Update,
             name,
             namespace: &at.key.0,
-            object: Some(&new),
-            old_object: Some(&old),
+            object: Some(object),
+            old_object: Some(old_object),
             dry_run: opts.dry_run,
         },
     )?;
@@ -631,6 +642,22 @@ pub(crate) struct DeleteOpts {
     pub uid: Option<String>,
     pub resource_version: Option<String>,
     pub dry_run: bool,
+    pub admission: DeleteAdmission,
+}
+
+/// How admission sees a delete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum DeleteAdmission {
+    /// A DELETE of the named object.
+    #[default]
+    Named,
+    /// One item of a DELETECOLLECTION: a DELETE with no name (apiserver
+    /// `handlers/delete.go` builds one set of attributes for the whole
+    /// collection).
+    Unnamed,
+    /// Not at all: the delete a granted eviction does (its storage passes
+    /// `rest.ValidateAllObjectFunc`; the Eviction itself was admitted).
+    Skipped,
 }
 
 /// What a delete did: removed the object, or marked it and left it waiting.
@@ -728,20 +755,24 @@ pub(crate) fn delete(
         .and_then(|m| m.get("deletionGracePeriodSeconds"))
         .and_then(Value::as_i64);
     let is_namespace = info.group.is_empty() && info.plural == "namespaces";
-    crate::admission::validate(
-        st,
-        &Attributes {
-            info,
-            version: info.versions.first().map_or("", String::as_str),
-            subresource: "",
-            operation: Operation::Delete,
-            name,
-            namespace: &at.key.0,
-            object: None,
-            old_object: Some(&old),
-            dry_run: opts.dry_run,
-        },
-    )?;
+    if opts.admission != DeleteAdmission::Skipped {
+        let unnamed = opts.admission == DeleteAdmission::Unnamed;
+        crate::admission::validate(
+            st,
+            &Attributes {
+                info,
+                version: info.versions.first().map_or("", String::as_str),
+                subresource: "",
+                kind: None,
+                operation: Operation::Delete,
+                name: if unnamed { "" } else { name },
+                namespace: &at.key.0,
+                object: None,
+                old_object: Some(&old),
+                dry_run: opts.dry_run,
+            },
+        )?;
+    }
     if opts.dry_run {
         return Ok(Deleted::Pending(old));
     }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::common::{pod, server, status};
 
 /// A pod with the phase and Ready condition the kubelet would report.
-async fn pod_in(client: &Client, name: &str, phase: &str, ready: bool) -> Pod {
+pub(crate) async fn pod_in(client: &Client, name: &str, phase: &str, ready: bool) -> Pod {
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
     pods.create(&PostParams::default(), &pod(name))
         .await
@@ -28,7 +28,7 @@ async fn pod_in(client: &Client, name: &str, phase: &str, ready: bool) -> Pod {
 
 /// A budget over `app=web` whose status reads as the disruption controller
 /// would have written it.
-async fn budget(client: &Client, name: &str, status: Value) -> PodDisruptionBudget {
+pub(crate) async fn budget(client: &Client, name: &str, status: Value) -> PodDisruptionBudget {
     let pdbs: Api<PodDisruptionBudget> = Api::default_namespaced(client.clone());
     let pdb: PodDisruptionBudget = serde_json::from_value(json!({
         "metadata": {"name": name},
@@ -47,13 +47,13 @@ async fn budget(client: &Client, name: &str, status: Value) -> PodDisruptionBudg
     .expect("pdb status written")
 }
 
-fn healthy(allowed: i32) -> Value {
+pub(crate) fn healthy(allowed: i32) -> Value {
     json!({"observedGeneration": 1, "disruptionsAllowed": allowed,
            "currentHealthy": 2 + allowed, "desiredHealthy": 2, "expectedPods": 2 + allowed})
 }
 
 /// Whether the pod is gone or going (deletionTimestamp set).
-async fn evicted(client: &Client, name: &str) -> bool {
+pub(crate) async fn evicted(client: &Client, name: &str) -> bool {
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
     match pods.get_opt(name).await.expect("get pod") {
         None => true,
@@ -61,7 +61,7 @@ async fn evicted(client: &Client, name: &str) -> bool {
     }
 }
 
-async fn evict(client: &Client, name: &str) -> Result<(), kube::Error> {
+pub(crate) async fn evict(client: &Client, name: &str) -> Result<(), kube::Error> {
     let pods: Api<Pod> = Api::default_namespaced(client.clone());
     pods.evict(name, &EvictParams::default()).await.map(|_| ())
 }

@@ -26,6 +26,7 @@ mod printing;
 mod runtime;
 mod services;
 mod standalone;
+mod subresource_admission;
 mod subresources;
 mod tables;
 mod watch;

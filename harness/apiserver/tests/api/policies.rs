@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::common::{create, namespace, send, server, status};
 
-fn deployment(name: &str, replicas: i32) -> Deployment {
+pub(crate) fn deployment(name: &str, replicas: i32) -> Deployment {
     serde_json::from_value(json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": name},
@@ -34,12 +34,12 @@ fn deployment(name: &str, replicas: i32) -> Deployment {
     .unwrap()
 }
 
-async fn policy(client: &Client, name: &str, spec: Value) -> Value {
+pub(crate) async fn policy(client: &Client, name: &str, spec: Value) -> Value {
     let api: Api<ValidatingAdmissionPolicy> = Api::all(client.clone());
     create(&api, json!({"metadata": {"name": name}, "spec": spec})).await
 }
 
-async fn bind(client: &Client, name: &str, spec: Value) {
+pub(crate) async fn bind(client: &Client, name: &str, spec: Value) {
     let api: Api<ValidatingAdmissionPolicyBinding> = Api::all(client.clone());
     create(&api, json!({"metadata": {"name": name}, "spec": spec})).await;
 }

@@ -25,7 +25,7 @@ use crate::webhook_server::{WebhookServer, https_webhook, https_webhook_for, pla
 
 /// A webhook on configmaps CREATE/UPDATE (and `extra` merged in), served by
 /// the Service `webhooks/<service>`.
-fn hook(name: &str, service: &str, extra: Value) -> Value {
+pub(crate) fn hook(name: &str, service: &str, extra: Value) -> Value {
     let mut h = json!({
         "name": name,
         "clientConfig": {"service": {"namespace": "webhooks", "name": service, "path": "/admit"}},
@@ -44,12 +44,12 @@ fn hook(name: &str, service: &str, extra: Value) -> Value {
     h
 }
 
-async fn validating(client: &Client, name: &str, hooks: Vec<Value>) {
+pub(crate) async fn validating(client: &Client, name: &str, hooks: Vec<Value>) {
     let api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
     crate::common::create(&api, json!({"metadata": {"name": name}, "webhooks": hooks})).await;
 }
 
-async fn mutating(client: &Client, name: &str, hooks: Vec<Value>) {
+pub(crate) async fn mutating(client: &Client, name: &str, hooks: Vec<Value>) {
     let api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
     crate::common::create(&api, json!({"metadata": {"name": name}, "webhooks": hooks})).await;
 }
@@ -59,7 +59,7 @@ fn configmap(name: &str, data: Value) -> ConfigMap {
 }
 
 /// The review a handler answers, allowing (or not) with extra response fields.
-fn answer(review: &Value, allowed: bool, extra: Value) -> Value {
+pub(crate) fn answer(review: &Value, allowed: bool, extra: Value) -> Value {
     let mut response = json!({"uid": review["request"]["uid"], "allowed": allowed});
     if let (Some(r), Some(extra)) = (response.as_object_mut(), extra.as_object()) {
         for (k, v) in extra {
@@ -69,7 +69,7 @@ fn answer(review: &Value, allowed: bool, extra: Value) -> Value {
     json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response})
 }
 
-fn json_patch(ops: Value) -> String {
+pub(crate) fn json_patch(ops: Value) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&ops).unwrap())
 }

@@ -252,7 +252,10 @@ pub(crate) async fn mutate(
             let changed = match object.as_ref() {
                 Some(obj) if a.operation != Operation::Delete => {
                     let mut patched = reply.patched(obj)?;
-                    crate::defaults::apply(&a.info.group, &a.info.plural, &mut patched);
+                    // A subresource's own kind (Scale, Eviction) has no defaults.
+                    if a.kind.is_none() {
+                        crate::defaults::apply(&a.info.group, &a.info.plural, &mut patched);
+                    }
                     let changed = patched != *obj;
                     object = Some(patched);
                     changed
