@@ -7,6 +7,7 @@ mod conditions;
 pub(crate) mod definitions;
 mod matching;
 mod policy;
+pub(crate) mod type_checking;
 pub(crate) mod webhooks;
 
 use serde_json::{Value, json};

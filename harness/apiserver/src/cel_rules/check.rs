@@ -32,11 +32,20 @@ pub(crate) fn self_schema(schema: &Json, root: bool) -> Json {
 /// The `undefined field` issues of `expr` (parsed from `source`) with
 /// `self` and `oldSelf` typed by `this`, as cel-go prints them.
 pub(crate) fn undefined_fields(source: &str, expr: &IdedExpr, this: &Json) -> Vec<String> {
-    let mut found: Vec<(usize, String)> = Vec::new();
-    let mut scope: Vec<(String, Option<Json>)> = vec![
+    let scope = vec![
         ("self".into(), Some(this.clone())),
         ("oldSelf".into(), Some(this.clone())),
     ];
+    undefined_fields_in(source, expr, scope)
+}
+
+/// The same, with the variables `scope` types (untyped ones as `None`).
+pub(crate) fn undefined_fields_in(
+    source: &str,
+    expr: &IdedExpr,
+    mut scope: Vec<(String, Option<Json>)>,
+) -> Vec<String> {
+    let mut found: Vec<(usize, String)> = Vec::new();
     resolve(expr, &mut scope, &mut found);
     let mut issues: Vec<(usize, String)> = found
         .into_iter()

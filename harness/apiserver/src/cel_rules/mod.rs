@@ -6,7 +6,7 @@
 //! cel-rust is an interpreter without cel-go's type checker: a rule that
 //! parses but would not type-check is only refused when it runs.
 
-mod check;
+pub(crate) mod check;
 mod cost;
 pub(crate) mod definitions;
 pub(crate) mod rules;

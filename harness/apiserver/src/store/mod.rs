@@ -192,6 +192,10 @@ impl State {
         if gr.group == "apiextensions.k8s.io" && gr.plural == "customresourcedefinitions" {
             crate::crd::on_commit(self, &obj);
         }
+        if gr.group == "admissionregistration.k8s.io" && gr.plural == "validatingadmissionpolicies"
+        {
+            crate::admission::type_checking::on_commit(self, &obj);
+        }
         obj
     }
 
