@@ -40,15 +40,44 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs a write, then starts the grace-period timers it asked for.
+    /// Runs a write, then starts the grace-period timers and the policy
+    /// checks it asked for.
     pub(crate) fn write<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
-        let (out, timers) = {
+        let (out, timers, checks) = {
             let mut st = self.lock();
             let out = f(&mut st);
-            (out, std::mem::take(&mut st.timers))
+            (
+                out,
+                std::mem::take(&mut st.timers),
+                std::mem::take(&mut st.policy_checks),
+            )
         };
         self.start_timers(timers);
+        self.start_policy_checks(checks);
         out
+    }
+
+    /// The ValidatingAdmissionPolicy status controller's reconciles, on
+    /// their own task as upstream's run in kube-controller-manager (at once
+    /// when there is no runtime to run them on).
+    fn start_policy_checks(self: &Arc<Self>, names: Vec<String>) {
+        if names.is_empty() {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let run = move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.write(|st| {
+                    for name in &names {
+                        crate::admission::type_checking::reconcile(st, name);
+                    }
+                });
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn(async move { run() })),
+            Err(_) => run(),
+        }
     }
 
     fn start_timers(self: &Arc<Self>, timers: Vec<GraceTimer>) {

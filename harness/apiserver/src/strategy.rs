@@ -48,7 +48,11 @@ pub(crate) fn prepare_create(
                 l.insert("kubernetes.io/metadata.name".into(), name.into());
             }
         }
-        ("", "persistentvolumeclaims" | "persistentvolumes") => {
+        ("", "persistentvolumeclaims") => {
+            crate::admission::storage::default_class(st, obj);
+            meta::set_path(obj, ".status", json!({"phase": "Pending"}));
+        }
+        ("", "persistentvolumes") => {
             meta::set_path(obj, ".status", json!({"phase": "Pending"}));
         }
         ("", "services") => crate::services::prepare_create(st, info, obj)?,
@@ -143,11 +147,22 @@ pub(crate) fn prepare_update(
                 ));
             }
         }
+        // `ValidatePersistentVolumeClaimUpdate` (pkg/apis/core/validation):
+        // only a bound claim may change its storage request, and with
+        // RecoverVolumeExpansionFailure (on in 1.33) it may go back down
+        // to just above what it has.
         ("", "persistentvolumeclaims", Part::Main) => {
+            let bound = old.pointer("/status/phase").and_then(Value::as_str) == Some("Bound");
             let strip = |v: &Value| {
                 let mut s = v.get("spec").cloned().unwrap_or(Value::Null);
+                if bound
+                    && let Some(r) = s
+                        .pointer_mut("/resources/requests")
+                        .and_then(Value::as_object_mut)
+                {
+                    r.remove("storage");
+                }
                 if let Some(m) = s.as_object_mut() {
-                    m.remove("resources");
                     m.remove("volumeAttributesClassName");
                     // Binding fills volumeName once.
                     if m.get("volumeName").is_some() {
@@ -162,14 +177,15 @@ pub(crate) fn prepare_update(
                     "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
                 ));
             }
-            let size = |v: &Value| {
-                v.pointer("/spec/resources/requests/storage")
+            let size = |v: &Value, at: &str| {
+                v.pointer(at)
                     .and_then(Value::as_str)
                     .and_then(crate::quantity::parse_bytes)
+                    .unwrap_or(0.0)
             };
-            if let (Some(a), Some(b)) = (size(old), size(new))
-                && b < a
-            {
+            let request = "/spec/resources/requests/storage";
+            let new_size = size(new, request);
+            if new_size < size(old, request) && new_size <= size(old, "/status/capacity/storage") {
                 return Err(forbid(
                     "spec.resources.requests.storage",
                     "field can not be less than status.capacity",

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use kube_harness::disruption;
@@ -345,6 +346,16 @@ async fn slow_readiness_and_node_not_ready() -> Result<()> {
 #[tokio::test(start_paused = true)]
 async fn disk_usage_is_published_on_the_pvc() -> Result<()> {
     let env = TestEnv::embedded().await?;
+    // A claim grows only through a class that allows it; this default one
+    // is what the claim template's claim gets (DefaultStorageClass).
+    let class: StorageClass = serde_json::from_value(json!({
+        "metadata": {"name": "expandable",
+                     "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "faker.csi.kube-harness.io", "allowVolumeExpansion": true,
+    }))?;
+    Api::all(env.client())
+        .create(&Default::default(), &class)
+        .await?;
     let faker = env.status_faker().start();
     let sts = env.apply(statefulset("db", 1, "db:v1")).await?;
     wait_converged(&env, &sts, 1).await?;

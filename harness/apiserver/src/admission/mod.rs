@@ -7,6 +7,7 @@ mod conditions;
 pub(crate) mod definitions;
 mod matching;
 mod policy;
+pub(crate) mod storage;
 pub(crate) mod type_checking;
 pub(crate) mod webhooks;
 
@@ -150,6 +151,7 @@ const ADMIN: &str = "system:admin";
 /// Runs the validating admission plugins on a write; a refusal is the
 /// Status the request answers.
 pub(crate) fn validate(st: &State, a: &Attributes<'_>) -> Result<(), ApiError> {
+    storage::resize(st, a)?;
     policy::dispatch(st, a)
 }
 

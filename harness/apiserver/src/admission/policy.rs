@@ -189,7 +189,10 @@ fn run_policy(
 }
 
 /// The served resource of a `paramKind`.
-fn resolve_kind(st: &State, kind: &Value) -> Result<std::sync::Arc<ResourceInfo>, String> {
+pub(super) fn resolve_kind(
+    st: &State,
+    kind: &Value,
+) -> Result<std::sync::Arc<ResourceInfo>, String> {
     let (api_version, k) = (text(kind, "/apiVersion"), text(kind, "/kind"));
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     st.resources

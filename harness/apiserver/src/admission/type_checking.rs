@@ -12,14 +12,15 @@
 //! built-in kinds, `metadata`, `request` and the other variables, and
 //! reports every cel-go type error; those warnings are not given.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use crate::cel_rules::check::undefined_fields_in;
 use crate::patch::{self, PatchContext, PatchType};
-use crate::registry::GroupResource;
-use crate::store::{Obj, State, meta};
+use crate::registry::{GroupResource, ResourceInfo};
+use crate::store::{State, meta};
 
 /// Upstream stops collecting kinds at this many (`maxTypesToCheck`).
 const MAX_TYPES: usize = 10;
@@ -27,20 +28,37 @@ const MAX_TYPES: usize = 10;
 const MANAGER: &str = "validatingadmissionpolicy-status-controller";
 const API_VERSION: &str = "admissionregistration.k8s.io/v1";
 
-/// Writes the status of a policy whose generation it has not checked yet,
-/// as a server-side apply of the controller.
-pub(crate) fn on_commit(st: &mut State, policy: &Obj) {
-    let generation = policy
-        .pointer("/metadata/generation")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
+/// Whether a policy's generation has not been checked yet.
+pub(crate) fn unchecked(policy: &Value) -> bool {
     let observed = policy
         .pointer("/status/observedGeneration")
         .and_then(Value::as_i64);
-    if observed.is_some_and(|o| o >= generation) || meta::deletion_timestamp(policy).is_some() {
+    observed.is_none_or(|o| o < generation(policy)) && meta::deletion_timestamp(policy).is_none()
+}
+
+fn generation(policy: &Value) -> i64 {
+    policy
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// The controller's reconcile of one policy, after the write that made a
+/// new generation (a write of its own, as upstream's controller makes it,
+/// so that write's response stays current): the status as a server-side
+/// apply of the controller.
+pub(crate) fn reconcile(st: &mut State, name: &str) {
+    let gr = GroupResource::new(
+        "admissionregistration.k8s.io",
+        "validatingadmissionpolicies",
+    );
+    let Some(policy) = st.get(&gr, &(String::new(), name.to_string())) else {
+        return;
+    };
+    if !unchecked(&policy) {
         return;
     }
-    let warnings = check(st, policy);
+    let warnings = check(st, &policy);
     let mut type_checking = json!({});
     if !warnings.is_empty() {
         type_checking["expressionWarnings"] = warnings.into();
@@ -48,8 +66,8 @@ pub(crate) fn on_commit(st: &mut State, policy: &Obj) {
     let body = json!({
         "apiVersion": API_VERSION,
         "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": meta::name(policy)},
-        "status": {"observedGeneration": generation, "typeChecking": type_checking},
+        "metadata": {"name": name},
+        "status": {"observedGeneration": generation(&policy), "typeChecking": type_checking},
     });
     let ctx = PatchContext {
         api_version: API_VERSION.into(),
@@ -62,14 +80,8 @@ pub(crate) fn on_commit(st: &mut State, policy: &Obj) {
         status_subresource: true,
     };
     let body = serde_json::to_vec(&body).expect("serializable");
-    if let Ok(new) = patch::apply_patch(PatchType::Apply, Some(policy), &body, &ctx) {
-        st.commit(
-            &GroupResource::new(
-                "admissionregistration.k8s.io",
-                "validatingadmissionpolicies",
-            ),
-            new,
-        );
+    if let Ok(new) = patch::apply_patch(PatchType::Apply, Some(&policy), &body, &ctx) {
+        st.commit(&gr, new);
     }
 }
 
@@ -134,8 +146,8 @@ fn typed_kinds(st: &State, policy: &Value) -> Vec<(String, Value)> {
     let rules = policy
         .pointer("/spec/matchConstraints/resourceRules")
         .and_then(Value::as_array);
-    let mut kinds = BTreeSet::new();
-    'rules: for rule in rules.into_iter().flatten() {
+    let mut kinds = BTreeMap::new();
+    for rule in rules.into_iter().flatten() {
         let (mut groups, mut versions) = (strings(rule, "apiGroups"), strings(rule, "apiVersions"));
         if groups.iter().chain(&versions).any(|s| s.contains('*')) {
             continue;
@@ -147,49 +159,49 @@ fn typed_kinds(st: &State, policy: &Value) -> Vec<(String, Value)> {
         groups.sort();
         versions.sort();
         resources.sort();
+        // Upstream counts per rule and stops everything at the cap.
+        let mut count = 0;
         for g in &groups {
             for v in &versions {
                 for r in &resources {
-                    let served = st
-                        .resources
-                        .values()
-                        .map(|rs| &rs.info)
-                        .find(|i| i.group == *g && i.plural == *r && i.serves(v));
-                    if let Some(info) = served {
-                        kinds.insert((g.clone(), v.clone(), info.kind.clone()));
-                        if kinds.len() == MAX_TYPES {
-                            break 'rules;
+                    if let Some(info) = st.lookup(g, v, r) {
+                        kinds.insert((g.clone(), v.clone(), info.kind.clone()), info);
+                        count += 1;
+                        if count == MAX_TYPES {
+                            return with_schemas(kinds);
                         }
                     }
                 }
             }
         }
     }
+    with_schemas(kinds)
+}
+
+/// The kinds that have a schema here, named as `GroupVersionKind.String`.
+fn with_schemas(
+    kinds: BTreeMap<(String, String, String), Arc<ResourceInfo>>,
+) -> Vec<(String, Value)> {
     kinds
         .into_iter()
-        .filter_map(|(g, v, k)| {
-            let schema = object_schema(st, &g, &v, &k)?;
+        .filter_map(|((g, v, k), info)| {
+            let schema = object_schema(&info, &v)?;
             Some((format!("{g}/{v}, Kind={k}"), schema))
         })
         .collect()
 }
 
 fn schema_of_kind(st: &State, kind: &Value) -> Option<Value> {
+    let info = super::policy::resolve_kind(st, kind).ok()?;
     let api_version = kind.get("apiVersion").and_then(Value::as_str)?;
-    let k = kind.get("kind").and_then(Value::as_str)?;
-    let (g, v) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    object_schema(st, g, v, k)
+    let version = api_version.rsplit_once('/').map_or(api_version, |(_, v)| v);
+    object_schema(&info, version)
 }
 
 /// The schema of a whole object of a kind, as the OpenAPI document gives
 /// it: the version's schema with `apiVersion`, `kind` and `metadata`
 /// (left untyped here).
-fn object_schema(st: &State, group: &str, version: &str, kind: &str) -> Option<Value> {
-    let info = st
-        .resources
-        .values()
-        .map(|rs| &rs.info)
-        .find(|i| i.group == group && i.kind == kind && i.serves(version))?;
+fn object_schema(info: &ResourceInfo, version: &str) -> Option<Value> {
     let mut schema = info.schema(version)?.clone();
     if let Some(props) = schema
         .as_object_mut()

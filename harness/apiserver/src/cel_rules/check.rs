@@ -47,9 +47,17 @@ pub(crate) fn undefined_fields_in(
 ) -> Vec<String> {
     let mut found: Vec<(usize, String)> = Vec::new();
     resolve(expr, &mut scope, &mut found);
+    // The n-th undefined `.field` is taken to be its n-th spelling, so
+    // `self.x > oldSelf.x` gets one issue per selection, as in cel-go.
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
     let mut issues: Vec<(usize, String)> = found
         .into_iter()
-        .map(|(_, field)| (dot_offset(source, &field), field))
+        .map(|(_, field)| {
+            let n = seen.entry(field.clone()).or_default();
+            let at = dot_offset(source, &field, *n);
+            *n += 1;
+            (at, field)
+        })
         .collect();
     issues.sort();
     issues.dedup();
@@ -59,21 +67,22 @@ pub(crate) fn undefined_fields_in(
         .collect()
 }
 
-/// Where `.field` is written (the first time), which is where cel-go
-/// places a selection.
-fn dot_offset(source: &str, field: &str) -> usize {
+/// Where `.field` is written the `nth` time (from 0; the last one when
+/// there are fewer), which is where cel-go places a selection.
+fn dot_offset(source: &str, field: &str, nth: usize) -> usize {
     let needle = format!(".{field}");
     let mut from = 0;
+    let mut found = Vec::new();
     while let Some(i) = source[from..].find(&needle) {
         let at = from + i;
         let end = at + needle.len();
         let next = source[end..].chars().next();
         if !next.is_some_and(|c| c == '_' || c.is_ascii_alphanumeric()) {
-            return at;
+            found.push(at);
         }
         from = end;
     }
-    0
+    found.get(nth).or(found.last()).copied().unwrap_or(0)
 }
 
 /// cel-go's issue text: `ERROR: <input>:L:C: msg`, the line, a caret.
@@ -228,6 +237,14 @@ mod tests {
         assert_eq!(
             check("self.replicsa > 0", schema.clone(), false),
             ["ERROR: <input>:1:5: undefined field 'replicsa'\n | self.replicsa > 0\n | ....^"]
+        );
+        // A transition rule's two spellings are two issues.
+        assert_eq!(
+            check("self.replicsa >= oldSelf.replicsa", schema.clone(), false),
+            [
+                "ERROR: <input>:1:5: undefined field 'replicsa'\n | self.replicsa >= oldSelf.replicsa\n | ....^",
+                "ERROR: <input>:1:25: undefined field 'replicsa'\n | self.replicsa >= oldSelf.replicsa\n | ........................^"
+            ]
         );
         assert_eq!(
             check("self.items.all(i, i.nmae != '')", schema, false),

@@ -18,7 +18,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{Req, hooked, json_response, write::delete_opts_from};
-use crate::admission::{self, Attributes, EVICTION, Operation, webhooks};
+use crate::admission::{self, EVICTION, Operation, webhooks};
 use crate::error::ApiError;
 use crate::selectors::LabelSelector;
 use crate::store::ops::{self, DeleteAdmission, DeleteOpts, Part, WriteOpts};
@@ -41,9 +41,9 @@ pub(super) async fn evict(mut req: Req) -> Result<Response, ApiError> {
     let mut eviction = req.object().await?;
     let name = req.name.clone().unwrap_or_default();
     let namespace = req.namespace.clone().unwrap_or_default();
-    if meta::namespace(&eviction).is_empty() {
-        meta::set_str(&mut eviction, "namespace", &namespace);
-    }
+    // `EnsureObjectNamespaceMatchesRequestNamespace`: the pod's namespace
+    // (the Eviction is read in the pods resource's scope).
+    ops::check_namespace(&req.info, req.namespace.as_deref(), &mut eviction)?;
     // Decoded and handed to admission as a policy/v1 Eviction, whatever
     // version (or none) the client wrote.
     if let Some(m) = eviction.as_object_mut() {
@@ -52,10 +52,21 @@ pub(super) async fn evict(mut req: Req) -> Result<Response, ApiError> {
     }
     let hooked = hooked::configured(&req);
     let w = hooked::Write::of(&req);
+    let key = (namespace.clone(), name.clone());
+    let scope = ("eviction", Some(EVICTION));
+    // Admission's dryRun is the request's (its CreateOptions), whatever
+    // the Eviction's deleteOptions ask (`handlers/create.go`).
+    let dry_run = req.params.dry_run();
     if hooked {
-        let dry_run = req.params.dry_run()
-            || !dry_run_list(eviction.get("deleteOptions").unwrap_or(&Value::Null)).is_empty();
-        let a = attributes(&w, &name, &namespace, &eviction, dry_run);
+        let a = hooked::attributes(
+            &w,
+            Operation::Create,
+            scope,
+            &key,
+            Some(&eviction),
+            None,
+            dry_run,
+        );
         if let Some(mutated) = webhooks::mutate(w.shared, &a, Some(eviction.clone())).await? {
             eviction = mutated;
         }
@@ -80,7 +91,15 @@ pub(super) async fn evict(mut req: Req) -> Result<Response, ApiError> {
     }
     let mut opts = delete_opts_from(&req, &body_opts)?;
     opts.admission = DeleteAdmission::Skipped;
-    let a = attributes(&w, &name, &namespace, &eviction, opts.dry_run);
+    let a = hooked::attributes(
+        &w,
+        Operation::Create,
+        scope,
+        &key,
+        Some(&eviction),
+        None,
+        dry_run,
+    );
     if hooked {
         w.shared.write(|st| admission::validate(st, &a))?;
         webhooks::validate(w.shared, &a).await?;
@@ -99,27 +118,6 @@ pub(super) async fn evict(mut req: Req) -> Result<Response, ApiError> {
         StatusCode::CREATED,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
     ))
-}
-
-fn attributes<'a>(
-    w: &'a hooked::Write<'a>,
-    name: &'a str,
-    namespace: &'a str,
-    eviction: &'a Value,
-    dry_run: bool,
-) -> Attributes<'a> {
-    Attributes {
-        info: w.info,
-        version: w.version,
-        subresource: "eviction",
-        kind: Some(EVICTION),
-        operation: Operation::Create,
-        name,
-        namespace,
-        object: Some(eviction),
-        old_object: None,
-        dry_run,
-    }
 }
 
 fn dry_run_list(opts: &Value) -> Vec<String> {

@@ -1,16 +1,18 @@
 //! `PUT namespaces/{name}/finalize`: the only way to change a namespace's
 //! `spec.finalizers` (what tools use to release a stuck namespace). Admission
-//! sees an UPDATE of the Namespace with subresource `finalize`; everything
-//! but `spec.finalizers` stays as stored (kube's `namespaceFinalizeStrategy`).
+//! sees an UPDATE of the Namespace with subresource `finalize`. Only
+//! `spec.finalizers` is taken from the body; upstream's
+//! `namespaceFinalizeStrategy` keeps only the status, so metadata a body
+//! changes here is dropped where kube-apiserver would store it.
 
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{Req, hooked, json_response, render_object};
-use crate::admission::{self, Attributes, Operation, webhooks};
+use crate::admission::{self, Operation, webhooks};
 use crate::error::ApiError;
-use crate::store::ops::{self, target};
+use crate::store::ops::{self, UpdatePlan, WriteOpts, target};
 use crate::store::{Obj, ObjRef, State, meta};
 
 pub(super) async fn finalize(mut req: Req) -> Result<Response, ApiError> {
@@ -22,38 +24,71 @@ pub(super) async fn finalize(mut req: Req) -> Result<Response, ApiError> {
     };
     let hooked = hooked::configured(&req);
     let dry_run = req.params.dry_run();
+    let o = WriteOpts {
+        dry_run,
+        ..WriteOpts::default()
+    };
     let w = hooked::Write::of(&req);
+    let key = (String::new(), name.clone());
+    let scope = ("finalize", None);
     let missing = || ApiError::not_found(target(&req.info, &name));
     for _ in 0..hooked::ATTEMPTS {
         let old = req.shared.lock().get(&at.gr, &at.key).ok_or_else(missing)?;
         let body = if hooked {
-            let a = attributes(&w, &name, None, &old, dry_run);
+            let a = hooked::attributes(
+                &w,
+                Operation::Update,
+                scope,
+                &key,
+                None,
+                Some(&old),
+                dry_run,
+            );
             let mutated = webhooks::mutate(&req.shared, &a, Some(body.clone())).await?;
             mutated.unwrap_or_else(|| body.clone())
         } else {
             body.clone()
         };
-        let new = finalized(&req, &old, &body)?;
+        let plan = UpdatePlan {
+            at: at.clone(),
+            new: finalized(&req, &old, &body)?,
+            old,
+        };
         // Policies under the lock; without webhooks the write is stored in
         // the same step.
         let stored = req.shared.write(|st| {
-            if moved(st, &at, &old) {
+            if !plan.is_current(st) {
                 return Ok::<_, ApiError>(None);
             }
-            admission::validate(st, &attributes(&w, &name, Some(&new), &old, dry_run))?;
-            Ok(Some(
-                (!hooked).then(|| commit(st, &at, &old, new.clone(), dry_run)),
-            ))
+            let a = hooked::attributes(
+                &w,
+                Operation::Update,
+                scope,
+                &key,
+                Some(&plan.new),
+                Some(&plan.old),
+                dry_run,
+            );
+            admission::validate(st, &a)?;
+            Ok(Some((!hooked).then(|| commit(st, &plan, &o))))
         })?;
         let out = match stored {
             None => continue,
             Some(Some(out)) => out,
             Some(None) => {
-                let a = attributes(&w, &name, Some(&new), &old, dry_run);
+                let a = hooked::attributes(
+                    &w,
+                    Operation::Update,
+                    scope,
+                    &key,
+                    Some(&plan.new),
+                    Some(&plan.old),
+                    dry_run,
+                );
                 webhooks::validate(&req.shared, &a).await?;
-                let committed = req.shared.write(|st| {
-                    (!moved(st, &at, &old)).then(|| commit(st, &at, &old, new, dry_run))
-                });
+                let committed = req
+                    .shared
+                    .write(|st| plan.is_current(st).then(|| commit(st, &plan, &o)));
                 let Some(out) = committed else { continue };
                 out
             }
@@ -61,27 +96,6 @@ pub(super) async fn finalize(mut req: Req) -> Result<Response, ApiError> {
         return Ok(json_response(StatusCode::OK, &render_object(&req, &out)));
     }
     Err(ApiError::stale(target(&req.info, &name)))
-}
-
-fn attributes<'a>(
-    req: &'a hooked::Write<'a>,
-    name: &'a str,
-    object: Option<&'a Value>,
-    old: &'a Value,
-    dry_run: bool,
-) -> Attributes<'a> {
-    Attributes {
-        info: req.info,
-        version: req.version,
-        subresource: "finalize",
-        kind: None,
-        operation: Operation::Update,
-        name,
-        namespace: "",
-        object,
-        old_object: Some(old),
-        dry_run,
-    }
 }
 
 /// The stored namespace with the body's `spec.finalizers`, refused when the
@@ -100,22 +114,15 @@ fn finalized(req: &Req, old: &Value, body: &Value) -> Result<Value, ApiError> {
     Ok(new)
 }
 
-fn moved(st: &State, at: &ObjRef, old: &Value) -> bool {
-    st.get(&at.gr, &at.key)
-        .is_none_or(|now| meta::resource_version(&now) != meta::resource_version(old))
-}
-
-fn commit(st: &mut State, at: &ObjRef, old: &Obj, new: Value, dry_run: bool) -> Obj {
-    if new == **old {
-        return old.clone();
+/// Stores the plan, unless it changes nothing.
+fn commit(st: &mut State, plan: &UpdatePlan, o: &WriteOpts) -> Obj {
+    if plan.new == *plan.old {
+        return plan.old.clone();
     }
-    if dry_run {
-        return Obj::new(new);
-    }
-    let out = st.commit(&at.gr, new);
-    if ops::ready_to_remove(&out) {
-        st.remove(at);
-    }
-    crate::gc::collect(st);
-    out
+    let plan = UpdatePlan {
+        at: plan.at.clone(),
+        old: plan.old.clone(),
+        new: plan.new.clone(),
+    };
+    ops::commit_update(st, plan, o)
 }

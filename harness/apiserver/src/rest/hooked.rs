@@ -64,7 +64,7 @@ fn scope(part: Part, view: Option<&crate::admission::View>) -> (&'static str, Op
     }
 }
 
-fn attributes<'a>(
+pub(super) fn attributes<'a>(
     req: &'a Write<'a>,
     operation: Operation,
     (subresource, kind): (&'static str, Option<Kind>),
@@ -243,9 +243,11 @@ async fn validate_update(
     webhooks::validate(req.shared, &a).await
 }
 
-/// A delete: both kinds of webhook see the stored object as `oldObject`
-/// before the delete runs (mutating ones may refuse, not change it). An
-/// item of a DELETECOLLECTION is admitted with no name.
+/// A delete: the whole chain sees the stored object as `oldObject` before
+/// the delete runs (mutating webhooks may refuse, not change it; policies
+/// then validating webhooks), so the delete itself is then stored with
+/// `DeleteAdmission::Skipped`. An item of a DELETECOLLECTION is admitted
+/// with no name.
 pub(super) async fn before_delete(
     req: &Write<'_>,
     at: &ObjRef,
@@ -270,5 +272,6 @@ pub(super) async fn before_delete(
         o.dry_run,
     );
     webhooks::mutate(req.shared, &a, None).await?;
+    req.shared.write(|st| crate::admission::validate(st, &a))?;
     webhooks::validate(req.shared, &a).await
 }

@@ -380,7 +380,7 @@ fn deleted_response(req: &Req, d: Deleted) -> Response {
 }
 
 pub(super) async fn delete(mut req: Req) -> Result<Response, ApiError> {
-    let o = delete_opts(&mut req).await?;
+    let mut o = delete_opts(&mut req).await?;
     let at = ObjRef {
         gr: req.info.gr(),
         key: (
@@ -391,6 +391,7 @@ pub(super) async fn delete(mut req: Req) -> Result<Response, ApiError> {
     if hooked::configured(&req) {
         let w = hooked::Write::of(&req);
         hooked::before_delete(&w, &at, &o).await?;
+        o.admission = DeleteAdmission::Skipped;
     }
     let d = req.shared.write(|st| ops::delete(st, &req.info, &at, &o))?;
     Ok(deleted_response(&req, d))
@@ -419,26 +420,31 @@ pub(super) async fn delete_collection(mut req: Req) -> Result<Response, ApiError
             })
             .unwrap_or_default()
     };
-    let delete_one =
-        |st: &mut crate::store::State, at: &ObjRef| match ops::delete(st, &req.info, at, &o) {
-            Ok(Deleted::Gone(obj) | Deleted::Pending(obj)) => Ok(Some(obj)),
-            Err(e) if e.code == StatusCode::NOT_FOUND => Ok(None),
-            Err(e) => Err(e),
-        };
+    let delete_one = |st: &mut crate::store::State, at: &ObjRef, o: &DeleteOpts| match ops::delete(
+        st, &req.info, at, o,
+    ) {
+        Ok(Deleted::Gone(obj) | Deleted::Pending(obj)) => Ok(Some(obj)),
+        Err(e) if e.code == StatusCode::NOT_FOUND => Ok(None),
+        Err(e) => Err(e),
+    };
     let mut objs = Vec::new();
     let rv = if hooked::configured(&req) {
         // Webhooks are network calls: the lock is taken per item.
         let w = hooked::Write::of(&req);
         let targets = listed(&req.shared.lock());
+        let admitted = DeleteOpts {
+            admission: DeleteAdmission::Skipped,
+            ..o.clone()
+        };
         for at in targets {
             hooked::before_delete(&w, &at, &o).await?;
-            objs.extend(req.shared.write(|st| delete_one(st, &at))?);
+            objs.extend(req.shared.write(|st| delete_one(st, &at, &admitted))?);
         }
         req.shared.lock().rv
     } else {
         req.shared.write(|st| {
             for at in listed(st) {
-                objs.extend(delete_one(st, &at)?);
+                objs.extend(delete_one(st, &at, &o)?);
             }
             Ok::<_, ApiError>(st.rv)
         })?

@@ -97,6 +97,9 @@ pub(crate) struct State {
     pub removed_owners: Vec<String>,
     /// Grace periods to start once the lock is released.
     pub timers: Vec<GraceTimer>,
+    /// ValidatingAdmissionPolicies whose new generation the status
+    /// controller checks once the lock is released.
+    pub policy_checks: Vec<String>,
 }
 
 impl State {
@@ -111,6 +114,7 @@ impl State {
             deleting: BTreeSet::new(),
             removed_owners: Vec::new(),
             timers: Vec::new(),
+            policy_checks: Vec::new(),
         }
     }
 
@@ -192,9 +196,11 @@ impl State {
         if gr.group == "apiextensions.k8s.io" && gr.plural == "customresourcedefinitions" {
             crate::crd::on_commit(self, &obj);
         }
-        if gr.group == "admissionregistration.k8s.io" && gr.plural == "validatingadmissionpolicies"
+        if gr.group == "admissionregistration.k8s.io"
+            && gr.plural == "validatingadmissionpolicies"
+            && crate::admission::type_checking::unchecked(&obj)
         {
-            crate::admission::type_checking::on_commit(self, &obj);
+            self.policy_checks.push(meta::name(&obj).to_string());
         }
         obj
     }

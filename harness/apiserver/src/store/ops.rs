@@ -213,7 +213,11 @@ pub(crate) fn check_type_meta(
 }
 
 /// Matches the body's namespace with the URL's and stamps it.
-fn check_namespace(info: &ResourceInfo, ns: Option<&str>, obj: &mut Value) -> Result<(), ApiError> {
+pub(crate) fn check_namespace(
+    info: &ResourceInfo,
+    ns: Option<&str>,
+    obj: &mut Value,
+) -> Result<(), ApiError> {
     if info.namespaced {
         let Some(ns) = ns else {
             return Err(ApiError::bad_request(

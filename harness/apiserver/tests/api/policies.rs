@@ -393,6 +393,26 @@ async fn policies_and_bindings_are_validated_when_written() {
     );
 }
 
+/// The policy once the status controller has seen `generation` (it runs
+/// after the write, as on a real cluster).
+async fn observed(api: &Api<ValidatingAdmissionPolicy>, name: &str, generation: i64) -> Value {
+    let seen = kube::runtime::wait::await_condition(
+        api.clone(),
+        name,
+        move |p: Option<&ValidatingAdmissionPolicy>| {
+            p.and_then(|p| p.status.as_ref())
+                .and_then(|s| s.observed_generation)
+                == Some(generation)
+        },
+    );
+    let policy = tokio::time::timeout(std::time::Duration::from_secs(10), seen)
+        .await
+        .expect("status written in time")
+        .expect("watch works")
+        .expect("policy exists");
+    serde_json::to_value(policy).unwrap()
+}
+
 /// `status.typeChecking`, as the validatingadmissionpolicy-status
 /// controller writes it per generation (kubernetes
 /// `pkg/controller/validatingadmissionpolicystatus/controller.go`; the
@@ -426,8 +446,7 @@ async fn type_checking_names_undefined_fields_per_kind() {
     assert_eq!(created.get("status"), None, "written after the create");
 
     let policies: Api<ValidatingAdmissionPolicy> = Api::all(client.clone());
-    let stored = serde_json::to_value(policies.get("typos").await.unwrap()).unwrap();
-    assert_eq!(stored["status"]["observedGeneration"], 1);
+    let stored = observed(&policies, "typos", 1).await;
     assert_eq!(
         stored["status"]["typeChecking"]["expressionWarnings"],
         json!([
@@ -465,8 +484,7 @@ async fn type_checking_names_undefined_fields_per_kind() {
         )
         .await
         .unwrap();
-    let stored = serde_json::to_value(policies.get("typos").await.unwrap()).unwrap();
+    let stored = observed(&policies, "typos", 2).await;
     assert_eq!(stored["metadata"]["generation"], 2);
-    assert_eq!(stored["status"]["observedGeneration"], 2);
     assert_eq!(stored["status"]["typeChecking"], json!({}));
 }

@@ -593,3 +593,81 @@ async fn namespace_finalize_is_an_update_of_its_subresource() {
     let ns = namespaces.get("doomed").await.unwrap();
     assert_eq!(ns.spec.unwrap().finalizers.unwrap().len(), 2);
 }
+
+/// kube-apiserver's order on a delete: mutating webhooks, then policies,
+/// then validating webhooks (kubernetes `pkg/kubeapiserver/options/plugins.go`
+/// `AllOrderedPlugins`): a policy's refusal answers before any validating
+/// webhook is called.
+#[tokio::test]
+async fn policies_refuse_deletes_before_validating_webhooks_are_called() {
+    let (s, client) = server().await;
+    let watcher = recorder(&s, "watcher", |review| answer(review, true, json!({})));
+    validating(
+        &client,
+        "watcher",
+        vec![hook(
+            "watcher.harness.dev",
+            "watcher",
+            rules("", &["DELETE"], &["configmaps"]),
+        )],
+    )
+    .await;
+    policy(
+        &client,
+        "keep",
+        json!({
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [""], "apiVersions": ["v1"],
+                "operations": ["DELETE"], "resources": ["configmaps"]
+            }]},
+            "validations": [{"expression": "oldObject.metadata.name != 'kept'", "message": "kept"}]
+        }),
+    )
+    .await;
+    bind(
+        &client,
+        "keep",
+        json!({"policyName": "keep", "validationActions": ["Deny"]}),
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    create(&cms, json!({"metadata": {"name": "kept"}})).await;
+    create(&cms, json!({"metadata": {"name": "gone"}})).await;
+    let st = status(
+        cms.delete("kept", &DeleteParams::default())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        st.message,
+        "configmaps \"kept\" is forbidden: ValidatingAdmissionPolicy 'keep' with binding 'keep' denied request: kept"
+    );
+    assert!(requests(&watcher).is_empty(), "refused before the webhook");
+    cms.delete("gone", &DeleteParams::default()).await.unwrap();
+    assert_eq!(requests(&watcher).len(), 1);
+    assert!(cms.get_opt("gone").await.unwrap().is_none());
+}
+
+/// An Eviction names the pod's namespace or none
+/// (`EnsureObjectNamespaceMatchesRequestNamespace`, apiserver
+/// `pkg/endpoints/handlers/rest.go`).
+#[tokio::test]
+async fn an_eviction_for_another_namespace_is_a_bad_request() {
+    let (_s, client) = server().await;
+    pod_in(&client, "web-0", "Running", true).await;
+    let body = json!({"apiVersion": "policy/v1", "kind": "Eviction",
+                      "metadata": {"name": "web-0", "namespace": "elsewhere"}});
+    let (code, _, out) = send(
+        &client,
+        "POST",
+        "/api/v1/namespaces/default/pods/web-0/eviction",
+        &body,
+    )
+    .await;
+    assert_eq!(code, 400, "{out}");
+    assert_eq!(
+        out["message"],
+        "the namespace of the provided object does not match the namespace sent on the request"
+    );
+    assert!(!evicted(&client, "web-0").await);
+}

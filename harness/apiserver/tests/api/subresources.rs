@@ -1,7 +1,6 @@
 //! `/status` and `/scale`, and what moves `metadata.generation`.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
@@ -143,62 +142,4 @@ async fn statefulset_spec_is_mostly_immutable() {
         "{}",
         err.message
     );
-}
-
-#[tokio::test(start_paused = true)]
-async fn pvc_can_grow_but_not_shrink() {
-    let (_s, client) = server().await;
-    let api: Api<PersistentVolumeClaim> = Api::namespaced(client, "default");
-    let pvc: PersistentVolumeClaim = serde_json::from_value(json!({
-        "metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
-    }))
-    .unwrap();
-    let created = api.create(&PostParams::default(), &pvc).await.unwrap();
-    assert_eq!(
-        created.status.as_ref().unwrap().phase.as_deref(),
-        Some("Pending")
-    );
-    assert_eq!(
-        created.spec.as_ref().unwrap().volume_mode.as_deref(),
-        Some("Filesystem")
-    );
-
-    let mut bigger = created.clone();
-    let storage = |p: &mut PersistentVolumeClaim, q: &str| {
-        p.spec
-            .as_mut()
-            .unwrap()
-            .resources
-            .as_mut()
-            .unwrap()
-            .requests
-            .as_mut()
-            .unwrap()
-            .insert(
-                "storage".into(),
-                k8s_openapi::apimachinery::pkg::api::resource::Quantity(q.into()),
-            );
-    };
-    storage(&mut bigger, "2Gi");
-    let grown = api
-        .replace("data", &PostParams::default(), &bigger)
-        .await
-        .unwrap();
-    let mut smaller = grown.clone();
-    storage(&mut smaller, "500Mi");
-    let err = status(
-        api.replace("data", &PostParams::default(), &smaller)
-            .await
-            .unwrap_err(),
-    );
-    assert_eq!(err.code, 422, "{}", err.message);
-    let mut other = grown;
-    other.spec.as_mut().unwrap().access_modes = Some(vec!["ReadWriteMany".into()]);
-    let err = status(
-        api.replace("data", &PostParams::default(), &other)
-            .await
-            .unwrap_err(),
-    );
-    assert!(err.message.contains("spec is immutable"), "{}", err.message);
 }
