@@ -1408,3 +1408,82 @@ async fn kubectl_validate_flags_reach_field_validation() -> Result<()> {
     assert!(!stderr.contains("Warning"), "{stderr}");
     Ok(())
 }
+
+/// `kubectl scale` writes the `/scale` subresource, which admission sees as
+/// an autoscaling/v1 Scale (kubernetes `pkg/registry/apps/deployment/storage/storage.go`,
+/// `ScaleREST`): a policy on `deployments/scale` refuses it, one on
+/// `deployments` does not see it; and `kubectl get -o jsonpath` reads the
+/// policy's `status.typeChecking` once the status controller wrote it
+/// (apiserver `admission/plugin/policy/validating/typechecking.go`).
+#[tokio::test]
+async fn kubectl_scale_meets_scale_policies() -> Result<()> {
+    let Some(f) = fixture("kubectl_scale_meets_scale_policies").await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let manifests = write_manifest(
+        dir.path(),
+        "policy.yaml",
+        "\
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: scale-limit
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [apps]
+      apiVersions: [v1]
+      operations: [UPDATE]
+      resources: [deployments/scale]
+  validations:
+  - expression: object.spec.replicas <= 5
+    message: scale to at most 5
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: scale-limit
+spec:
+  policyName: scale-limit
+  validationActions: [Deny]
+",
+    )?;
+    f.kubectl.ok(&["apply", "-f", &manifests]).await?;
+    f.kubectl
+        .ok(&[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+            "--replicas=9",
+        ])
+        .await?;
+    let err = f
+        .kubectl
+        .fails(&["scale", "deployment/web", "--replicas=8"])
+        .await?;
+    assert!(
+        err.contains("ValidatingAdmissionPolicy 'scale-limit' with binding 'scale-limit' denied request: scale to at most 5"),
+        "{err}"
+    );
+    f.kubectl
+        .ok(&["scale", "deployment/web", "--replicas=3"])
+        .await?;
+    let replicas = f
+        .kubectl
+        .ok(&["get", "deployment/web", "-o", "jsonpath={.spec.replicas}"])
+        .await?;
+    assert_eq!(replicas.trim(), "3");
+    let observed = f
+        .kubectl
+        .ok(&[
+            "get",
+            "validatingadmissionpolicy/scale-limit",
+            "-o",
+            "jsonpath={.status.observedGeneration}",
+        ])
+        .await?;
+    assert_eq!(observed.trim(), "1");
+    Ok(())
+}
