@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub metrics: crate::metrics::Metrics,
     /// Where webhooks' `clientConfig.service` go.
     pub webhook_routes: crate::admission::webhooks::Routes,
+    /// The kubelets `nodes/{name}/proxy` reaches.
+    pub kubelets: crate::rest::node_proxy::Kubelets,
 }
 
 impl Shared {
@@ -247,6 +249,7 @@ impl ApiServerBuilder {
             faults: crate::faults::Faults::new(),
             token: self.token,
             webhook_routes: Default::default(),
+            kubelets: Default::default(),
         });
         let router = crate::rest::router(shared.clone());
         Ok(ApiServer { shared, router })
@@ -315,6 +318,21 @@ impl ApiServer {
     /// requests they match (see [`Fault`](crate::Fault)).
     pub fn faults(&self) -> crate::Faults {
         self.shared.faults.clone()
+    }
+
+    /// Answers `nodes/{node}/proxy/{path}` with `handler`, as that node's
+    /// kubelet would: it gets the method, headers, body and the path after
+    /// `/proxy` with the query (`/stats/summary`), and its response is the
+    /// client's. The node must exist; without a handler the proxy answers
+    /// what kube-apiserver answers when the kubelet is unreachable.
+    pub fn serve_node_proxy<F, Fut>(&self, node: &str, handler: F)
+    where
+        F: Fn(http::Request<bytes::Bytes>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = http::Response<bytes::Bytes>> + Send + 'static,
+    {
+        let handler: crate::rest::node_proxy::Handler =
+            Arc::new(move |request| Box::pin(handler(request)));
+        self.shared.kubelets.set(node, handler);
     }
 
     /// Sends admission webhooks whose `clientConfig.service` is

@@ -1,7 +1,8 @@
 //! The subresources kube-apiserver answers by reaching a kubelet or a
 //! backend: `pods/log`, `pods/exec`, `pods/attach`, `pods/portforward`,
 //! `pods/proxy`, `nodes/proxy` and `services/proxy`. There is no kubelet
-//! here, so each answers what kube-apiserver answers when none is reachable,
+//! here (unless a test plays one for `nodes/proxy`, see `node_proxy`), so
+//! each answers what kube-apiserver answers when none is reachable,
 //! after the same checks in the same order (`pkg/registry/core/pod/strategy.go`
 //! `LogLocation`, `streamLocation`, `PortForwardLocation`;
 //! `pkg/kubelet/client/kubelet_client.go` `GetConnectionInfo`;
@@ -29,7 +30,7 @@ pub(crate) const SERVED: &[(&str, &str)] = &[
 /// The kubelet's port when a node does not publish one (`--kubelet-port`).
 const KUBELET_PORT: u64 = 10250;
 
-pub(crate) fn serve(req: Req, sub: &str) -> Result<Response, ApiError> {
+pub(crate) async fn serve(mut req: Req, sub: &str) -> Result<Response, ApiError> {
     let id = req.name.clone().unwrap_or_default();
     let name = name_of(&id);
     if req.info.plural == "services" {
@@ -49,7 +50,15 @@ pub(crate) fn serve(req: Req, sub: &str) -> Result<Response, ApiError> {
             upgrade(&req, &node)
         }
         ("pods", "proxy") => pod_proxy(&id, &obj),
-        ("nodes", "proxy") => Err(unreachable_backend(&address(&obj)?)),
+        ("nodes", "proxy") => match req.shared.kubelets.get(name) {
+            Some(kubelet) => {
+                let body = req.bytes().await?;
+                let uri = req.proxy_path.clone().unwrap_or_else(|| "/".into());
+                let (method, headers) = (req.method.clone(), std::mem::take(&mut req.headers));
+                Ok(super::node_proxy::forward(kubelet, method, headers, &uri, body).await)
+            }
+            None => Err(unreachable_backend(&address(&obj)?)),
+        },
         _ => Err(ApiError::no_route()),
     }
 }

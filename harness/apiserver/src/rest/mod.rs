@@ -7,6 +7,7 @@ mod duplicates;
 mod eviction;
 mod finalize;
 mod hooked;
+pub(crate) mod node_proxy;
 pub(crate) mod read;
 mod scale;
 mod write;
@@ -210,6 +211,8 @@ pub(crate) struct Req {
     pub watch_rules: Option<crate::faults::WatchRules>,
     /// Keys the JSON body repeated, by path (see `object`).
     pub duplicates: Vec<String>,
+    /// For `.../proxy/...`: the backend's path and query.
+    pub proxy_path: Option<String>,
 }
 
 impl Req {
@@ -330,14 +333,29 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         }
         r => (None, r),
     };
-    let (plural, name, sub) = match rest {
-        [p] => (*p, None, None),
-        [p, n] => (*p, Some(n.to_string()), None),
-        [p, n, s] => (*p, Some(n.to_string()), Some(s.to_string())),
+    let (plural, name, sub, tail) = match rest {
+        [p] => (*p, None, None, &[][..]),
+        [p, n] => (*p, Some(n.to_string()), None, &[][..]),
         // A proxy's own path follows it.
-        [p, n, "proxy", ..] => (*p, Some(n.to_string()), Some("proxy".to_string())),
+        [p, n, "proxy", tail @ ..] => (*p, Some(n.to_string()), Some("proxy".to_string()), tail),
+        [p, n, s] => (*p, Some(n.to_string()), Some(s.to_string()), &[][..]),
         _ => return Err(ApiError::no_route()),
     };
+    // What the backend is asked for: the path after `/proxy` (trailing
+    // slash kept, `JoinPreservingTrailingSlash`) and the query.
+    let proxy_path = sub.as_deref().filter(|s| *s == "proxy").map(|_| {
+        let slash = if !tail.is_empty() && path.ends_with('/') {
+            "/"
+        } else {
+            ""
+        };
+        let query = parts
+            .uri
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        format!("/{}{slash}{query}", tail.join("/"))
+    });
     let info = shared
         .lock()
         .lookup(group, version, plural)
@@ -372,6 +390,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         watch_fault,
         watch_rules,
         duplicates: Vec::new(),
+        proxy_path,
     };
     route_resource(req).await
 }
@@ -505,7 +524,7 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
             if req.info.namespaced && req.namespace.is_none() {
                 return Err(ApiError::no_route());
             }
-            connect::serve(req, sub)
+            connect::serve(req, sub).await
         }
         (true, Some("eviction")) if req.info.group.is_empty() && req.info.plural == "pods" => {
             match m {

@@ -158,3 +158,65 @@ async fn exec_and_proxies_fail_as_without_a_reachable_backend() {
     );
     assert_eq!(find("namespaces/finalize")["verbs"], json!(["update"]));
 }
+
+/// A kubelet the test plays answers `nodes/{name}/proxy/...`: it gets the
+/// path after `/proxy` with the query, as kube-apiserver forwards it
+/// (`pkg/registry/core/node/rest/proxy.go`), and its answer reaches the
+/// client unchanged; a node without one still answers as unreachable, and
+/// an unknown node is a 404.
+#[tokio::test]
+async fn a_played_kubelet_answers_the_node_proxy() {
+    let (s, client) = server().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    for name in ["node-1", "node-2"] {
+        create(
+            &nodes,
+            json!({"metadata": {"name": name}, "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.5"}]}}),
+        )
+        .await;
+    }
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    s.serve_node_proxy("node-1", move |request: http::Request<bytes::Bytes>| {
+        log.lock()
+            .unwrap()
+            .push(format!("{} {}", request.method(), request.uri()));
+        async move {
+            let summary = json!({"node": {"nodeName": "node-1"}, "pods": [{
+                "podRef": {"name": "db-0", "namespace": "default"},
+                "volume": [{"name": "data", "pvcRef": {"name": "data-db-0", "namespace": "default"},
+                            "usedBytes": 734003200u64, "capacityBytes": 1073741824u64}]
+            }]});
+            http::Response::builder()
+                .header("content-type", "application/json")
+                .body(bytes::Bytes::from(summary.to_string()))
+                .unwrap()
+        }
+    });
+
+    // kube-rs, as an autoresizer or metrics-server reads it.
+    let request =
+        http::Request::get("/api/v1/nodes/node-1/proxy/stats/summary?only_cpu_and_memory=false")
+            .body(Vec::new())
+            .unwrap();
+    let summary: Value = client.request(request).await.expect("proxied");
+    assert_eq!(summary["pods"][0]["volume"][0]["usedBytes"], 734003200u64);
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        ["GET /stats/summary?only_cpu_and_memory=false"]
+    );
+    let (code, _) = get(&client, "/api/v1/nodes/https:node-1:10250/proxy/").await;
+    assert_eq!(code, 200, "scheme:name:port names the node too");
+    assert_eq!(seen.lock().unwrap().last().unwrap(), "GET /");
+
+    let (code, status) = get(&client, "/api/v1/nodes/node-2/proxy/stats/summary").await;
+    assert_eq!(
+        (code, status["reason"].as_str()),
+        (503, Some("ServiceUnavailable"))
+    );
+    let (code, status) = get(&client, "/api/v1/nodes/node-9/proxy/stats/summary").await;
+    assert_eq!(
+        (code, status["message"].as_str()),
+        (404, Some("nodes \"node-9\" not found"))
+    );
+}

@@ -1487,3 +1487,40 @@ spec:
     assert_eq!(observed.trim(), "1");
     Ok(())
 }
+
+/// `kubectl get --raw` through a node's proxy reaches the kubelet a test
+/// plays (`ApiServer::serve_node_proxy`), as it reaches a real kubelet's
+/// summary API (`pkg/registry/core/node/rest/proxy.go`).
+#[tokio::test]
+async fn kubectl_reads_a_played_kubelets_summary() -> Result<()> {
+    let Some(f) = fixture("kubectl_reads_a_played_kubelets_summary").await? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let node = write_manifest(
+        dir.path(),
+        "node.yaml",
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-1\n",
+    )?;
+    f.kubectl.ok(&["apply", "-f", &node]).await?;
+    f.server.serve_node_proxy(
+        "node-1",
+        |request: http::Request<bytes::Bytes>| async move {
+            let body = format!(
+                "{{\"node\":{{\"nodeName\":\"node-1\"}},\"asked\":\"{}\"}}",
+                request.uri()
+            );
+            http::Response::new(bytes::Bytes::from(body))
+        },
+    );
+    let out = f
+        .kubectl
+        .ok(&["get", "--raw", "/api/v1/nodes/node-1/proxy/stats/summary"])
+        .await?;
+    let summary: serde_json::Value = serde_json::from_str(&out)?;
+    // The query goes along as sent (kubectl adds its request timeout).
+    let asked = summary["asked"].as_str().unwrap_or("");
+    assert!(asked.starts_with("/stats/summary"), "{out}");
+    assert_eq!(summary["node"]["nodeName"], "node-1");
+    Ok(())
+}
