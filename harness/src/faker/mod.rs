@@ -14,7 +14,9 @@
 //!
 //! Disk usage a test sets with [`StatusFaker::set_disk_usage`] is published on
 //! the PVC as the annotations [`USED_BYTES_ANNOTATION`] and
-//! [`CAPACITY_BYTES_ANNOTATION`] (decimal bytes).
+//! [`CAPACITY_BYTES_ANNOTATION`] (decimal bytes), and in each node's kubelet
+//! summary API ([`StatusFaker::kubelet_summary`]; on the embedded backend at
+//! `nodes/{node}/proxy/stats/summary`, where real operators read it).
 
 mod attach;
 pub(crate) mod driver;
@@ -24,6 +26,7 @@ mod nodes;
 mod rules;
 mod scheduler;
 mod statefulset;
+mod summary;
 mod volumes;
 mod workload;
 
@@ -262,6 +265,39 @@ impl StatusFaker {
         let world = Arc::new(driver::read_world(client, self.inner.namespace.as_deref()).await?);
         *self.inner.last_read.lock().expect("lock") = Some((revision, world.clone()));
         Ok(world)
+    }
+
+    /// What `node`'s kubelet answers on `GET /stats/summary`: its pods and
+    /// their claims' volume stats (used bytes as set with
+    /// [`StatusFaker::set_disk_usage`], capacity from the claim's status),
+    /// as of the last round's view of the cluster. On the embedded backend
+    /// the env serves it at `nodes/{node}/proxy/stats/summary`.
+    pub fn kubelet_summary(&self, node: &str) -> serde_json::Value {
+        let world = self.inner.last_read.lock().expect("lock").clone();
+        let world = world.map(|(_, w)| w).unwrap_or_default();
+        let rules = self.inner.rules.lock().expect("lock").clone();
+        let time = (self.inner.stamp)()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        summary::summary(&world, &rules, node, &time)
+    }
+
+    /// [`StatusFaker::kubelet_summary`] for a server's node proxy, without
+    /// keeping the faker alive (`None` once it is gone).
+    pub(crate) fn summaries(
+        &self,
+    ) -> impl Fn(&str) -> Option<serde_json::Value> + Send + Sync + 'static {
+        let weak = Arc::downgrade(&self.inner);
+        move |node| {
+            weak.upgrade()
+                .map(|inner| StatusFaker { inner }.kubelet_summary(node))
+        }
+    }
+
+    /// The names of the nodes the faker registers.
+    pub fn node_names(&self) -> Vec<String> {
+        let n = self.inner.rules.lock().expect("lock").nodes;
+        (0..n).map(nodes::node_name).collect()
     }
 
     /// Hold everything still: no writes at all until [`StatusFaker::resume`].

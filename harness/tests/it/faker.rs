@@ -379,6 +379,39 @@ async fn disk_usage_is_published_on_the_pvc() -> Result<()> {
         .within(30.s())
         .should(field("status.capacity.storage", eq("2Gi")))
         .await?;
+
+    // The kubelet's summary API through the node proxy, as metrics-server
+    // and volume autoresizers read it: usage as set, capacity as grown.
+    let pods: Api<Pod> = env.api();
+    let node = pods
+        .get("db-0")
+        .await?
+        .spec
+        .and_then(|s| s.node_name)
+        .context("db-0 placed")?;
+    let uri = format!("/api/v1/nodes/{node}/proxy/stats/summary");
+    let summary: serde_json::Value = env
+        .client()
+        .request(http::Request::get(&uri).body(Vec::new())?)
+        .await?;
+    let pod = summary["pods"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["podRef"]["name"] == "db-0"))
+        .context("db-0 in its node's summary")?;
+    let volume = &pod["volume"][0];
+    assert_eq!(
+        volume["pvcRef"],
+        json!({"name": "data-db-0", "namespace": env.namespace()})
+    );
+    assert_eq!(volume["usedBytes"], 700u64 << 20);
+    assert_eq!(volume["capacityBytes"], 2u64 << 30);
+    assert_eq!(volume["availableBytes"], (2u64 << 30) - (700u64 << 20));
+    let other = format!("/api/v1/nodes/{node}/proxy/metrics");
+    let err = env
+        .client()
+        .request_text(http::Request::get(&other).body(Vec::new())?)
+        .await;
+    assert!(err.is_err(), "only the summary is played: {err:?}");
     Ok(())
 }
 
