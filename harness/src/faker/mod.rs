@@ -279,7 +279,7 @@ impl StatusFaker {
         let time = (self.inner.stamp)()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
-        summary::summary(&world, &rules, node, &time)
+        summary::summary(&world, &rules, node, tokio::time::Instant::now(), &time)
     }
 
     /// [`StatusFaker::kubelet_summary`] for a server's node proxy, without
@@ -387,8 +387,25 @@ impl StatusFaker {
 
     /// Report `used_bytes` for the PVC named `pvc` (see module docs for where).
     pub fn set_disk_usage(&self, pvc: &str, used_bytes: u64) -> &Self {
+        let usage = rules::DiskUsage::fixed(used_bytes, tokio::time::Instant::now());
         self.with_rules(|r| {
-            r.disk_usage.insert(pvc.to_owned(), used_bytes);
+            r.disk_usage.insert(pvc.to_owned(), usage);
+        })
+    }
+
+    /// Let the PVC named `pvc` fill at `bytes_per_second` of tokio time from
+    /// its usage now (0 if none was set), up to what the volume holds: a
+    /// database writing steadily, hours of it in a paused-time test.
+    pub fn fill_disk(&self, pvc: &str, bytes_per_second: u64) -> &Self {
+        let now = tokio::time::Instant::now();
+        self.with_rules(|r| {
+            let from = r.disk_usage.get(pvc).map_or(0, |u| u.at(now));
+            let usage = rules::DiskUsage {
+                bytes: from,
+                per_second: bytes_per_second,
+                since: now,
+            };
+            r.disk_usage.insert(pvc.to_owned(), usage);
         })
     }
 

@@ -89,6 +89,34 @@ pub(crate) fn parse_selector(s: &str) -> Labels {
     LabelSelector::parse(s).unwrap_or_else(|e| panic!("StatusFaker: invalid label selector: {e}"))
 }
 
+/// A volume's usage as a test scripted it: `bytes` at `since`, growing by
+/// `per_second` of tokio time (a disk filling up). What a filesystem
+/// reports never exceeds its size; readers clamp to the capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DiskUsage {
+    pub bytes: u64,
+    pub per_second: u64,
+    pub since: tokio::time::Instant,
+}
+
+impl DiskUsage {
+    /// Usage that stays as set.
+    pub(crate) fn fixed(bytes: u64, now: tokio::time::Instant) -> Self {
+        Self {
+            bytes,
+            per_second: 0,
+            since: now,
+        }
+    }
+
+    /// The usage at `now`.
+    pub(crate) fn at(&self, now: tokio::time::Instant) -> u64 {
+        let secs = now.saturating_duration_since(self.since).as_secs_f64();
+        self.bytes
+            .saturating_add((self.per_second as f64 * secs) as u64)
+    }
+}
+
 /// Fault rules in force.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Rules {
@@ -108,8 +136,8 @@ pub(crate) struct Rules {
     pub prestop: Vec<(Labels, Duration)>,
     /// Nodes whose kubelet stopped posting status.
     pub not_ready_nodes: BTreeSet<String>,
-    /// Disk usage per PVC name, in bytes, as a test set it.
-    pub disk_usage: BTreeMap<String, u64>,
+    /// Disk usage per PVC name, as a test scripted it.
+    pub disk_usage: BTreeMap<String, DiskUsage>,
     /// Nodes the faker creates if the cluster has none.
     pub nodes: u32,
 }

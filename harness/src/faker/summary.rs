@@ -4,12 +4,14 @@
 //! volume autoresizers read disk usage (through the API server's
 //! `nodes/{node}/proxy`), so an operator that reads it works here and on a
 //! real cluster alike. Usage is what the test set with
-//! [`super::StatusFaker::set_disk_usage`], never more than the volume holds;
+//! [`super::StatusFaker::set_disk_usage`] or [`super::StatusFaker::fill_disk`],
+//! never more than the volume holds;
 //! capacity follows the claim's `status.capacity`, as a filesystem grown
 //! after an expansion does.
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use super::model::World;
 use super::rules::Rules;
@@ -36,7 +38,7 @@ fn on_node(pod: &Pod, node: &str) -> bool {
 }
 
 /// The volume stats of a pod's claims (`VolumeStats` with `pvcRef`).
-fn volumes(world: &World, rules: &Rules, pod: &Pod, time: &str) -> Vec<Value> {
+fn volumes(world: &World, rules: &Rules, pod: &Pod, (now, time): (Instant, &str)) -> Vec<Value> {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
     let declared = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
     declared
@@ -52,8 +54,7 @@ fn volumes(world: &World, rules: &Rules, pod: &Pod, time: &str) -> Vec<Value> {
             let used = rules
                 .disk_usage
                 .get(claim)
-                .copied()
-                .unwrap_or(0)
+                .map_or(0, |u| u.at(now))
                 .min(capacity);
             Some(json!({
                 "time": time,
@@ -67,8 +68,9 @@ fn volumes(world: &World, rules: &Rules, pod: &Pod, time: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The summary of `node` as the world and rules stand at `time`.
-pub(super) fn summary(world: &World, rules: &Rules, node: &str, time: &str) -> Value {
+/// The summary of `node` as the world and rules stand at `now` (written
+/// as `time`).
+pub(super) fn summary(world: &World, rules: &Rules, node: &str, now: Instant, time: &str) -> Value {
     let pods: Vec<Value> = world
         .pods
         .iter()
@@ -83,7 +85,7 @@ pub(super) fn summary(world: &World, rules: &Rules, node: &str, time: &str) -> V
                 "startTime": pod.status.as_ref().and_then(|s| s.start_time.as_ref()),
                 "containers": [],
             });
-            let volumes = volumes(world, rules, pod, time);
+            let volumes = volumes(world, rules, pod, (now, time));
             if !volumes.is_empty() {
                 stats["volume"] = volumes.into();
             }

@@ -576,7 +576,10 @@ fn expansion_follows_request_and_disk_usage_is_published() {
     let mut sim = Sim::new();
     sim.create(Kind::StatefulSet, statefulset("db", 1, "db:v1"));
     assert!(sim.run_until(MINUTE, |s| converged(s, "db", 1)));
-    sim.rules.disk_usage.insert("data-db-0".into(), 900 << 20);
+    sim.rules.disk_usage.insert(
+        "data-db-0".into(),
+        super::rules::DiskUsage::fixed(900 << 20, sim.now),
+    );
     sim.tick();
     let pvc: PersistentVolumeClaim = sim.typed(Kind::PersistentVolumeClaim, "data-db-0");
     let ann = pvc.metadata.annotations.unwrap();

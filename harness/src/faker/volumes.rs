@@ -238,7 +238,8 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
         } else {
             m.resize_at = None;
         }
-        if let Some(used) = r.rules.disk_usage.get(&pvc_name) {
+        if let Some(usage) = r.rules.disk_usage.get(&pvc_name) {
+            let used = usage.at(r.now).min(shown_capacity);
             let annotations = pvc.metadata.annotations.clone().unwrap_or_default();
             let used_s = used.to_string();
             let cap_s = shown_capacity.to_string();

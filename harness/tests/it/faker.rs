@@ -406,6 +406,35 @@ async fn disk_usage_is_published_on_the_pvc() -> Result<()> {
     assert_eq!(volume["usedBytes"], 700u64 << 20);
     assert_eq!(volume["capacityBytes"], 2u64 << 30);
     assert_eq!(volume["availableBytes"], (2u64 << 30) - (700u64 << 20));
+
+    // A disk that fills: 1 MiB per second of virtual time, then faster than
+    // the volume holds, where a filesystem reports it full.
+    let read = |summary: serde_json::Value| -> serde_json::Value {
+        summary["pods"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["podRef"]["name"] == "db-0"))
+            .map(|p| p["volume"][0].clone())
+            .unwrap_or_default()
+    };
+    faker.fill_disk("data-db-0", 1 << 20);
+    tokio::time::sleep(Duration::from_secs(100)).await;
+    let volume = read(
+        env.client()
+            .request(http::Request::get(&uri).body(Vec::new())?)
+            .await?,
+    );
+    let used = volume["usedBytes"].as_u64().context("usedBytes")?;
+    assert!((800u64 << 20..=801u64 << 20).contains(&used), "{volume}");
+    faker.fill_disk("data-db-0", 1 << 30);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let volume = read(
+        env.client()
+            .request(http::Request::get(&uri).body(Vec::new())?)
+            .await?,
+    );
+    assert_eq!(volume["usedBytes"], 2u64 << 30, "{volume}");
+    assert_eq!(volume["availableBytes"], 0);
+
     let other = format!("/api/v1/nodes/{node}/proxy/metrics");
     let err = env
         .client()
