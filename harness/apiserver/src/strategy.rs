@@ -153,6 +153,23 @@ pub(crate) fn prepare_update(
         // to just above what it has.
         ("", "persistentvolumeclaims", Part::Main) => {
             let bound = old.pointer("/status/phase").and_then(Value::as_str) == Some("Bound");
+            // A claim made without a class may be given one later (the
+            // retroactive default class, `validateStorageClassUpgradeFromNil`),
+            // and binding fills an empty volumeName once.
+            let class_from_nil = old
+                .pointer("/spec/storageClassName")
+                .is_none_or(Value::is_null)
+                && {
+                    let beta = |v: &Value| {
+                        v.pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class")
+                            .cloned()
+                    };
+                    beta(old).is_none_or(|a| Some(&a) == new.pointer("/spec/storageClassName"))
+                };
+            let volume_from_empty = old
+                .pointer("/spec/volumeName")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty);
             let strip = |v: &Value| {
                 let mut s = v.get("spec").cloned().unwrap_or(Value::Null);
                 if bound
@@ -164,9 +181,11 @@ pub(crate) fn prepare_update(
                 }
                 if let Some(m) = s.as_object_mut() {
                     m.remove("volumeAttributesClassName");
-                    // Binding fills volumeName once.
-                    if m.get("volumeName").is_some() {
+                    if volume_from_empty {
                         m.remove("volumeName");
+                    }
+                    if class_from_nil {
+                        m.remove("storageClassName");
                     }
                 }
                 s
@@ -177,15 +196,14 @@ pub(crate) fn prepare_update(
                     "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
                 ));
             }
-            let size = |v: &Value, at: &str| {
-                v.pointer(at)
-                    .and_then(Value::as_str)
-                    .and_then(crate::quantity::parse_bytes)
-                    .unwrap_or(0.0)
-            };
-            let request = "/spec/resources/requests/storage";
-            let new_size = size(new, request);
-            if new_size < size(old, request) && new_size <= size(old, "/status/capacity/storage") {
+            let capacity = old
+                .pointer("/status/capacity/storage")
+                .and_then(Value::as_str)
+                .and_then(crate::quantity::parse_bytes)
+                .unwrap_or(0.0);
+            let requested = crate::admission::storage::requested;
+            let new_size = requested(new);
+            if new_size < requested(old) && new_size <= capacity {
                 return Err(forbid(
                     "spec.resources.requests.storage",
                     "field can not be less than status.capacity",

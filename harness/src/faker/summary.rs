@@ -50,6 +50,11 @@ fn volumes(world: &World, rules: &Rules, pod: &Pod, (now, time): (Instant, &str)
                 p.metadata.name.as_deref() == Some(claim.as_str())
                     && p.metadata.namespace.as_deref().unwrap_or_default() == namespace
             })?;
+            // A kubelet mounts only bound claims.
+            let phase = pvc.status.as_ref().and_then(|s| s.phase.as_deref());
+            if phase != Some("Bound") {
+                return None;
+            }
             let capacity = claim_capacity(pvc);
             let used = rules
                 .disk_usage

@@ -31,6 +31,12 @@ fn classes(st: &State) -> Vec<std::sync::Arc<Value>> {
         .unwrap_or_default()
 }
 
+/// `IsDefaultAnnotation`: a class marked default by either annotation.
+pub(crate) fn is_default(class: &Value) -> bool {
+    annotation(class, DEFAULT_CLASS) == Some("true")
+        || annotation(class, BETA_DEFAULT_CLASS) == Some("true")
+}
+
 /// DefaultStorageClass, on a claim's create: a claim that names no class
 /// (not even `""`) gets the newest default class, by name on a tie.
 pub(crate) fn default_class(st: &State, claim: &mut Value) {
@@ -41,10 +47,6 @@ pub(crate) fn default_class(st: &State, claim: &mut Value) {
     if named {
         return;
     }
-    let is_default = |c: &Value| {
-        annotation(c, DEFAULT_CLASS) == Some("true")
-            || annotation(c, BETA_DEFAULT_CLASS) == Some("true")
-    };
     let mut defaults: Vec<_> = classes(st).into_iter().filter(|c| is_default(c)).collect();
     // RFC 3339 seconds in UTC sort as text.
     defaults.sort_by(|a, b| {
@@ -57,17 +59,20 @@ pub(crate) fn default_class(st: &State, claim: &mut Value) {
     }
 }
 
-/// `GetPersistentVolumeClaimClass`: the spec's class, else the beta
-/// annotation's.
+/// `GetPersistentVolumeClaimClass`: the beta annotation's class, else the
+/// spec's.
 fn class_of(claim: &Value) -> &str {
-    claim
-        .pointer("/spec/storageClassName")
-        .and_then(Value::as_str)
-        .or_else(|| annotation(claim, BETA_CLASS))
+    annotation(claim, BETA_CLASS)
+        .or_else(|| {
+            claim
+                .pointer("/spec/storageClassName")
+                .and_then(Value::as_str)
+        })
         .unwrap_or("")
 }
 
-fn requested(claim: &Value) -> f64 {
+/// A claim's storage request in bytes (0 when none).
+pub(crate) fn requested(claim: &Value) -> f64 {
     claim
         .pointer("/spec/resources/requests/storage")
         .and_then(Value::as_str)

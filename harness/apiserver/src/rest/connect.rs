@@ -54,7 +54,10 @@ pub(crate) async fn serve(mut req: Req, sub: &str) -> Result<Response, ApiError>
             Some(kubelet) => {
                 let body = req.bytes().await?;
                 let uri = req.proxy_path.clone().unwrap_or_else(|| "/".into());
-                let (method, headers) = (req.method.clone(), std::mem::take(&mut req.headers));
+                let (method, mut headers) = (req.method.clone(), std::mem::take(&mut req.headers));
+                // The API server's own credentials stop here, as
+                // kube-apiserver's authentication filter removes them.
+                headers.remove(http::header::AUTHORIZATION);
                 Ok(super::node_proxy::forward(kubelet, method, headers, &uri, body).await)
             }
             None => Err(unreachable_backend(&address(&obj)?)),

@@ -119,10 +119,5 @@ fn commit(st: &mut State, plan: &UpdatePlan, o: &WriteOpts) -> Obj {
     if plan.new == *plan.old {
         return plan.old.clone();
     }
-    let plan = UpdatePlan {
-        at: plan.at.clone(),
-        old: plan.old.clone(),
-        new: plan.new.clone(),
-    };
-    ops::commit_update(st, plan, o)
+    ops::commit_update(st, plan.clone(), o)
 }

@@ -100,6 +100,11 @@ pub(super) async fn create(
         meta::set_str(&mut obj, "namespace", ns);
     }
     crate::defaults::apply(&req.info.group, &req.info.plural, &mut obj);
+    // Built-in mutating admission runs before the webhooks (kubernetes
+    // `pkg/kubeapiserver/options/plugins.go`).
+    if req.info.group.is_empty() && req.info.plural == "persistentvolumeclaims" {
+        crate::admission::storage::default_class(&req.shared.lock(), &mut obj);
+    }
     let key = meta::key(&obj);
     let a = attributes(
         req,

@@ -436,6 +436,7 @@ pub(crate) enum Admitted {
 }
 
 /// An admitted update, waiting to be stored.
+#[derive(Clone)]
 pub(crate) struct UpdatePlan {
     pub at: ObjRef,
     pub old: Obj,

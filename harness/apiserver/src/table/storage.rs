@@ -76,14 +76,7 @@ fn flag(o: &Value, ptr: &str, unset: bool) -> bool {
 }
 
 fn storage_class(o: &Value, now: Timestamp) -> Vec<Value> {
-    let annotation = |k: &str| {
-        o.pointer("/metadata/annotations")
-            .and_then(|a| a.get(k))
-            .and_then(Value::as_str)
-            == Some("true")
-    };
-    let default = annotation("storageclass.kubernetes.io/is-default-class")
-        || annotation("storageclass.beta.kubernetes.io/is-default-class");
+    let default = crate::admission::storage::is_default(o);
     let mut name = meta::name(o).to_string();
     if default {
         name.push_str(" (default)");

@@ -155,3 +155,27 @@ async fn a_bound_claim_grows_only_where_its_class_allows() {
     );
     assert!(st.message.contains("spec is immutable"), "{}", st.message);
 }
+
+/// A claim made before any default class existed may be given one later
+/// (`validateStorageClassUpgradeFromNil`, the retroactive default class),
+/// but a class once set stays.
+#[tokio::test(start_paused = true)]
+async fn a_classless_claim_may_get_a_class_once() {
+    let (_s, client) = server().await;
+    claim(&client, "early", json!({})).await;
+    class(&client, "standard", true, true).await;
+    let claims: Api<PersistentVolumeClaim> = Api::default_namespaced(client.clone());
+    let given = json!({"spec": {"storageClassName": "standard"}});
+    claims
+        .patch("early", &PatchParams::default(), &Patch::Merge(&given))
+        .await
+        .expect("nil to a class is allowed");
+    let other = json!({"spec": {"storageClassName": "other"}});
+    let st = status(
+        claims
+            .patch("early", &PatchParams::default(), &Patch::Merge(&other))
+            .await
+            .unwrap_err(),
+    );
+    assert!(st.message.contains("spec is immutable"), "{}", st.message);
+}
