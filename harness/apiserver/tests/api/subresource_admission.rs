@@ -31,6 +31,22 @@ use crate::eviction::{budget, evict, evicted, healthy, pod_in};
 use crate::policies::{bind, deployment, policy};
 use crate::webhooks::{answer, hook, json_patch, mutating, validating};
 
+/// A policy with one validation on what `rule` matches, bound with Deny.
+async fn denying(client: &kube::Client, name: &str, rule: Value, validation: Value) {
+    policy(
+        client,
+        name,
+        json!({"matchConstraints": {"resourceRules": [rule]}, "validations": [validation]}),
+    )
+    .await;
+    bind(
+        client,
+        name,
+        json!({"policyName": name, "validationActions": ["Deny"]}),
+    )
+    .await;
+}
+
 /// Every review a webhook received, in order.
 type Seen = Arc<Mutex<Vec<Value>>>;
 
@@ -206,41 +222,19 @@ async fn scale_writes_are_admitted_as_autoscaling_scales() {
 #[tokio::test(start_paused = true)]
 async fn policies_see_scales_and_not_the_parent_rule() {
     let (_s, client) = server().await;
-    policy(
+    denying(
         &client,
         "scale-limit",
-        json!({
-            "matchConstraints": {"resourceRules": [{
-                "apiGroups": ["apps"], "apiVersions": ["v1"],
-                "operations": ["UPDATE"], "resources": ["deployments/scale"]
-            }]},
-            "validations": [{"expression": "request.kind.kind == 'Scale' && request.subResource == 'scale' && object.spec.replicas <= oldObject.spec.replicas + 2"}]
-        }),
-    )
-    .await;
-    bind(
-        &client,
-        "scale-limit",
-        json!({"policyName": "scale-limit", "validationActions": ["Deny"]}),
+        json!({"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["deployments/scale"]}),
+        json!({"expression": "request.kind.kind == 'Scale' && request.subResource == 'scale' && object.spec.replicas <= oldObject.spec.replicas + 2"}),
     )
     .await;
     // Refuses every update of the Deployment itself, never its scale.
-    policy(
+    denying(
         &client,
         "frozen",
-        json!({
-            "matchConstraints": {"resourceRules": [{
-                "apiGroups": ["apps"], "apiVersions": ["v1"],
-                "operations": ["UPDATE"], "resources": ["deployments"]
-            }]},
-            "validations": [{"expression": "false", "message": "frozen"}]
-        }),
-    )
-    .await;
-    bind(
-        &client,
-        "frozen",
-        json!({"policyName": "frozen", "validationActions": ["Deny"]}),
+        json!({"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["UPDATE"], "resources": ["deployments"]}),
+        json!({"expression": "false", "message": "frozen"}),
     )
     .await;
     let deployments: Api<Deployment> = Api::default_namespaced(client.clone());
@@ -367,25 +361,14 @@ async fn an_eviction_is_admitted_before_its_budget() {
 #[tokio::test(start_paused = true)]
 async fn policies_see_evictions() {
     let (_s, client) = server().await;
-    policy(
+    denying(
         &client,
         "keep-primary",
+        json!({"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods/eviction"]}),
         json!({
-            "matchConstraints": {"resourceRules": [{
-                "apiGroups": [""], "apiVersions": ["v1"],
-                "operations": ["CREATE"], "resources": ["pods/eviction"]
-            }]},
-            "validations": [{
                 "expression": "request.kind.kind == 'Eviction' && oldObject == null && request.name != 'web-0'",
                 "messageExpression": "'pod ' + request.name + ' is the primary'"
-            }]
-        }),
-    )
-    .await;
-    bind(
-        &client,
-        "keep-primary",
-        json!({"policyName": "keep-primary", "validationActions": ["Deny"]}),
+            }),
     )
     .await;
     pod_in(&client, "web-0", "Running", true).await;
@@ -467,25 +450,14 @@ async fn delete_collection_admits_each_item_without_a_name() {
 #[tokio::test(start_paused = true)]
 async fn policies_see_collection_items_without_a_name() {
     let (_s, client) = server().await;
-    policy(
+    denying(
         &client,
         "keep",
+        json!({"apiGroups": [""], "apiVersions": ["v1"], "operations": ["DELETE"], "resources": ["configmaps"]}),
         json!({
-            "matchConstraints": {"resourceRules": [{
-                "apiGroups": [""], "apiVersions": ["v1"],
-                "operations": ["DELETE"], "resources": ["configmaps"]
-            }]},
-            "validations": [{
                 "expression": "!has(oldObject.metadata.labels) || !('keep' in oldObject.metadata.labels)",
                 "messageExpression": "'kept: ' + oldObject.metadata.name + ', name=[' + request.name + ']'"
-            }]
-        }),
-    )
-    .await;
-    bind(
-        &client,
-        "keep",
-        json!({"policyName": "keep", "validationActions": ["Deny"]}),
+            }),
     )
     .await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
@@ -612,22 +584,11 @@ async fn policies_refuse_deletes_before_validating_webhooks_are_called() {
         )],
     )
     .await;
-    policy(
+    denying(
         &client,
         "keep",
-        json!({
-            "matchConstraints": {"resourceRules": [{
-                "apiGroups": [""], "apiVersions": ["v1"],
-                "operations": ["DELETE"], "resources": ["configmaps"]
-            }]},
-            "validations": [{"expression": "oldObject.metadata.name != 'kept'", "message": "kept"}]
-        }),
-    )
-    .await;
-    bind(
-        &client,
-        "keep",
-        json!({"policyName": "keep", "validationActions": ["Deny"]}),
+        json!({"apiGroups": [""], "apiVersions": ["v1"], "operations": ["DELETE"], "resources": ["configmaps"]}),
+        json!({"expression": "oldObject.metadata.name != 'kept'", "message": "kept"}),
     )
     .await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
