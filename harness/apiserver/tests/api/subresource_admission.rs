@@ -47,6 +47,23 @@ async fn denying(client: &kube::Client, name: &str, rule: Value, validation: Val
     .await;
 }
 
+/// Which configuration a webhook is registered in.
+#[derive(Clone, Copy)]
+enum Hook {
+    Validating,
+    Mutating,
+}
+
+/// Registers the webhook `<name>.harness.dev`, served as `webhooks/<name>`,
+/// on `rules`, in a configuration of its own.
+async fn configure(kind: Hook, client: &kube::Client, name: &str, rules: Value) {
+    let hooks = vec![hook(&format!("{name}.harness.dev"), name, rules)];
+    match kind {
+        Hook::Validating => validating(client, name, hooks).await,
+        Hook::Mutating => mutating(client, name, hooks).await,
+    }
+}
+
 /// Every review a webhook received, in order.
 type Seen = Arc<Mutex<Vec<Value>>>;
 
@@ -107,24 +124,18 @@ async fn scale_writes_are_admitted_as_autoscaling_scales() {
         )
     });
     let main_only = recorder(&s, "main-only", |review| answer(review, true, json!({})));
-    mutating(
+    configure(
+        Hook::Mutating,
         &client,
         "capper",
-        vec![hook(
-            "capper.harness.dev",
-            "capper",
-            rules("apps", &["UPDATE"], &["deployments/scale"]),
-        )],
+        rules("apps", &["UPDATE"], &["deployments/scale"]),
     )
     .await;
-    validating(
+    configure(
+        Hook::Validating,
         &client,
         "main-only",
-        vec![hook(
-            "main-only.harness.dev",
-            "main-only",
-            rules("apps", &["UPDATE"], &["deployments"]),
-        )],
+        rules("apps", &["UPDATE"], &["deployments"]),
     )
     .await;
     let deployments: Api<Deployment> = Api::default_namespaced(client.clone());
@@ -186,14 +197,11 @@ async fn scale_writes_are_admitted_as_autoscaling_scales() {
             json!({"status": {"message": "at most 2 replicas"}}),
         )
     });
-    validating(
+    configure(
+        Hook::Validating,
         &client,
         "guard",
-        vec![hook(
-            "guard.harness.dev",
-            "guard",
-            rules("apps", &["UPDATE"], &["*/scale"]),
-        )],
+        rules("apps", &["UPDATE"], &["*/scale"]),
     )
     .await;
     let st = status(
@@ -293,24 +301,18 @@ async fn an_eviction_is_admitted_before_its_budget() {
         )
     });
     let pod_deletes = recorder(&s, "pod-deletes", |review| answer(review, true, json!({})));
-    validating(
+    configure(
+        Hook::Validating,
         &client,
         "no-evictions",
-        vec![hook(
-            "no-evictions.harness.dev",
-            "no-evictions",
-            rules("", &["CREATE"], &["pods/eviction"]),
-        )],
+        rules("", &["CREATE"], &["pods/eviction"]),
     )
     .await;
-    validating(
+    configure(
+        Hook::Validating,
         &client,
         "pod-deletes",
-        vec![hook(
-            "pod-deletes.harness.dev",
-            "pod-deletes",
-            rules("", &["DELETE"], &["pods"]),
-        )],
+        rules("", &["DELETE"], &["pods"]),
     )
     .await;
     pod_in(&client, "web-0", "Running", true).await;
@@ -394,14 +396,11 @@ async fn delete_collection_admits_each_item_without_a_name() {
             json!({"status": {"message": "labelled keep"}}),
         )
     });
-    validating(
+    configure(
+        Hook::Validating,
         &client,
         "keeper",
-        vec![hook(
-            "keeper.harness.dev",
-            "keeper",
-            rules("", &["DELETE"], &["configmaps"]),
-        )],
+        rules("", &["DELETE"], &["configmaps"]),
     )
     .await;
     let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
@@ -493,24 +492,18 @@ async fn namespace_finalize_is_an_update_of_its_subresource() {
         )
     });
     let main_only = recorder(&s, "main-only", |review| answer(review, true, json!({})));
-    validating(
+    configure(
+        Hook::Validating,
         &client,
         "finalizers",
-        vec![hook(
-            "finalizers.harness.dev",
-            "finalizers",
-            rules("", &["UPDATE"], &["namespaces/finalize"]),
-        )],
+        rules("", &["UPDATE"], &["namespaces/finalize"]),
     )
     .await;
-    validating(
+    configure(
+        Hook::Validating,
         &client,
         "main-only",
-        vec![hook(
-            "main-only.harness.dev",
-            "main-only",
-            rules("", &["UPDATE"], &["namespaces"]),
-        )],
+        rules("", &["UPDATE"], &["namespaces"]),
     )
     .await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
@@ -574,14 +567,11 @@ async fn namespace_finalize_is_an_update_of_its_subresource() {
 async fn policies_refuse_deletes_before_validating_webhooks_are_called() {
     let (s, client) = server().await;
     let watcher = recorder(&s, "watcher", |review| answer(review, true, json!({})));
-    validating(
+    configure(
+        Hook::Validating,
         &client,
         "watcher",
-        vec![hook(
-            "watcher.harness.dev",
-            "watcher",
-            rules("", &["DELETE"], &["configmaps"]),
-        )],
+        rules("", &["DELETE"], &["configmaps"]),
     )
     .await;
     denying(
