@@ -455,6 +455,7 @@ impl TestEnv {
         } else {
             faker
         };
+        #[cfg(feature = "embedded")]
         if let Some(server) = self.embedded_server() {
             serve_kubelets(server, &faker);
         }
@@ -778,6 +779,7 @@ pub async fn env() -> TestEnv {
 /// Each fake node's kubelet, as `nodes/{node}/proxy` reaches it: the
 /// faker's summary API at `/stats/summary`, and the kubelet's own 404
 /// (Go's `http.NotFound`) for any other path.
+#[cfg(feature = "embedded")]
 fn serve_kubelets(server: &kube_harness_apiserver::ApiServer, faker: &StatusFaker) {
     let read = Arc::new(faker.summaries());
     for node in faker.node_names() {

@@ -284,6 +284,7 @@ impl StatusFaker {
 
     /// [`StatusFaker::kubelet_summary`] for a server's node proxy, without
     /// keeping the faker alive (`None` once it is gone).
+    #[cfg(feature = "embedded")]
     pub(crate) fn summaries(
         &self,
     ) -> impl Fn(&str) -> Option<serde_json::Value> + Send + Sync + 'static {
