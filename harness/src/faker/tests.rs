@@ -616,6 +616,7 @@ fn expansion_follows_request_and_disk_usage_is_published() {
     );
     let reasons = sim.reasons("data-db-0");
     for r in [
+        "ExternalExpanding",
         "Resizing",
         "FileSystemResizeRequired",
         "FileSystemResizeSuccessful",

@@ -157,6 +157,21 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                 .and_then(|s| s.volume_name.clone())
                 .unwrap_or_default();
             let req = req.expect("want > 0 implies a request");
+            // kube-controller-manager's expand controller hands a CSI
+            // volume to the external resizer
+            // (`pkg/controller/volume/expand/expand_controller.go`).
+            say_once(
+                mem,
+                format!("externalexpanding/{uid}/{}", req.0),
+                EventSpec::new(
+                    "Normal",
+                    "volume_expand",
+                    ObjRef::to(pvc),
+                    "ExternalExpanding",
+                    "waiting for an external controller to expand this PVC",
+                ),
+                &mut out,
+            );
             let mut status = old.clone().unwrap_or_else(|| json!({}));
             status["allocatedResources"] = json!({"storage": req});
             let ts = r.ts();
