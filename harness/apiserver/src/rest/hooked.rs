@@ -54,16 +54,6 @@ impl<'a> Write<'a> {
     }
 }
 
-/// How admission names a write's subresource and kind: the view's when the
-/// write came through one, else the stored kind's (`status` or none).
-fn scope(part: Part, view: Option<&crate::admission::View>) -> (&'static str, Option<Kind>) {
-    match (view, part) {
-        (Some(v), _) => (v.subresource, Some(v.kind)),
-        (None, Part::Status) => ("status", None),
-        (None, Part::Main) => ("", None),
-    }
-}
-
 pub(super) fn attributes<'a>(
     req: &'a Write<'a>,
     operation: Operation,
@@ -109,7 +99,7 @@ pub(super) async fn create(
     let a = attributes(
         req,
         Operation::Create,
-        scope(Part::Main, None),
+        ops::admission_scope(Part::Main, None),
         &key,
         None,
         None,
@@ -125,7 +115,7 @@ pub(super) async fn create(
     let a = attributes(
         req,
         Operation::Create,
-        scope(Part::Main, None),
+        ops::admission_scope(Part::Main, None),
         &key,
         Some(&admitted),
         None,
@@ -155,7 +145,7 @@ pub(super) async fn update(
             name.to_string(),
         ),
     };
-    let scope = scope(part, o.view);
+    let scope = ops::admission_scope(part, o.view);
     for _ in 0..ATTEMPTS {
         let Some(old) = req.shared.lock().get(&at.gr, &at.key) else {
             return Err(ApiError::not_found(target(req.info, name)));
@@ -270,7 +260,7 @@ pub(super) async fn before_delete(
     let a = attributes(
         req,
         Operation::Delete,
-        scope(Part::Main, None),
+        ops::admission_scope(Part::Main, None),
         &key,
         None,
         Some(&old),

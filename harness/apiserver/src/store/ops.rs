@@ -569,6 +569,7 @@ pub(crate) fn admit_update(
         part,
         opts.field_validation,
     )?;
+    let (subresource, kind) = admission_scope(part, opts.view);
     let viewed = opts.view.map(|v| ((v.of)(info, &new), (v.of)(info, &old)));
     let (object, old_object) = viewed.as_ref().map_or((&new, &*old), |(n, o)| (n, o));
     crate::admission::validate(
@@ -576,12 +577,8 @@ pub(crate) fn admit_update(
         &Attributes {
             info,
             version,
-            subresource: opts
-                .view
-                .map_or(if part == Part::Status { "status" } else { "" }, |v| {
-                    v.subresource
-                }),
-            kind: opts.view.map(|v| v.kind),
+            subresource,
+            kind,
             operation: Operation::Update,
             name,
             namespace: &at.key.0,
@@ -650,6 +647,19 @@ pub(crate) struct DeleteOpts {
     pub admission: DeleteAdmission,
 }
 
+/// How admission names an update's subresource and kind: the view's when
+/// the write came through one, else the stored kind's (`status` or none).
+pub(crate) fn admission_scope(
+    part: Part,
+    view: Option<&crate::admission::View>,
+) -> (&'static str, Option<crate::admission::Kind>) {
+    match (view, part) {
+        (Some(v), _) => (v.subresource, Some(v.kind)),
+        (None, Part::Status) => ("status", None),
+        (None, Part::Main) => ("", None),
+    }
+}
+
 /// How admission sees a delete.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum DeleteAdmission {
@@ -660,8 +670,9 @@ pub(crate) enum DeleteAdmission {
     /// `handlers/delete.go` builds one set of attributes for the whole
     /// collection).
     Unnamed,
-    /// Not at all: the delete a granted eviction does (its storage passes
-    /// `rest.ValidateAllObjectFunc`; the Eviction itself was admitted).
+    /// Not here: the delete a granted eviction does (its storage passes
+    /// `rest.ValidateAllObjectFunc`; the Eviction itself was admitted), or
+    /// one whose whole chain already ran with webhooks (`hooked::before_delete`).
     Skipped,
 }
 
