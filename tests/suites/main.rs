@@ -11,3 +11,8 @@ mod rollout_faults;
 mod rollout_paused;
 mod rollout_restart;
 mod rollout_stuck;
+mod storage;
+mod storage_disruption;
+mod storage_policy;
+mod storage_replicas;
+mod storage_sizing;
