@@ -9,7 +9,6 @@ pub use crate::disruption::{self, DisruptionError};
 #[cfg(feature = "rstest")]
 pub use crate::env::env;
 pub use crate::env::{BackendKind, EnvError, OperatorHandle, TestEnv};
-pub use crate::faker::{CAPACITY_BYTES_ANNOTATION, USED_BYTES_ANNOTATION};
 pub use crate::faker::{Kind as FakerKind, StatusFaker};
 pub use crate::timeline::Track;
 pub use crate::{object, skip};

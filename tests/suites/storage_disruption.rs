@@ -53,6 +53,7 @@ async fn resumes_growth_operation_after_operator_pod_restart() -> Result<()> {
         .note("Operator/storage-operator", "restarted", "growth queued");
     consistently(w.shape())
         .for_(2.mins())
+        .every(1.s())
         .should(all_of![
             field("status.pendingAction", eq(&queued)),
             field("requests", eq(["5Gi", "5Gi", "5Gi"])),
@@ -95,6 +96,7 @@ async fn continues_growth_safely_after_failover() -> Result<()> {
     w.faker.node_not_ready(&node);
     let shape = eventually(w.shape())
         .within(2.mins())
+        .every(1.s())
         .should(all_of![
             field("status.currentPrimary", eq("db-1")),
             field("roles[1]", eq("primary")),
@@ -155,6 +157,7 @@ async fn rolling_image_upgrade_while_dynamic_sizing_active() -> Result<()> {
     w.use_gib(0, 4.5);
     let shape = eventually(w.shape())
         .within(2.mins())
+        .every(1.s())
         .should(all_of![
             field("requests", eq(["10Gi", "10Gi", "10Gi"])),
             field("status.effectiveSize", eq("10Gi")),
@@ -167,6 +170,7 @@ async fn rolling_image_upgrade_while_dynamic_sizing_active() -> Result<()> {
     );
     eventually(w.shape())
         .within(10.mins())
+        .every(1.s())
         .should(all_of![
             field("images", eq(["db:v2", "db:v2", "db:v2"])),
             field("capacities", eq(["10Gi", "10Gi", "10Gi"])),

@@ -153,6 +153,7 @@ async fn respects_limit_and_does_not_grow_beyond_it() -> Result<()> {
     w.faker.fill_disk("data-db-0", 50 << 20);
     eventually(w.shape())
         .within(10.mins())
+        .every(1.s())
         .should(all_of![
             field("status.effectiveSize", eq("8Gi")),
             field(

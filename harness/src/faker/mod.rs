@@ -12,11 +12,12 @@
 //! is the one public surface: it runs rounds in a loop on tokio time, or one
 //! at a time with [`StatusFaker::step`].
 //!
-//! Disk usage a test sets with [`StatusFaker::set_disk_usage`] is published on
-//! the PVC as the annotations [`USED_BYTES_ANNOTATION`] and
-//! [`CAPACITY_BYTES_ANNOTATION`] (decimal bytes), and in each node's kubelet
-//! summary API ([`StatusFaker::kubelet_summary`]; on the embedded backend at
-//! `nodes/{node}/proxy/stats/summary`, where real operators read it).
+//! Disk usage a test sets with [`StatusFaker::set_disk_usage`] (or
+//! [`StatusFaker::fill_disk`]) is served where real operators and
+//! metrics-server read it: each node's kubelet summary API
+//! ([`StatusFaker::kubelet_summary`]; on the embedded backend at
+//! `nodes/{node}/proxy/stats/summary`). It is not written into any object,
+//! so a disk filling up costs the API server nothing.
 
 mod attach;
 pub(crate) mod driver;
@@ -49,7 +50,6 @@ pub use nodes::FAKE_NODE_LABEL;
 use rules::Pattern;
 use rules::Rules;
 pub use rules::Timings;
-pub use volumes::{CAPACITY_BYTES_ANNOTATION, USED_BYTES_ANNOTATION};
 
 /// Where the faker's object timestamps come from (the env's virtual clock).
 pub type StampFn = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;

@@ -1,5 +1,4 @@
-//! Dynamic provisioning, binding and online expansion of PVCs, plus the disk
-//! usage a test sets.
+//! Dynamic provisioning, binding and online expansion of PVCs.
 //!
 //! Upstream references: the external-provisioner (`ProvisioningSucceeded`,
 //! `ProvisioningFailed` "failed to provision volume with StorageClass …"),
@@ -10,11 +9,8 @@
 //! events; `Resizing` then `FileSystemResizePending` conditions;
 //! `status.allocatedResources`; `status.capacity` follows last).
 //!
-//! Disk usage: a real operator reads kubelet volume stats
-//! (`kubelet_volume_stats_used_bytes`), which no fake can serve. The faker
-//! publishes the value a test sets as annotations on the PVC:
-//! [`USED_BYTES_ANNOTATION`] and [`CAPACITY_BYTES_ANNOTATION`] (decimal
-//! bytes). An operator under test reads them through a small adapter.
+//! Disk usage is not here: a test's figures are served where real operators
+//! read them, the kubelet's summary API (`summary.rs`).
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -25,11 +21,6 @@ use super::model::{
     EventSpec, Kind, Memory, ObjRef, Round, Target, Write, is_terminating, name, say_once,
     status_write, to_value,
 };
-
-/// Annotation the faker sets to the used bytes of a PVC's filesystem.
-pub const USED_BYTES_ANNOTATION: &str = "faker.kube-harness.io/used-bytes";
-/// Annotation the faker sets to the filesystem size (follows `status.capacity`).
-pub const CAPACITY_BYTES_ANNOTATION: &str = "faker.kube-harness.io/capacity-bytes";
 
 const PROVISIONER: &str = "faker.csi.kube-harness.io";
 /// The external-resizer sidecar names itself after the driver it serves.
@@ -148,7 +139,6 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
         let cap = capacity(pvc);
         let want = req.as_ref().and_then(quantity_bytes).unwrap_or(0);
         let have = cap.as_ref().and_then(quantity_bytes).unwrap_or(0);
-        let mut shown_capacity = have;
         if want > have {
             let resize_at = *m.resize_at.get_or_insert(r.now);
             let pv_name = pvc
@@ -200,7 +190,6 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                     ),
                     &mut out,
                 );
-                shown_capacity = want;
                 m.resize_at = None;
             } else if r.elapsed(resize_at, t.expand / 2) {
                 set_condition(
@@ -252,23 +241,6 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
             ));
         } else {
             m.resize_at = None;
-        }
-        if let Some(usage) = r.rules.disk_usage.get(&pvc_name) {
-            let used = usage.at(r.now).min(shown_capacity);
-            let annotations = pvc.metadata.annotations.clone().unwrap_or_default();
-            let used_s = used.to_string();
-            let cap_s = shown_capacity.to_string();
-            if annotations.get(USED_BYTES_ANNOTATION) != Some(&used_s)
-                || annotations.get(CAPACITY_BYTES_ANNOTATION) != Some(&cap_s)
-            {
-                out.push(Write::Patch {
-                    target: Target::of(Kind::PersistentVolumeClaim, &pvc.metadata),
-                    patch: json!({"metadata": {"annotations": {
-                        USED_BYTES_ANNOTATION: used_s,
-                        CAPACITY_BYTES_ANNOTATION: cap_s,
-                    }}}),
-                });
-            }
         }
         mem.pvcs.insert(uid, m);
     }
