@@ -12,6 +12,8 @@ mod rollout_paused;
 mod rollout_restart;
 mod rollout_stuck;
 mod storage;
+mod storage_backup;
+mod storage_catches;
 mod storage_disruption;
 mod storage_policy;
 mod storage_replicas;

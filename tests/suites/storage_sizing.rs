@@ -32,6 +32,7 @@ async fn refused(w: &Storage, spec: storage_operator::DatabaseSpec) -> Result<St
 /// `staging/src/k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go`).
 #[tokio::test(start_paused = true)]
 async fn rejects_invalid_configurations() -> Result<()> {
+    crate::storage::report::scenario(async {
     let w = Storage::start(Faults::default()).await?;
     let prefix = "Database.storage.kube-harness.dev \"bad\" is invalid: ";
 
@@ -98,33 +99,47 @@ async fn rejects_invalid_configurations() -> Result<()> {
             .map_err(|e| anyhow::anyhow!("{good:?} refused: {e}"))?;
     }
     w.finish().await
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]
 async fn provisions_pvc_at_request_size() -> Result<()> {
-    let w = Storage::healthy(spec(3), Faults::default()).await?;
-    w.use_gib_all(3, 1.0);
-    consistently(w.shape())
-        .for_(60.s())
-        .every(5.s())
-        .should(all_of![
-            field("requests", eq(["5Gi", "5Gi", "5Gi"])),
-            field("capacities", eq(["5Gi", "5Gi", "5Gi"])),
-            field("status.effectiveSize", eq("5Gi")),
-            field("status.pendingAction", absent()),
-            field("growths", eq(0)),
-            field("roles", eq(["primary", "replica", "replica"])),
-        ])
-        .await?;
-    w.finish().await
+    crate::storage::report::scenario(async {
+        let w = Storage::healthy(spec(3), Faults::default()).await?;
+        w.use_gib_all(3, 1.0);
+        consistently(w.shape())
+            .for_(60.s())
+            .every(5.s())
+            .should(all_of![
+                field("requests", eq(["5Gi", "5Gi", "5Gi"])),
+                field("capacities", eq(["5Gi", "5Gi", "5Gi"])),
+                field("status.effectiveSize", eq("5Gi")),
+                field("status.pendingAction", absent()),
+                field("growths", eq(0)),
+                field("roles", eq(["primary", "replica", "replica"])),
+            ])
+            .await?;
+        w.finish().await
+    })
+    .await
 }
 
 /// The seed's failure #1: usage past the buffer must grow the claims.
 #[tokio::test(start_paused = true)]
 async fn grows_storage_when_usage_exceeds_target_buffer() -> Result<()> {
-    let w = Storage::healthy(spec(3), Faults::default()).await?;
-    // 4.5 of 5Gi: 90% used, less than 20% free.
-    w.use_gib(0, 4.5);
+    crate::storage::report::scenario(async {
+        let w = Storage::healthy(spec(3), Faults::default()).await?;
+        grows_on_usage(&w).await?;
+        w.finish().await
+    })
+    .await
+}
+
+/// 4.5 of 5Gi on db-0 (90% used, less than 20% free): a resize is asked
+/// for within two usage polls and every claim reaches 6Gi, once.
+pub(crate) async fn grows_on_usage(w: &Storage) -> Result<()> {
+    w.fill_and_expect_growth(0, 4.5, 5.mins()).await?;
     let shape = w.grown_to("6Gi", 3).await?;
     let growth = &shape.status.history[0];
     assert_eq!(
@@ -140,66 +155,72 @@ async fn grows_storage_when_usage_exceeds_target_buffer() -> Result<()> {
         .await?;
     w.env.timeline().expect("GrowthStarted").exactly(1)?;
     w.env.timeline().expect("GrowthCompleted").exactly(1)?;
-    w.finish().await
+    Ok(())
 }
 
 #[tokio::test(start_paused = true)]
 async fn respects_limit_and_does_not_grow_beyond_it() -> Result<()> {
-    let mut s = spec(2);
-    s.storage.limit = "8Gi".into();
-    let w = Storage::healthy(s, Faults::default()).await?;
-    // A disk that keeps filling: 50 MiB per second of virtual time.
-    w.use_gib(0, 4.0);
-    w.faker.fill_disk("data-db-0", 50 << 20);
-    eventually(w.shape())
-        .within(10.mins())
-        .every(1.s())
-        .should(all_of![
-            field("status.effectiveSize", eq("8Gi")),
-            field(
-                "status.pendingAction.reason",
-                contains("at the limit of 8Gi")
-            ),
-        ])
-        .await?;
-    consistently(w.shape())
-        .for_(10.mins())
-        .every(30.s())
-        .should(all_of![
-            field("requests", eq(["8Gi", "8Gi"])),
-            field("status.effectiveSize", eq("8Gi")),
-        ])
-        .await?;
-    // Announced when the planned growth first hits the limit, and once more
-    // if it becomes an emergency; never on every poll.
-    w.env.timeline().expect("LimitReached").at_least(1)?;
-    w.env.timeline().expect("LimitReached").at_most(2)?;
-    w.finish().await
+    crate::storage::report::scenario(async {
+        let mut s = spec(2);
+        s.storage.limit = "8Gi".into();
+        let w = Storage::healthy(s, Faults::default()).await?;
+        // A disk that keeps filling: 50 MiB per second of virtual time.
+        w.use_gib(0, 4.0);
+        w.faker.fill_disk("data-db-0", 50 << 20);
+        eventually(w.shape())
+            .within(10.mins())
+            .every(1.s())
+            .should(all_of![
+                field("status.effectiveSize", eq("8Gi")),
+                field(
+                    "status.pendingAction.reason",
+                    contains("at the limit of 8Gi")
+                ),
+            ])
+            .await?;
+        consistently(w.shape())
+            .for_(10.mins())
+            .every(30.s())
+            .should(all_of![
+                field("requests", eq(["8Gi", "8Gi"])),
+                field("status.effectiveSize", eq("8Gi")),
+            ])
+            .await?;
+        // Announced when the planned growth first hits the limit, and once more
+        // if it becomes an emergency; never on every poll.
+        w.env.timeline().expect("LimitReached").at_least(1)?;
+        w.env.timeline().expect("LimitReached").at_most(2)?;
+        w.finish().await
+    })
+    .await
 }
 
 #[tokio::test(start_paused = true)]
 async fn grows_immediately_when_critical_threshold_is_reached() -> Result<()> {
-    let mut s = spec(3);
-    // Closed now (02:00) and for two more hours: only an emergency may grow.
-    s.storage.maintenance_window = Some(window());
-    let w = Storage::healthy(s, Faults::default()).await?;
-    w.use_gib(1, 4.8);
-    let shape = w.grown_to("6Gi", 3).await?;
-    let growth = &shape.status.history[0];
-    assert_eq!(growth.kind, ActionKind::Emergency);
-    assert_eq!(
-        growth.reason,
-        "data-db-1 is 96% full, at or above the critical threshold of 95%"
-    );
-    // Within one usage poll and one expansion, not at the window.
-    let tl = w.env.timeline().timeline();
-    let started = tl.first("GrowthStarted").expect("GrowthStarted");
-    assert!(
-        started.at < 2 * crate::storage::POLL + std::time::Duration::from_secs(60),
-        "{}",
-        tl.render()
-    );
-    w.finish().await
+    crate::storage::report::scenario(async {
+        let mut s = spec(3);
+        // Closed now (02:00) and for two more hours: only an emergency may grow.
+        s.storage.maintenance_window = Some(window());
+        let w = Storage::healthy(s, Faults::default()).await?;
+        w.use_gib(1, 4.8);
+        let shape = w.grown_to("6Gi", 3).await?;
+        let growth = &shape.status.history[0];
+        assert_eq!(growth.kind, ActionKind::Emergency);
+        assert_eq!(
+            growth.reason,
+            "data-db-1 is 96% full, at or above the critical threshold of 95%"
+        );
+        // Within one usage poll and one expansion, not at the window.
+        let tl = w.env.timeline().timeline();
+        let started = tl.first("GrowthStarted").expect("GrowthStarted");
+        assert!(
+            started.at < 2 * crate::storage::POLL + std::time::Duration::from_secs(60),
+            "{}",
+            tl.render()
+        );
+        w.finish().await
+    })
+    .await
 }
 
 /// Seed topologies T1 (no replicas), T2 (one replica), T3 (several): the
@@ -210,21 +231,24 @@ async fn grows_immediately_when_critical_threshold_is_reached() -> Result<()> {
 #[case::multiple_replicas_t3(3)]
 #[tokio::test(start_paused = true)]
 async fn handles_dynamic_sizing(#[case] instances: i32) -> Result<()> {
-    let w = Storage::healthy(spec(instances), Faults::default()).await?;
-    let last = instances - 1;
-    w.use_gib(last, 4.5);
-    let shape = w.grown_to("6Gi", instances as usize).await?;
-    let mut roles = vec!["replica"; instances as usize];
-    roles[0] = "primary";
-    assert_eq!(shape.roles, roles);
-    assert_eq!(shape.status.disks.len(), instances as usize);
-    let fullest = shape
-        .status
-        .disks
-        .iter()
-        .max_by_key(|d| d.used_bytes)
-        .unwrap();
-    assert_eq!(fullest.used_bytes, (4.5 * GI as f64) as u64);
-    assert_eq!(shape.status.history.len(), 1, "{:?}", shape.status.history);
-    w.finish().await
+    crate::storage::report::scenario(async {
+        let w = Storage::healthy(spec(instances), Faults::default()).await?;
+        let last = instances - 1;
+        w.fill_and_expect_growth(last, 4.5, 5.mins()).await?;
+        let shape = w.grown_to("6Gi", instances as usize).await?;
+        let mut roles = vec!["replica"; instances as usize];
+        roles[0] = "primary";
+        assert_eq!(shape.roles, roles);
+        assert_eq!(shape.status.disks.len(), instances as usize);
+        let fullest = shape
+            .status
+            .disks
+            .iter()
+            .max_by_key(|d| d.used_bytes)
+            .unwrap();
+        assert_eq!(fullest.used_bytes, (4.5 * GI as f64) as u64);
+        assert_eq!(shape.status.history.len(), 1, "{:?}", shape.status.history);
+        w.finish().await
+    })
+    .await
 }

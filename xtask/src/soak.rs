@@ -15,7 +15,8 @@ use crate::process::{self, BUILD_LIMIT, Cmd, RUN_LIMIT, Runner};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// What to soak: `rollout` (the four rollout suites) or any test-name
+    /// What to soak: `rollout` (the four rollout suites), `storage` (seed
+    /// 000: the 22 scenarios and their catches) or any test-name
     /// filter of the `suites` test binary.
     suite: String,
     /// Number of runs.
@@ -37,7 +38,7 @@ const PACKAGE: &str = "kube-harness-suites";
 const TEST_TARGET: &str = "suites";
 
 /// Named suites and the test-name filter that selects them.
-const SUITES: &[(&str, &str)] = &[("rollout", "rollout_")];
+const SUITES: &[(&str, &str)] = &[("rollout", "rollout_"), ("storage", "storage_")];
 
 fn filter_for(suite: &str) -> &str {
     SUITES

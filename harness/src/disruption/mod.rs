@@ -139,10 +139,28 @@ pub async fn evict(client: &Client, namespace: &str, pod: &str) -> Result<(), Di
         Err(kube::Error::Api(e)) if e.code == 429 => Err(DisruptionError::EvictionBlocked {
             namespace: namespace.to_owned(),
             pod: pod.to_owned(),
-            message: e.message,
+            message: with_causes(&e),
         }),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(api_err(format!("evict pod {namespace}/{pod}"))(e)),
+    }
+}
+
+/// The server's message and its causes: kube-apiserver names the budget
+/// only in a cause ("The disruption budget db needs 3 healthy pods and has
+/// 3 currently"), which is the part a reader needs.
+fn with_causes(status: &kube::core::Status) -> String {
+    let causes: Vec<&str> = status
+        .details
+        .iter()
+        .flat_map(|d| &d.causes)
+        .map(|c| c.message.as_str())
+        .filter(|m| !m.is_empty())
+        .collect();
+    if causes.is_empty() {
+        status.message.clone()
+    } else {
+        format!("{} ({})", status.message, causes.join("; "))
     }
 }
 

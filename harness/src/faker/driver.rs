@@ -63,6 +63,7 @@ pub(crate) async fn read_world(client: &Client, ns: Option<&str>) -> Result<Worl
         pvs: list_cluster::<PersistentVolume>(client).await?,
         nodes: list_cluster::<Node>(client).await?,
         attachments: list_cluster::<VolumeAttachment>(client).await?,
+        jobs: list::<k8s_openapi::api::batch::v1::Job>(client, ns).await?,
     })
 }
 

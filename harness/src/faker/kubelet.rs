@@ -127,6 +127,10 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write>
         let Some(node_name) = acting_node(r, pod) else {
             continue;
         };
+        // A pod that ran to completion stays as it ended (until deleted).
+        if super::model::is_finished(pod) && !is_terminating(&pod.metadata) {
+            continue;
+        }
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let mut m = mem.pods.get(&uid).cloned().unwrap_or_default();
         if is_terminating(&pod.metadata) {

@@ -21,6 +21,7 @@
 
 mod attach;
 pub(crate) mod driver;
+mod jobs;
 mod kubelet;
 mod model;
 mod nodes;
@@ -95,6 +96,10 @@ fn round(r: &Round, enabled: &BTreeSet<Kind>, mem: &mut Memory) -> Vec<Write> {
     if on(Kind::Pod) {
         out.extend(scheduler::schedule(r, mem));
         out.extend(kubelet::reconcile(r, mem, on(Kind::VolumeAttachment)));
+    }
+    if on(Kind::Job) {
+        // After the kubelet: a Job pod's run counts from its containers' start.
+        out.extend(jobs::reconcile(r, mem));
     }
     if on(Kind::PodDisruptionBudget) {
         out.extend(nodes::budgets(r));
@@ -408,6 +413,18 @@ impl StatusFaker {
             };
             r.disk_usage.insert(pvc.to_owned(), usage);
         })
+    }
+
+    /// Jobs whose name matches `glob` never finish: their pods run on (a
+    /// backup that hangs).
+    pub fn job_hangs(&self, glob: &str) -> &Self {
+        self.with_rules(|r| r.hung_jobs.push(Pattern::new(glob)))
+    }
+
+    /// The first `times` pods of each Job whose name matches `glob` exit 1
+    /// (`Error`); the Job controller replaces them until `backoffLimit`.
+    pub fn job_fails(&self, glob: &str, times: u32) -> &Self {
+        self.with_rules(|r| r.failing_jobs.push((Pattern::new(glob), times)))
     }
 
     /// Change timings (delays of the healthy path).

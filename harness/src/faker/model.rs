@@ -45,11 +45,13 @@ pub enum Kind {
     Event,
     /// storage.k8s.io/v1 VolumeAttachment (cluster-scoped).
     VolumeAttachment,
+    /// batch/v1 Job.
+    Job,
 }
 
 impl Kind {
     /// Every kind, in the order the driver lists them.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::StatefulSet,
         Kind::Deployment,
         Kind::ReplicaSet,
@@ -61,6 +63,7 @@ impl Kind {
         Kind::PodDisruptionBudget,
         Kind::Event,
         Kind::VolumeAttachment,
+        Kind::Job,
     ];
 
     /// The REST coordinates used by the driver's dynamic client.
@@ -79,6 +82,7 @@ impl Kind {
             Kind::PodDisruptionBudget => ApiResource::erase::<PodDisruptionBudget>(&()),
             Kind::Event => ApiResource::erase::<Event>(&()),
             Kind::VolumeAttachment => ApiResource::erase::<VolumeAttachment>(&()),
+            Kind::Job => ApiResource::erase::<k8s_openapi::api::batch::v1::Job>(&()),
         }
     }
 
@@ -253,6 +257,8 @@ pub(crate) struct World {
     pub pdbs: Vec<PodDisruptionBudget>,
     /// All VolumeAttachments.
     pub attachments: Vec<VolumeAttachment>,
+    /// Jobs in scope.
+    pub jobs: Vec<k8s_openapi::api::batch::v1::Job>,
 }
 
 /// Per-object facts the controllers carry between rounds: when the faker first
@@ -269,6 +275,9 @@ pub(super) struct Memory {
     pub serial: u64,
     /// Keyed by VolumeAttachment name: when its attach or detach began.
     pub attachments: HashMap<String, Instant>,
+    /// Keyed by `<job uid>/<failed count>`: when the Job controller first
+    /// saw that many failures (its replacement back-off counts from there).
+    pub jobs: HashMap<String, Instant>,
 }
 
 /// What the kubelet remembers about one pod.

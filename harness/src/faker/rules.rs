@@ -33,6 +33,8 @@ pub struct Timings {
     pub attach: Duration,
     /// VolumeAttachment deleted → gone (ControllerUnpublish).
     pub detach: Duration,
+    /// How long a Job's pod runs before it exits.
+    pub job_run: Duration,
 }
 
 impl Default for Timings {
@@ -48,6 +50,7 @@ impl Default for Timings {
             crash_after: Duration::from_secs(1),
             attach: Duration::from_millis(200),
             detach: Duration::from_millis(200),
+            job_run: Duration::from_secs(1),
         }
     }
 }
@@ -140,6 +143,10 @@ pub(crate) struct Rules {
     pub disk_usage: BTreeMap<String, DiskUsage>,
     /// Nodes the faker creates if the cluster has none.
     pub nodes: u32,
+    /// Jobs (by name pattern) whose pods never exit.
+    pub hung_jobs: Vec<Pattern>,
+    /// Jobs (by name pattern) whose first N pods exit 1.
+    pub failing_jobs: Vec<(Pattern, u32)>,
 }
 
 impl Rules {
@@ -158,6 +165,21 @@ impl Rules {
         self.unbound_pvcs
             .iter()
             .any(|p| p.matches(pvc_name) || storage_class.is_some_and(|c| p.matches(c)))
+    }
+
+    /// Does this Job's pod run forever?
+    pub(crate) fn job_hangs(&self, job: &str) -> bool {
+        self.hung_jobs.iter().any(|p| p.matches(job))
+    }
+
+    /// How many of this Job's pods fail.
+    pub(crate) fn job_failures(&self, job: &str) -> u32 {
+        self.failing_jobs
+            .iter()
+            .filter(|(p, _)| p.matches(job))
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Extra readiness delay for a pod.

@@ -174,6 +174,7 @@ impl Sim {
             nodes: self.list(Kind::Node),
             pdbs: self.list(Kind::PodDisruptionBudget),
             attachments: self.list(Kind::VolumeAttachment),
+            jobs: self.list(Kind::Job),
         }
     }
 

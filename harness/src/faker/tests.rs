@@ -793,3 +793,136 @@ fn attach_controller_off_leaves_pods_unblocked() {
     assert!(sim.run_until(MINUTE, |s| converged(s, "db", 1)));
     assert!(sim.names(Kind::VolumeAttachment).is_empty());
 }
+
+fn backup_job(name: &str, backoff_limit: i32) -> serde_json::Value {
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {"backoffLimit": backoff_limit,
+                 "template": {"metadata": {"labels": {"app": "backup"}},
+                              "spec": {"restartPolicy": "Never",
+                                       "containers": [{"name": "backup", "image": "db:v1"}]}}},
+    })
+}
+
+fn job(sim: &Sim, name: &str) -> k8s_openapi::api::batch::v1::Job {
+    sim.typed(Kind::Job, name)
+}
+
+fn job_done(sim: &Sim, name: &str, type_: &str) -> bool {
+    job(sim, name)
+        .status
+        .and_then(|s| s.conditions)
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == type_ && c.status == "True"))
+}
+
+fn job_pods(sim: &Sim, job: &str) -> Vec<Pod> {
+    sim.names(Kind::Pod)
+        .iter()
+        .map(|n| pod(sim, n))
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("job-name"))
+                .map(String::as_str)
+                == Some(job)
+        })
+        .collect()
+}
+
+#[test]
+fn a_job_runs_its_pod_to_completion() {
+    let mut sim = Sim::new();
+    sim.create(Kind::Job, backup_job("backup-nightly", 6));
+    assert!(sim.run_until(MINUTE, |s| job_done(s, "backup-nightly", "Complete")));
+    let st = job(&sim, "backup-nightly").status.unwrap();
+    assert_eq!(
+        (st.succeeded, st.failed, st.active),
+        (Some(1), Some(0), Some(0))
+    );
+    assert!(st.start_time.is_some() && st.completion_time.is_some());
+    let types: Vec<String> = st
+        .conditions
+        .unwrap()
+        .into_iter()
+        .map(|c| c.type_)
+        .collect();
+    assert_eq!(types, ["SuccessCriteriaMet", "Complete"]);
+    let pods = job_pods(&sim, "backup-nightly");
+    assert_eq!(pods.len(), 1);
+    let p = &pods[0];
+    assert_eq!(
+        p.status.as_ref().unwrap().phase.as_deref(),
+        Some("Succeeded")
+    );
+    let terminated = p
+        .status
+        .as_ref()
+        .unwrap()
+        .container_statuses
+        .as_ref()
+        .unwrap()[0]
+        .state
+        .as_ref()
+        .unwrap()
+        .terminated
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (terminated.exit_code, terminated.reason.as_deref()),
+        (0, Some("Completed"))
+    );
+    assert_eq!(pod_condition(p, "Ready"), Some("False"));
+    let reasons = sim.reasons("backup-nightly");
+    assert_eq!(reasons, ["SuccessfulCreate", "Completed"], "{reasons:?}");
+}
+
+#[test]
+fn failed_job_pods_are_replaced_until_the_backoff_limit() {
+    let mut sim = Sim::new();
+    sim.rules
+        .failing_jobs
+        .push((super::rules::Pattern::new("backup-*"), 2));
+    sim.create(Kind::Job, backup_job("backup-a", 6));
+    // Two failures (10 s, then 20 s of back-off), then a success.
+    assert!(sim.run_until(3 * MINUTE, |s| job_done(s, "backup-a", "Complete")));
+    let st = job(&sim, "backup-a").status.unwrap();
+    assert_eq!((st.succeeded, st.failed), (Some(1), Some(2)));
+    assert_eq!(job_pods(&sim, "backup-a").len(), 3);
+
+    // A limit of 1 gives up on the second failure.
+    sim.create(Kind::Job, backup_job("backup-b", 1));
+    assert!(sim.run_until(3 * MINUTE, |s| job_done(s, "backup-b", "Failed")));
+    let st = job(&sim, "backup-b").status.unwrap();
+    assert_eq!(st.failed, Some(2));
+    let failed = st
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "Failed")
+        .unwrap();
+    assert_eq!(failed.reason.as_deref(), Some("BackoffLimitExceeded"));
+    assert_eq!(
+        failed.message.as_deref(),
+        Some("Job has reached the specified backoff limit")
+    );
+    assert!(
+        sim.reasons("backup-b")
+            .contains(&"BackoffLimitExceeded".to_string())
+    );
+}
+
+#[test]
+fn a_hung_job_never_finishes() {
+    let mut sim = Sim::new();
+    sim.rules
+        .hung_jobs
+        .push(super::rules::Pattern::new("backup-*"));
+    sim.create(Kind::Job, backup_job("backup-hung", 6));
+    assert!(!sim.run_until(10 * MINUTE, |s| {
+        job_done(s, "backup-hung", "Complete") || job_done(s, "backup-hung", "Failed")
+    }));
+    let st = job(&sim, "backup-hung").status.unwrap();
+    assert_eq!((st.active, st.ready), (Some(1), Some(1)));
+}

@@ -22,6 +22,8 @@ use kube_harness::prelude::*;
 use serde::Serialize;
 use std::time::Duration;
 use storage_operator::crd::{DATABASE_LABEL, ROLE_LABEL};
+pub(crate) mod report;
+
 use storage_operator::instances::{claim_name, pod_name, running_image};
 use storage_operator::{
     Budgets, Database, DatabaseSpec, DatabaseStatus, Faults, MaintenanceWindow, OperatorConfig,
@@ -285,6 +287,85 @@ impl Storage {
                 field("capacities", eq(all)),
             ])
             .await?)
+    }
+
+    /// Sets instance `n`'s usage to `gib` GiB and expects the operator to
+    /// ask for a bigger claim within `within`. When it does not, the error
+    /// is the growth-liveness diagnostic: when usage crossed the line, how
+    /// long nothing happened, the operator's last Events and what its log
+    /// says, then the wait's own report (shape, timeline).
+    pub(crate) async fn fill_and_expect_growth(
+        &self,
+        n: i32,
+        gib: f64,
+        within: Duration,
+    ) -> Result<Shape> {
+        let before = self.read_shape().await?;
+        let claim = claim_name(&pod_name(NAME, n));
+        let request = before.requests.get(n as usize).cloned().unwrap_or_default();
+        let capacity = before
+            .capacities
+            .get(n as usize)
+            .cloned()
+            .unwrap_or_default();
+        let percent = storage_operator::size::bytes(&capacity)
+            .map(|c| gib * GI as f64 * 100.0 / c as f64)
+            .unwrap_or(0.0);
+        self.use_gib(n, gib);
+        let crossed = self.env.timeline().elapsed();
+        self.env.timeline().note(
+            &format!("PersistentVolumeClaim/{claim}"),
+            "usage",
+            &format!("{gib}Gi of {capacity} ({percent:.0}%)"),
+        );
+        let waited = eventually(self.shape())
+            .within(within)
+            .should(field(&format!("requests[{n}]"), not(eq(&request))))
+            .await;
+        waited.map_err(|failure| {
+            let tl = self.env.timeline().timeline();
+            let events: Vec<String> = tl
+                .entries()
+                .iter()
+                .filter(|e| e.object == format!("Database/{NAME}"))
+                .filter_map(|e| match &e.what {
+                    kube_harness::timeline::What::Event {
+                        reason, message, ..
+                    } => Some(format!(
+                        "{} {reason}: {message}",
+                        kube_harness::timeline::offset(e.at)
+                    )),
+                    _ => None,
+                })
+                .collect();
+            let events = match events.len() {
+                0 => "none".to_string(),
+                k => events[k.saturating_sub(3)..].join("; "),
+            };
+            let mut said: Vec<String> = Vec::new();
+            for line in self.env.operator_logs().tail(200).into_iter().rev() {
+                let message = line
+                    .split_once(": ")
+                    .map_or(line.as_str(), |(_, m)| m)
+                    .to_string();
+                if !said.contains(&message) {
+                    said.push(message);
+                }
+                if said.len() == 3 {
+                    break;
+                }
+            }
+            anyhow::anyhow!(
+                "growth never requested: usage of {}/{} ({claim}) crossed {percent:.0}% at {}; \
+                 no resize requested within {}\n  the operator's last events: {events}\n  \
+                 its log says: {}\n{failure}",
+                pod_name(NAME, n),
+                storage_operator::crd::DATA,
+                kube_harness::timeline::offset(crossed),
+                kube_harness::wait::fmt_duration(within),
+                said.join(" | "),
+            )
+        })
     }
 
     /// Ordered teardown with its errors reported.
