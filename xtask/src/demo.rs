@@ -2,7 +2,9 @@
 //!
 //! The rollout story (`tests/examples/rollout_story.rs`: the rollout suites'
 //! scenarios on the embedded API server, printing the timeline and the
-//! Stuck-vs-Paused contract), then the assertion tour
+//! Stuck-vs-Paused contract), the storage story
+//! (`tests/examples/storage_story.rs`: seed 000's growth policy over a day and
+//! a half of cluster time, and the seed's bug named), then the assertion tour
 //! (`tests/examples/assertions_tour.rs`: what failure messages look like).
 //!
 //! Both examples belong to one package and are built by one
@@ -27,7 +29,7 @@ pub(crate) struct Args {
 const PACKAGE: &str = "kube-harness-suites";
 
 /// Examples the demo runs, in order.
-const EXAMPLES: &[&str] = &["rollout_story", "assertions_tour"];
+const EXAMPLES: &[&str] = &["rollout_story", "storage_story", "assertions_tour"];
 
 pub(crate) fn run(args: Args) -> Result<()> {
     let runner = Runner::new(args.dry_run);

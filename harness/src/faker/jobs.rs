@@ -149,6 +149,55 @@ fn exited(r: &Round, pod: &Pod, code: i32) -> Option<Write> {
     status_write(Target::of(Kind::Pod, &pod.metadata), old, status)
 }
 
+/// How a Job ends: its two terminal conditions (the `…Target` one and the
+/// final one) with one reason and message, and the Event saying so.
+struct Ending {
+    conditions: [&'static str; 2],
+    reason: &'static str,
+    message: &'static str,
+    /// Type, reason and message of the Event.
+    event: (&'static str, &'static str, &'static str),
+}
+
+impl Ending {
+    /// Writes the ending into `status` (read as `old`) at `now`.
+    fn write(
+        &self,
+        mem: &mut Memory,
+        job: &Job,
+        old: Option<Value>,
+        mut status: Value,
+        now: &str,
+        out: &mut Vec<Write>,
+    ) {
+        status["active"] = json!(0);
+        status["ready"] = json!(0);
+        for type_ in self.conditions {
+            set_condition(
+                &mut status,
+                old.as_ref(),
+                type_,
+                "True",
+                Some((self.reason, self.message)),
+                now,
+            );
+        }
+        out.extend(status_write(
+            Target::of(Kind::Job, &job.metadata),
+            old,
+            status,
+        ));
+        let (type_, reason, message) = self.event;
+        let uid = job.metadata.uid.as_deref().unwrap_or_default();
+        say_once(
+            mem,
+            format!("job-{reason}/{uid}"),
+            EventSpec::new(type_, CONTROLLER, ObjRef::to(job), reason, message),
+            out,
+        );
+    }
+}
+
 fn sync(r: &Round, mem: &mut Memory, job: &Job, pods: &[&Pod], out: &mut Vec<Write>) {
     let spec = job.spec.clone().unwrap_or_default();
     let uid = job.metadata.uid.clone().unwrap_or_default();
@@ -179,36 +228,16 @@ fn sync(r: &Round, mem: &mut Memory, job: &Job, pods: &[&Pod], out: &mut Vec<Wri
     status["failed"] = json!(failed);
     status["terminating"] = json!(0);
     status["uncountedTerminatedPods"] = json!({});
-    let job_ref = ObjRef::to(job);
 
     if succeeded >= completions {
-        status["active"] = json!(0);
-        status["ready"] = json!(0);
         status["completionTime"] = json!(ts);
-        for type_ in ["SuccessCriteriaMet", "Complete"] {
-            set_condition(
-                &mut status,
-                old.as_ref(),
-                type_,
-                "True",
-                Some((
-                    "CompletionsReached",
-                    "Reached expected number of succeeded pods",
-                )),
-                &ts,
-            );
-        }
-        out.extend(status_write(
-            Target::of(Kind::Job, &job.metadata),
-            old,
-            status,
-        ));
-        say_once(
-            mem,
-            format!("job-completed/{uid}"),
-            EventSpec::new("Normal", CONTROLLER, job_ref, "Completed", "Job completed"),
-            out,
-        );
+        let done = Ending {
+            conditions: ["SuccessCriteriaMet", "Complete"],
+            reason: "CompletionsReached",
+            message: "Reached expected number of succeeded pods",
+            event: ("Normal", "Completed", "Job completed"),
+        };
+        done.write(mem, job, old, status, &ts, out);
         return;
     }
     if failed > backoff_limit {
@@ -218,38 +247,14 @@ fn sync(r: &Round, mem: &mut Memory, job: &Job, pods: &[&Pod], out: &mut Vec<Wri
                 grace_seconds: None,
             });
         }
-        status["active"] = json!(0);
-        status["ready"] = json!(0);
-        for type_ in ["FailureTarget", "Failed"] {
-            set_condition(
-                &mut status,
-                old.as_ref(),
-                type_,
-                "True",
-                Some((
-                    "BackoffLimitExceeded",
-                    "Job has reached the specified backoff limit",
-                )),
-                &ts,
-            );
-        }
-        out.extend(status_write(
-            Target::of(Kind::Job, &job.metadata),
-            old,
-            status,
-        ));
-        say_once(
-            mem,
-            format!("job-failed/{uid}"),
-            EventSpec::new(
-                "Warning",
-                CONTROLLER,
-                job_ref,
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-            ),
-            out,
-        );
+        let message = "Job has reached the specified backoff limit";
+        let done = Ending {
+            conditions: ["FailureTarget", "Failed"],
+            reason: "BackoffLimitExceeded",
+            message,
+            event: ("Warning", "BackoffLimitExceeded", message),
+        };
+        done.write(mem, job, old, status, &ts, out);
         return;
     }
 
@@ -294,7 +299,7 @@ fn sync(r: &Round, mem: &mut Memory, job: &Job, pods: &[&Pod], out: &mut Vec<Wri
             out.push(Write::Event(EventSpec::new(
                 "Normal",
                 CONTROLLER,
-                job_ref.clone(),
+                ObjRef::to(job),
                 "SuccessfulCreate",
                 format!("Created pod: {pod_name}"),
             )));
