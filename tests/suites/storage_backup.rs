@@ -48,7 +48,7 @@ async fn backup_succeeds_without_deadlocking_storage_reconciliation() -> Result<
                 field("status.job", eq("backup-nightly")),
             ])
             .await?;
-        w.env.timeline().before("GrowthCompleted", "Completed")?;
+        w.events().await?.before("GrowthCompleted", "Completed")?;
         w.finish().await
     })
     .await

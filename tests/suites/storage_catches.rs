@@ -32,8 +32,9 @@ async fn catch_disk_usage_never_collected() -> Result<()> {
     let msg = fails(grows_on_usage(&w)).await;
     let first = msg.lines().next().unwrap_or_default();
     assert!(
-        first
-            .starts_with("growth never requested: usage of db-0/data (data-db-0) crossed 90% at +"),
+        first.starts_with(
+            "growth never requested: usage of db-0/data (data-db-0) reached 90% used at +"
+        ),
         "{msg}"
     );
     assert!(first.ends_with("; no resize requested within 5m"), "{msg}");

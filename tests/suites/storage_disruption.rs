@@ -64,7 +64,7 @@ async fn resumes_growth_operation_after_operator_pod_restart() -> Result<()> {
         w.jump(2 * HOUR);
         w.grown_to("6Gi", 3).await?;
         assert_eq!(w.operator.starts(), 2);
-        w.env.timeline().expect("GrowthStarted").exactly(1)?;
+        w.events().await?.expect("GrowthStarted").exactly(1)?;
         w.finish().await
     })
     .await
@@ -77,18 +77,17 @@ async fn resumes_growth_operation_after_primary_pod_restart() -> Result<()> {
         growth_in_flight(&w, 3).await?;
         delete_pod(&w.env, "db-0", 60.s()).await?;
         w.faker.resume();
-        let shape = w.grown_to("6Gi", 3).await?;
+        w.grown_to("6Gi", 3).await?;
         let shape = eventually(w.shape())
             .should(all_of![
                 field("status.phase", eq("Healthy")),
                 field("status.currentPrimary", eq("db-0")),
                 field("roles", eq(["primary", "replica", "replica"])),
             ])
-            .await
-            .unwrap_or(shape);
+            .await?;
         assert_eq!(shape.status.history.len(), 1);
         // Back within the failover delay: no replica was promoted.
-        w.env.timeline().expect("FailoverCompleted").never()?;
+        w.events().await?.expect("FailoverCompleted").never()?;
         w.finish().await
     })
     .await
@@ -119,8 +118,8 @@ pub(crate) async fn fails_over_then_grows(w: &Storage) -> Result<()> {
         ])
         .await?;
     assert_eq!(shape.status.primary_unready_since, None);
-    w.env.timeline().expect("FailoverStarted").exactly(1)?;
-    w.env.timeline().expect("FailoverCompleted").exactly(1)?;
+    w.events().await?.expect("FailoverStarted").exactly(1)?;
+    w.events().await?.expect("FailoverCompleted").exactly(1)?;
     // The new primary fills up: every claim grows, the old primary's too.
     w.use_gib(1, 4.5);
     eventually(w.shape())

@@ -35,7 +35,7 @@ async fn queues_growth_when_outside_maintenance_window() -> Result<()> {
                 field("status.history", eq(json!([]))),
             ])
             .await?;
-        w.env.timeline().expect("GrowthQueued").exactly(1)?;
+        w.events().await?.expect("GrowthQueued").exactly(1)?;
 
         // Two hours later the window opens: the queued growth runs.
         w.jump(2 * HOUR);
@@ -73,7 +73,7 @@ async fn respects_max_actions_per_day_budget() -> Result<()> {
             .every(1.mins())
             .should(field("requests", eq(["8Gi"])))
             .await?;
-        w.env.timeline().expect("BudgetExhausted").exactly(1)?;
+        w.events().await?.expect("BudgetExhausted").exactly(1)?;
 
         // A new day (UTC), a new budget.
         w.jump(24 * HOUR);
@@ -195,13 +195,23 @@ pub(crate) async fn grows_once_while_oscillating(w: &Storage) -> Result<()> {
     let history = &shape.status.history;
     if history.len() != 1 {
         let budget = shape.status.budget.as_ref();
+        let db = w
+            .env
+            .api::<storage_operator::Database>()
+            .get(crate::storage::NAME)
+            .await?;
+        let allowed = db
+            .spec
+            .storage
+            .max_actions_per_day
+            .map_or("no".to_string(), |m| m.to_string());
         let each: Vec<String> = history
             .iter()
             .map(|a| format!("{} {}→{} ({})", a.at.0, a.from, a.to, a.reason))
             .collect();
         anyhow::bail!(
-            "flapping: {} growths on {} against a daily budget of 3 while usage swung 78% ↔ 82% \
-             (expected 1, to 10Gi); claims now {:?}:\n  {}\n{}",
+            "flapping: {} growths on {} against a daily budget of {allowed} while usage swung \
+             78% ↔ 82% of 5Gi (expected 1, to 10Gi); claims now {:?}:\n  {}\n{}",
             history.len(),
             budget.map_or("?", |b| b.day.as_str()),
             shape.requests,

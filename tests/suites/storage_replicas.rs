@@ -32,13 +32,13 @@ async fn creates_new_replicas_at_effective_size() -> Result<()> {
             "no growth was needed for the new replica"
         );
         // It never asked for less: the claim was created at 6Gi.
-        w.env
-            .timeline()
+        w.events()
+            .await?
             .expect("request=6Gi")
             .on("PersistentVolumeClaim/data-db-2")
             .exactly(1)?;
-        w.env
-            .timeline()
+        w.events()
+            .await?
             .expect("request=5Gi")
             .on("PersistentVolumeClaim/data-db-2")
             .never()?;

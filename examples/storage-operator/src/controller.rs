@@ -225,11 +225,16 @@ async fn reconcile(cached: Arc<Database>, ctx: Arc<Ctx>) -> Result<Action, Recon
         || disks
             .iter()
             .any(|d| d.capacity_bytes < effective_before / 10 * 9);
-    let window = db.spec.storage.maintenance_window.as_ref().and_then(|w| {
-        Window::parse(&w.schedule, &w.duration)
-            .inspect_err(|e| warn!(name = %name, error = %e, "maintenance window ignored"))
-            .ok()
-            .map(|w| w.position(now))
+    // A window that does not parse never opens: planned growth waits (and
+    // says so) rather than running at any time.
+    let window = db.spec.storage.maintenance_window.as_ref().map(|w| {
+        Window::parse(&w.schedule, &w.duration).map_or_else(
+            |e| {
+                warn!(name = %name, error = %e, "maintenance window does not parse; it never opens");
+                crate::window::Position::Closed { opens: None }
+            },
+            |w| w.position(now),
+        )
     });
     let plan = plan::plan(&Inputs {
         storage: &db.spec.storage,
@@ -240,22 +245,6 @@ async fn reconcile(cached: Arc<Database>, ctx: Arc<Ctx>) -> Result<Action, Recon
         now,
         against_initial_size: ctx.config.faults.measure_against_initial_size,
     });
-
-    // Grow every bound claim to the effective size; unbound ones may not
-    // change yet (the API server refuses it) and are grown next time.
-    for c in claims.iter().filter(ours).filter(bound) {
-        if claim_size(c, None) < plan.effective {
-            let patch = json!({"spec": {"resources": {"requests": {"storage": size::quantity(plan.effective)}}}});
-            claims_api
-                .patch(
-                    &c.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-                .map_err(api_err(format!("grow claim {}", c.name_any())))?;
-        }
-    }
 
     let delay =
         jiff::SignedDuration::from_secs(i64::from(db.spec.failover_delay_seconds.unwrap_or(30)));
@@ -298,12 +287,12 @@ async fn reconcile(cached: Arc<Database>, ctx: Arc<Ctx>) -> Result<Action, Recon
         });
     }
     let collected = !disks.is_empty() || skip_storage;
-    if !collected
-        && status
-            .condition(condition::DISK_STATUS_COLLECTED)
-            .is_none_or(|c| c.status == "True")
-        && ready > 0
-    {
+    // Said when collection stops, or when instances first serve and it
+    // never started.
+    let was_collected = status
+        .condition(condition::DISK_STATUS_COLLECTED)
+        .is_none_or(|c| c.status == "True");
+    if !collected && ready > 0 && (was_collected || status.ready_instances == 0) {
         notes.push(Note {
             warning: true,
             reason: crate::crd::reason::DISK_STATUS_UNAVAILABLE,
@@ -399,6 +388,23 @@ async fn reconcile(cached: Arc<Database>, ctx: Arc<Ctx>) -> Result<Action, Recon
             .map_err(api_err(format!("write status of Database {name}")))?;
     }
     publish(&ctx, &db, &notes).await;
+    // Then grow every bound claim to the effective size, after the status
+    // recorded the growth: a growth is never made without being counted in
+    // the history and the budget. Unbound claims may not change yet (the
+    // API server refuses it) and are grown next time.
+    for c in claims.iter().filter(ours).filter(bound) {
+        if claim_size(c, None) < plan.effective {
+            let patch = json!({"spec": {"resources": {"requests": {"storage": size::quantity(plan.effective)}}}});
+            claims_api
+                .patch(
+                    &c.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .map_err(api_err(format!("grow claim {}", c.name_any())))?;
+        }
+    }
     Ok(Action::requeue(ctx.config.poll))
 }
 

@@ -138,9 +138,10 @@ pub struct StorageSpec {
     /// When planned growth may run; absent: at any time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maintenance_window: Option<MaintenanceWindow>,
-    /// At most this many growths per day (UTC), planned and emergency together.
+    /// At most this many growths per day (UTC), planned and emergency
+    /// together; at most 20, the growths the status keeps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 20))]
     pub max_actions_per_day: Option<i32>,
     /// Separate daily budgets for planned and emergency growth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,13 +175,13 @@ pub struct MaintenanceWindow {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Budgets {
-    /// Planned growths per day.
+    /// Planned growths per day (at most 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 20))]
     pub planned: Option<i32>,
-    /// Emergency growths per day.
+    /// Emergency growths per day (at most 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = 20))]
     pub emergency: Option<i32>,
 }
 

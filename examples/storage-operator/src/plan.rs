@@ -78,8 +78,12 @@ fn left(budget: Option<i32>, used: usize) -> Option<i32> {
 /// Decides.
 pub fn plan(i: &Inputs<'_>) -> Plan {
     let spec = i.storage;
-    let initial = size::bytes(&spec.size).unwrap_or(0);
-    let limit = size::bytes(&spec.limit).unwrap_or(u64::MAX);
+    // Admission refuses what is not a quantity; one it admits that this
+    // cannot read must not lift the limit: then nothing grows.
+    let (initial, limit) = match (size::bytes(&spec.size), size::bytes(&spec.limit)) {
+        (Some(s), Some(l)) => (s, l),
+        (s, _) => (s.unwrap_or(0), 0),
+    };
     let recorded = i
         .status
         .effective_size

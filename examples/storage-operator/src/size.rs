@@ -9,23 +9,31 @@ pub const GI: u64 = 1 << 30;
 pub fn bytes(quantity: &str) -> Option<u64> {
     let s = quantity.trim();
     let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
         .unwrap_or(s.len());
     let (number, suffix) = s.split_at(split);
     let n: f64 = number.parse().ok()?;
     let unit: f64 = match suffix {
         "" => 1.0,
+        "m" => 1e-3,
         "k" => 1e3,
         "M" => 1e6,
         "G" => 1e9,
         "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
         "Ki" => 1024.0,
         "Mi" => 1024f64.powi(2),
         "Gi" => 1024f64.powi(3),
         "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        // The decimal exponent form: `5e9`, `1E3`.
+        e if e.starts_with(['e', 'E']) => 10f64.powi(e[1..].parse().ok()?),
         _ => return None,
     };
-    Some((n * unit).ceil() as u64)
+    let bytes = (n * unit).ceil();
+    (bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
 /// `bytes` rounded up to whole Gi.
@@ -64,6 +72,9 @@ mod tests {
         assert_eq!(bytes("1.5Gi"), Some(GI * 3 / 2));
         assert_eq!(bytes("500M"), Some(500_000_000));
         assert_eq!(bytes("5 apples"), None);
+        assert_eq!(bytes("1Pi"), Some(GI << 20));
+        assert_eq!(bytes("5e9"), Some(5_000_000_000));
+        assert_eq!(bytes("500m"), Some(1));
         assert_eq!(quantity(10 * GI), "10Gi");
         assert_eq!(quantity(GI + 1), (GI + 1).to_string());
         assert_eq!(round_up_gi(GI + 1), 2 * GI);

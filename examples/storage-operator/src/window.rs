@@ -72,10 +72,12 @@ impl Window {
 /// The CEL rules the CRD carries on `maintenanceWindow` (the
 /// `schemars(transform)` of [`crate::crd::MaintenanceWindow`]).
 pub fn schema_rules(schema: &mut schemars::Schema) {
-    // One element of a field: `*` or a number or a range, with an optional
-    // step. `[*]`, not `\\*`: a CEL string literal has no `\\*` escape.
-    let field =
-        |n: &str| format!("([*]|{n}(-{n})?)(/[1-9][0-9]*)?(,([*]|{n}(-{n})?)(/[1-9][0-9]*)?)*");
+    // One element of a field: a number, or `*` or a range with an optional
+    // step (`5/10` is robfig's, not cron's: croner refuses it). `[*]`, not `\\*`: a CEL string literal has no `\\*` escape.
+    let field = |n: &str| {
+        let element = format!("([*]|{n}-{n})(/[1-9][0-9]*)?|{n}");
+        format!("({element})(,({element}))*")
+    };
     let sixty = field("[0-5]?[0-9]");
     let hour = field("(1?[0-9]|2[0-3])");
     let dom = field("([1-9]|[12][0-9]|3[01])");

@@ -415,6 +415,32 @@ impl StatusFaker {
         })
     }
 
+    /// Expanding a claim whose name or storage class matches `glob` fails:
+    /// the resizer's `VolumeResizeFailed` Warning and a
+    /// `ControllerResizeError` condition, capacity unchanged, until the rule
+    /// is lifted with [`StatusFaker::resize_succeeds`].
+    pub fn resize_fails(&self, glob: &str) -> &Self {
+        self.with_rules(|r| r.resize_failures.push(Pattern::new(glob)))
+    }
+
+    /// Lift every [`StatusFaker::resize_fails`] rule; waiting expansions go on.
+    pub fn resize_succeeds(&self) -> &Self {
+        self.with_rules(|r| r.resize_failures.clear())
+    }
+
+    /// Expanding a claim whose name or storage class matches `glob` takes
+    /// `takes` (the default is [`Timings::expand`]).
+    pub fn slow_resize(&self, glob: &str, takes: Duration) -> &Self {
+        self.with_rules(|r| r.slow_resizes.push((Pattern::new(glob), takes)))
+    }
+
+    /// A volume can be expanded again only `cooldown` after its last
+    /// expansion finished; an earlier change fails until then (one major
+    /// cloud allows one modification per disk every 6 hours).
+    pub fn resize_cooldown(&self, cooldown: Duration) -> &Self {
+        self.with_rules(|r| r.resize_cooldown = Some(cooldown))
+    }
+
     /// Jobs whose name matches `glob` never finish: their pods run on (a
     /// backup that hangs).
     pub fn job_hangs(&self, glob: &str) -> &Self {

@@ -298,6 +298,8 @@ pub(super) struct PvcMemory {
     pub pending_at: Option<Instant>,
     /// When the current expansion was first seen.
     pub resize_at: Option<Instant>,
+    /// When the last expansion finished (the per-volume cooldown counts from here).
+    pub resized_at: Option<Instant>,
 }
 
 /// Everything a controller needs for one round.

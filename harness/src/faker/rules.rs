@@ -143,6 +143,12 @@ pub(crate) struct Rules {
     pub disk_usage: BTreeMap<String, DiskUsage>,
     /// Nodes the faker creates if the cluster has none.
     pub nodes: u32,
+    /// Claims (by name or class pattern) whose expansion fails.
+    pub resize_failures: Vec<Pattern>,
+    /// Claims (by name or class pattern) whose expansion takes this long.
+    pub slow_resizes: Vec<(Pattern, Duration)>,
+    /// A volume may be expanded again only this long after its last expansion.
+    pub resize_cooldown: Option<Duration>,
     /// Jobs (by name pattern) whose pods never exit.
     pub hung_jobs: Vec<Pattern>,
     /// Jobs (by name pattern) whose first N pods exit 1.
@@ -165,6 +171,22 @@ impl Rules {
         self.unbound_pvcs
             .iter()
             .any(|p| p.matches(pvc_name) || storage_class.is_some_and(|c| p.matches(c)))
+    }
+
+    /// Does the expansion of this claim fail?
+    pub(crate) fn resize_fails(&self, claim: &str, class: Option<&str>) -> bool {
+        self.resize_failures
+            .iter()
+            .any(|p| p.matches(claim) || class.is_some_and(|c| p.matches(c)))
+    }
+
+    /// How long the expansion of this claim takes, when a rule says.
+    pub(crate) fn resize_time(&self, claim: &str, class: Option<&str>) -> Option<Duration> {
+        self.slow_resizes
+            .iter()
+            .filter(|(p, _)| p.matches(claim) || class.is_some_and(|c| p.matches(c)))
+            .map(|(_, d)| *d)
+            .max()
     }
 
     /// Does this Job's pod run forever?

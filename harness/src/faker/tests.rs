@@ -926,3 +926,123 @@ fn a_hung_job_never_finishes() {
     let st = job(&sim, "backup-hung").status.unwrap();
     assert_eq!((st.active, st.ready), (Some(1), Some(1)));
 }
+
+fn claim_capacity(sim: &Sim, name: &str) -> String {
+    let pvc: PersistentVolumeClaim = sim.typed(Kind::PersistentVolumeClaim, name);
+    pvc.status
+        .and_then(|s| s.capacity)
+        .and_then(|c| c.get("storage").map(|q| q.0.clone()))
+        .unwrap_or_default()
+}
+
+fn grow(sim: &mut Sim, name: &str, to: &str) {
+    sim.patch(
+        Kind::PersistentVolumeClaim,
+        name,
+        json!({"spec": {"resources": {"requests": {"storage": to}}}}),
+    );
+}
+
+/// A bound claim of a one-pod StatefulSet "db" at 1Gi.
+fn one_claim() -> Sim {
+    let mut sim = Sim::new();
+    sim.create(Kind::StatefulSet, statefulset("db", 1, "db:v1"));
+    assert!(sim.run_until(MINUTE, |s| converged(s, "db", 1)));
+    sim
+}
+
+#[test]
+fn a_failing_resize_is_reported_and_retried_once_lifted() {
+    let mut sim = one_claim();
+    sim.rules
+        .resize_failures
+        .push(super::rules::Pattern::new("data-*"));
+    grow(&mut sim, "data-db-0", "2Gi");
+    assert!(!sim.run_until(MINUTE, |s| claim_capacity(s, "data-db-0") == "2Gi"));
+    let pvc: PersistentVolumeClaim = sim.typed(Kind::PersistentVolumeClaim, "data-db-0");
+    let error = pvc
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "ControllerResizeError")
+        .unwrap();
+    let pv = pvc.spec.unwrap().volume_name.unwrap();
+    let message = error.message.unwrap();
+    assert!(
+        message.starts_with(&format!("resize volume \"{pv}\" by resizer \"faker.csi.kube-harness.io\" failed: rpc error: code = Internal")),
+        "{message}"
+    );
+    let failed: Vec<_> = sim
+        .events
+        .iter()
+        .filter(|e| e.reason == "VolumeResizeFailed")
+        .collect();
+    assert_eq!(failed.len(), 1, "said once per requested size");
+    assert_eq!(failed[0].type_, "Warning");
+    sim.rules.resize_failures.clear();
+    assert!(sim.run_until(MINUTE, |s| claim_capacity(s, "data-db-0") == "2Gi"));
+}
+
+#[test]
+fn a_second_resize_within_the_cooldown_fails_until_it_passes() {
+    let mut sim = one_claim();
+    sim.rules.resize_cooldown = Some(Duration::from_secs(6 * 3600));
+    grow(&mut sim, "data-db-0", "2Gi");
+    assert!(sim.run_until(MINUTE, |s| claim_capacity(s, "data-db-0") == "2Gi"));
+    grow(&mut sim, "data-db-0", "3Gi");
+    assert!(!sim.run_until(10 * MINUTE, |s| claim_capacity(s, "data-db-0") == "3Gi"));
+    let failed = sim
+        .events
+        .iter()
+        .find(|e| e.reason == "VolumeResizeFailed")
+        .unwrap();
+    assert!(
+        failed.message.contains(
+            "volume modification rate exceeded: one modification per volume every 21600s"
+        ),
+        "{}",
+        failed.message
+    );
+    // Six hours after the first expansion the same request goes through.
+    sim.rules.timings.round = Duration::from_secs(60);
+    assert!(sim.run_until(6 * 60 * MINUTE, |s| claim_capacity(s, "data-db-0") == "3Gi"));
+}
+
+#[test]
+fn a_slow_resize_takes_its_time() {
+    let mut sim = one_claim();
+    sim.rules
+        .slow_resizes
+        .push((super::rules::Pattern::new("data-db-0"), 5 * MINUTE));
+    grow(&mut sim, "data-db-0", "2Gi");
+    assert!(!sim.run_until(4 * MINUTE, |s| claim_capacity(s, "data-db-0") == "2Gi"));
+    assert!(sim.run_until(2 * MINUTE, |s| claim_capacity(s, "data-db-0") == "2Gi"));
+}
+
+#[test]
+fn a_block_volume_is_done_by_the_resizer_alone() {
+    let mut sim = Sim::new();
+    sim.create(
+        Kind::PersistentVolumeClaim,
+        json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "raw"},
+            "spec": {"volumeMode": "Block", "accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "1Gi"}}},
+        }),
+    );
+    assert!(sim.run_until(MINUTE, |s| claim_capacity(s, "raw") == "1Gi"));
+    grow(&mut sim, "raw", "2Gi");
+    assert!(sim.run_until(MINUTE, |s| claim_capacity(s, "raw") == "2Gi"));
+    let reasons = sim.reasons("raw");
+    assert!(
+        reasons.contains(&"VolumeResizeSuccessful".to_string()),
+        "{reasons:?}"
+    );
+    assert!(
+        !reasons.iter().any(|r| r.starts_with("FileSystemResize")),
+        "{reasons:?}"
+    );
+}

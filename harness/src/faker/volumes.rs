@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use super::kubelet::set_condition;
 use super::model::{
-    EventSpec, Kind, Memory, ObjRef, Round, Target, Write, is_terminating, name, say_once,
-    status_write, to_value,
+    EventSpec, Kind, Memory, ObjRef, PvcMemory, Round, Target, Write, is_terminating, name,
+    say_once, status_write, to_value,
 };
 
 const PROVISIONER: &str = "faker.csi.kube-harness.io";
@@ -165,7 +165,53 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
             let mut status = old.clone().unwrap_or_else(|| json!({}));
             status["allocatedResources"] = json!({"storage": req});
             let ts = r.ts();
-            if r.elapsed(resize_at, t.expand) {
+            if let Some(error) = resize_error(r, &m, &pvc_name, class.as_deref()) {
+                // The resizer's final error: recorded on the claim and in a
+                // Warning; it retries, so the timing starts over when the
+                // cause is gone (`external-resizer` `expandAndRecover`).
+                let message = format!(
+                    "resize volume \"{pv_name}\" by resizer \"{PROVISIONER}\" failed: {error}"
+                );
+                status["allocatedResourceStatuses"] =
+                    json!({"storage": "ControllerResizeInProgress"});
+                strip_condition(&mut status, "Resizing");
+                set_condition(
+                    &mut status,
+                    old.as_ref(),
+                    "ControllerResizeError",
+                    "True",
+                    Some(("", &message)),
+                    &ts,
+                );
+                say_once(
+                    mem,
+                    format!("resizefailed/{uid}/{}", req.0),
+                    EventSpec::new(
+                        "Warning",
+                        RESIZER,
+                        ObjRef::to(pvc),
+                        "VolumeResizeFailed",
+                        message,
+                    ),
+                    &mut out,
+                );
+                m.resize_at = None;
+                out.extend(status_write(
+                    Target::of(Kind::PersistentVolumeClaim, &pvc.metadata),
+                    old,
+                    status,
+                ));
+                mem.pvcs.insert(uid, m);
+                continue;
+            }
+            let expand = r
+                .rules
+                .resize_time(&pvc_name, class.as_deref())
+                .unwrap_or(t.expand);
+            // A raw block volume has no filesystem: the resizer finishes it
+            // (`VolumeResizeSuccessful`) and the kubelet has nothing to do.
+            let block = pvc.spec.as_ref().and_then(|s| s.volume_mode.as_deref()) == Some("Block");
+            if r.elapsed(resize_at, expand) {
                 status["capacity"] = json!({"storage": req});
                 status.as_object_mut().expect("object").remove("conditions");
                 status
@@ -178,20 +224,27 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                         patch: json!({"spec": {"capacity": {"storage": req}}}),
                     });
                 }
-                say_once(
-                    mem,
-                    format!("fsresized/{uid}/{}", req.0),
+                let done = if block {
+                    EventSpec::new(
+                        "Normal",
+                        RESIZER,
+                        ObjRef::to(pvc),
+                        "VolumeResizeSuccessful",
+                        "Resize volume succeeded",
+                    )
+                } else {
                     EventSpec::new(
                         "Normal",
                         "kubelet",
                         ObjRef::to(pvc),
                         "FileSystemResizeSuccessful",
                         format!("MountVolume.NodeExpandVolume succeeded for volume \"{pv_name}\""),
-                    ),
-                    &mut out,
-                );
+                    )
+                };
+                say_once(mem, format!("resized/{uid}/{}", req.0), done, &mut out);
                 m.resize_at = None;
-            } else if r.elapsed(resize_at, t.expand / 2) {
+                m.resized_at = Some(r.now);
+            } else if !block && r.elapsed(resize_at, expand / 2) {
                 set_condition(
                     &mut status,
                     old.as_ref(),
@@ -252,6 +305,25 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
         .collect();
     mem.pvcs.retain(|uid, _| live.contains(uid.as_str()));
     out
+}
+
+/// Why the resizer's expansion of this claim fails now, if it does: a
+/// fault rule, or a change within the per-volume cooldown after the last
+/// one (one major cloud allows one modification of a disk every 6 hours).
+fn resize_error(r: &Round, m: &PvcMemory, claim: &str, class: Option<&str>) -> Option<String> {
+    if r.rules.resize_fails(claim, class) {
+        return Some("rpc error: code = Internal desc = volume expansion failed (fault injected by the StatusFaker)".into());
+    }
+    let cooldown = r.rules.resize_cooldown?;
+    let last = m.resized_at?;
+    let left = cooldown.checked_sub(r.now.saturating_duration_since(last))?;
+    (!left.is_zero()).then(|| {
+        format!(
+            "rpc error: code = ResourceExhausted desc = volume modification rate exceeded: one modification per volume every {}s; next allowed in {}s",
+            cooldown.as_secs(),
+            left.as_secs()
+        )
+    })
 }
 
 fn strip_condition(status: &mut Value, type_: &str) {

@@ -356,7 +356,7 @@ impl Storage {
                 }
             }
             anyhow::anyhow!(
-                "growth never requested: usage of {}/{} ({claim}) crossed {percent:.0}% at {}; \
+                "growth never requested: usage of {}/{} ({claim}) reached {percent:.0}% used at {}; \
                  no resize requested within {}\n  the operator's last events: {events}\n  \
                  its log says: {}\n{failure}",
                 pod_name(NAME, n),
@@ -366,6 +366,14 @@ impl Storage {
                 said.join(" | "),
             )
         })
+    }
+
+    /// The timeline after listing the namespace's Events once more, so a
+    /// count right after a wait sees the Events published with its last
+    /// write.
+    pub(crate) async fn events(&self) -> Result<kube_harness::timeline::Timeline> {
+        self.env.timeline().sync().await?;
+        Ok(self.env.timeline().timeline())
     }
 
     /// Ordered teardown with its errors reported.

@@ -128,6 +128,78 @@ const SCENARIOS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The seed's "P0 Requirements Coverage" table: requirement, test.
+const P0: &[(&str, &str)] = &[
+    (
+        "Invalid config rejection",
+        "storage_sizing::rejects_invalid_configurations",
+    ),
+    (
+        "Initial PVC sizing",
+        "storage_sizing::provisions_pvc_at_request_size",
+    ),
+    (
+        "Growth on usage",
+        "storage_sizing::grows_storage_when_usage_exceeds_target_buffer",
+    ),
+    (
+        "Limit enforcement",
+        "storage_sizing::respects_limit_and_does_not_grow_beyond_it",
+    ),
+    (
+        "Emergency growth",
+        "storage_sizing::grows_immediately_when_critical_threshold_is_reached",
+    ),
+    (
+        "Maintenance window",
+        "storage_policy::queues_growth_when_outside_maintenance_window",
+    ),
+    (
+        "Operator restart",
+        "storage_disruption::resumes_growth_operation_after_operator_pod_restart",
+    ),
+    (
+        "Primary pod restart",
+        "storage_disruption::resumes_growth_operation_after_primary_pod_restart",
+    ),
+    (
+        "Failover",
+        "storage_disruption::continues_growth_safely_after_failover",
+    ),
+    (
+        "Node drain",
+        "storage_disruption::recovers_growth_operation_after_node_drain",
+    ),
+    (
+        "Backup interaction",
+        "storage_backup::backup_succeeds_without_deadlocking_storage_reconciliation",
+    ),
+    (
+        "Replica sizing",
+        "storage_replicas::creates_new_replicas_at_effective_size",
+    ),
+    (
+        "Rate limiting",
+        "storage_policy::respects_max_actions_per_day_budget",
+    ),
+];
+
+/// The seed's "Topology Coverage" table: topology, test.
+const TOPOLOGIES: &[(&str, &str)] = &[
+    (
+        "T1 (instances=1)",
+        "storage_sizing::handles_dynamic_sizing::case_1_no_replicas_t1",
+    ),
+    (
+        "T2 (instances=2)",
+        "storage_sizing::handles_dynamic_sizing::case_2_single_replica_t2",
+    ),
+    (
+        "T3 (instances>=3)",
+        "storage_sizing::handles_dynamic_sizing::case_3_multiple_replicas_t3",
+    ),
+];
+
 /// One scenario's recorded outcome.
 #[derive(Serialize, Deserialize)]
 struct Outcome {
@@ -150,23 +222,39 @@ fn target_dir() -> PathBuf {
 }
 
 /// Runs one of the seed's scenarios (named by the running test) and
-/// records its outcome in the report; returns the outcome unchanged.
+/// records its outcome in the report, a panic included (most checks are
+/// `assert!`s); returns the outcome, or resumes the panic.
 pub(crate) async fn scenario(body: impl Future<Output = Result<()>>) -> Result<()> {
+    use futures::FutureExt;
     let test = std::thread::current()
         .name()
         .unwrap_or_default()
         .to_string();
+    let row = SCENARIOS.iter().find(|(t, ..)| *t == test);
+    if row.is_some() {
+        // A stale outcome must never stand in for this run's.
+        let _ = std::fs::remove_file(outcome_path(&test));
+    }
     let start = tokio::time::Instant::now();
-    let result = body.await;
-    let Some((_, title, notes)) = SCENARIOS.iter().find(|(t, ..)| *t == test) else {
+    let caught = std::panic::AssertUnwindSafe(body).catch_unwind().await;
+    let Some((_, title, notes)) = row else {
         // Not one of the seed's rows (run under another name): nothing to record.
-        return result;
+        return caught.unwrap_or_else(|p| std::panic::resume_unwind(p));
     };
-    let error = result.as_ref().err().map(|e| format!("{e:#}"));
+    let error = match &caught {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("{e:#}")),
+        Err(p) => Some(
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panicked".into()),
+        ),
+    };
     let outcome = Outcome {
         test: test.clone(),
         title: title.to_string(),
-        passed: result.is_ok(),
+        passed: error.is_none(),
         notes: notes.to_string(),
         cause: error
             .as_deref()
@@ -177,17 +265,30 @@ pub(crate) async fn scenario(body: impl Future<Output = Result<()>>) -> Result<(
     if let Err(e) = record(&outcome) {
         println!("storage report not written: {e:#}");
     }
-    result
+    caught.unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
+fn outcome_path(test: &str) -> PathBuf {
+    target_dir()
+        .join("reports")
+        .join("storage")
+        .join(format!("{}.json", test.replace("::", "-")))
+}
+
+/// Writes the outcome and renders the report under a file lock: scenarios
+/// finish in parallel (threads, or nextest's processes), and a render that
+/// read the outcomes before another's was written must not land after it.
 fn record(outcome: &Outcome) -> Result<()> {
     let dir = target_dir().join("reports").join("storage");
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-    let slug = outcome.test.replace("::", "-");
-    let path = dir.join(format!("{slug}.json"));
+    let lock = std::fs::File::create(dir.join(".lock"))?;
+    lock.lock()?;
+    let path = outcome_path(&outcome.test);
     std::fs::write(&path, serde_json::to_vec_pretty(outcome)?)
         .with_context(|| format!("write {}", path.display()))?;
-    render()
+    let rendered = render();
+    lock.unlock()?;
+    rendered
 }
 
 /// Renders the report from every outcome recorded so far (a scenario not
@@ -257,6 +358,32 @@ fn markdown(outcomes: &[Option<Outcome>]) -> String {
             let _ = writeln!(md, "\n```\n{}\n```", o.error.as_deref().unwrap_or_default());
         }
     }
+    let status_of = |test: &str| {
+        SCENARIOS
+            .iter()
+            .zip(outcomes)
+            .find(|((t, ..), _)| *t == test)
+            .map(|((_, title, _), o)| {
+                let status = match o {
+                    Some(o) if o.passed => "PASS",
+                    Some(_) => "FAIL",
+                    None => "NOT RUN",
+                };
+                (*title, status)
+            })
+            .unwrap_or(("?", "NOT RUN"))
+    };
+    for (heading, first, rows) in [
+        ("P0 Requirements Coverage", "Requirement", P0),
+        ("Topology Coverage", "Topology", TOPOLOGIES),
+    ] {
+        let _ = writeln!(md, "\n## {heading}");
+        let _ = writeln!(md, "| {first} | Test | Status |\n|---|---|---|");
+        for (name, test) in rows {
+            let (title, status) = status_of(test);
+            let _ = writeln!(md, "| {name} | {title} | {status} |");
+        }
+    }
     let missing: Vec<&str> = SCENARIOS
         .iter()
         .zip(outcomes)
@@ -274,9 +401,50 @@ fn markdown(outcomes: &[Option<Outcome>]) -> String {
 
 #[test]
 fn every_seed_scenario_has_one_row() {
+    for (_, test) in P0.iter().chain(TOPOLOGIES) {
+        assert!(
+            SCENARIOS.iter().any(|(t, ..)| t == test),
+            "{test} is not a scenario"
+        );
+    }
     assert_eq!(SCENARIOS.len(), 22);
     let mut titles: Vec<&str> = SCENARIOS.iter().map(|(_, t, _)| *t).collect();
     titles.sort();
     titles.dedup();
     assert_eq!(titles.len(), 22);
+}
+
+#[test]
+fn a_failure_gets_its_row_its_cause_and_its_section() {
+    let mut outcomes: Vec<Option<Outcome>> = SCENARIOS.iter().map(|_| None).collect();
+    let (test, title, notes) = SCENARIOS[2];
+    outcomes[2] = Some(Outcome {
+        test: test.into(),
+        title: title.into(),
+        passed: false,
+        notes: notes.into(),
+        cause: Some("growth never requested: usage of db-0/data reached 90% used".into()),
+        error: Some("growth never requested: usage of db-0/data reached 90% used\n  its log says: No instances available for disk status collection".into()),
+        cluster_time: "5m15s".into(),
+    });
+    let md = markdown(&outcomes);
+    assert!(
+        md.contains("- **Passed**: 0\n- **Failed**: 1\n- **Not run**: 21"),
+        "{md}"
+    );
+    assert!(md.contains("### 1. grows storage when usage exceeds target buffer\n**Status**: FAILED after 5m15s of cluster time\n**Root Cause**: growth never requested: usage of db-0/data reached 90% used"), "{md}");
+    assert!(
+        md.contains("its log says: No instances available for disk status collection"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Growth on usage | grows storage when usage exceeds target buffer | FAIL |"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| T2 (instances=2) | handles dynamic sizing with single replica (T2) | NOT RUN |"
+        ),
+        "{md}"
+    );
 }

@@ -41,7 +41,8 @@ fn demo_dry_run_builds_the_examples_once_then_runs_each() {
         &[
             r#"[1] would run ["cargo","build","-p","kube-harness-suites","--examples"] in {root}"#,
             r#"[2] would run ["cargo","run","--quiet","-p","kube-harness-suites","--example","rollout_story"] in {root}"#,
-            r#"[3] would run ["cargo","run","--quiet","-p","kube-harness-suites","--example","assertions_tour"] in {root}"#,
+            r#"[3] would run ["cargo","run","--quiet","-p","kube-harness-suites","--example","storage_story"] in {root}"#,
+            r#"[4] would run ["cargo","run","--quiet","-p","kube-harness-suites","--example","assertions_tour"] in {root}"#,
         ],
     );
 }
