@@ -227,10 +227,11 @@ pub(crate) async fn grows_once_while_oscillating(w: &Storage) -> Result<()> {
     Ok(())
 }
 
-/// Swings db-0's usage between 3.9 and 4.1 GiB, `swings` times, 20 s apart.
-pub(crate) async fn oscillate(w: &Storage, swings: usize) {
-    for i in 0..swings {
-        w.use_gib(0, if i % 2 == 0 { 4.1 } else { 3.9 });
-        tokio::time::sleep(20.s()).await;
-    }
+/// Swings db-0's usage between 4.1 and 3.9 GiB, `swings` times, 20 s
+/// apart (one scripted sequence), and lets it play out.
+pub(crate) async fn oscillate(w: &Storage, swings: u32) {
+    let gib = |g: f64| (g * crate::storage::GI as f64) as u64;
+    let steps = (0..swings).map(|i| (20.s() * i, gib(if i % 2 == 0 { 4.1 } else { 3.9 })));
+    w.faker.disk_usage_sequence("data-db-0", steps);
+    tokio::time::sleep(20.s() * swings).await;
 }

@@ -395,7 +395,8 @@ impl StatusFaker {
     pub fn set_disk_usage(&self, pvc: &str, used_bytes: u64) -> &Self {
         let usage = rules::DiskUsage::fixed(used_bytes, tokio::time::Instant::now());
         self.with_rules(|r| {
-            r.disk_usage.insert(pvc.to_owned(), usage);
+            r.disk_usage
+                .insert(pvc.to_owned(), rules::UsageScript(vec![usage]));
         })
     }
 
@@ -411,7 +412,29 @@ impl StatusFaker {
                 per_second: bytes_per_second,
                 since: now,
             };
-            r.disk_usage.insert(pvc.to_owned(), usage);
+            r.disk_usage
+                .insert(pvc.to_owned(), rules::UsageScript(vec![usage]));
+        })
+    }
+
+    /// Script the PVC named `pvc`'s usage as a sequence: each `(after,
+    /// bytes)` sets it to `bytes` once `after` of tokio time has passed from
+    /// now (0 before the first). Usage can go down too (data deleted, a
+    /// compaction), which a threshold test needs.
+    pub fn disk_usage_sequence(
+        &self,
+        pvc: &str,
+        steps: impl IntoIterator<Item = (Duration, u64)>,
+    ) -> &Self {
+        let now = tokio::time::Instant::now();
+        let mut pieces: Vec<rules::DiskUsage> = steps
+            .into_iter()
+            .map(|(after, bytes)| rules::DiskUsage::fixed(bytes, now + after))
+            .collect();
+        pieces.sort_by_key(|u| u.since);
+        self.with_rules(|r| {
+            r.disk_usage
+                .insert(pvc.to_owned(), rules::UsageScript(pieces));
         })
     }
 

@@ -120,6 +120,22 @@ impl DiskUsage {
     }
 }
 
+/// A volume's usage over time, as a test scripted it: pieces that start at
+/// their `since`; the last one started is in force (before the first: 0).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct UsageScript(pub Vec<DiskUsage>);
+
+impl UsageScript {
+    /// The usage at `now`.
+    pub(crate) fn at(&self, now: tokio::time::Instant) -> u64 {
+        self.0
+            .iter()
+            .rev()
+            .find(|u| u.since <= now)
+            .map_or(0, |u| u.at(now))
+    }
+}
+
 /// Fault rules in force.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Rules {
@@ -140,7 +156,7 @@ pub(crate) struct Rules {
     /// Nodes whose kubelet stopped posting status.
     pub not_ready_nodes: BTreeSet<String>,
     /// Disk usage per PVC name, as a test scripted it.
-    pub disk_usage: BTreeMap<String, DiskUsage>,
+    pub disk_usage: BTreeMap<String, UsageScript>,
     /// Nodes the faker creates if the cluster has none.
     pub nodes: u32,
     /// Claims (by name or class pattern) whose expansion fails.
@@ -237,6 +253,25 @@ impl Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_usage_script_follows_its_pieces() {
+        let t0 = tokio::time::Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let script = UsageScript(vec![
+            DiskUsage::fixed(100, at(10)),
+            DiskUsage {
+                bytes: 200,
+                per_second: 5,
+                since: at(20),
+            },
+            DiskUsage::fixed(50, at(30)),
+        ]);
+        assert_eq!(script.at(at(0)), 0, "nothing before the first piece");
+        assert_eq!(script.at(at(15)), 100);
+        assert_eq!(script.at(at(24)), 220, "filling from 200 at 5 B/s");
+        assert_eq!(script.at(at(99)), 50, "data deleted: usage goes down");
+    }
 
     #[test]
     fn glob_is_literal_but_star() {

@@ -4,7 +4,8 @@
 //! volume autoresizers read disk usage (through the API server's
 //! `nodes/{node}/proxy`), so an operator that reads it works here and on a
 //! real cluster alike. Usage is what the test set with
-//! [`super::StatusFaker::set_disk_usage`] or [`super::StatusFaker::fill_disk`],
+//! [`super::StatusFaker::set_disk_usage`], [`super::StatusFaker::fill_disk`]
+//! or [`super::StatusFaker::disk_usage_sequence`],
 //! never more than the volume holds;
 //! capacity follows the claim's `status.capacity`, as a filesystem grown
 //! after an expansion does.
