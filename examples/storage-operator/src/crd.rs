@@ -148,6 +148,24 @@ pub struct StorageSpec {
     pub budgets: Option<Budgets>,
 }
 
+impl StorageSpec {
+    /// Volumes of `size` that may grow to `limit`, with the defaults the API
+    /// server fills in (keep 20% free, emergency at 95%, 20% steps) and no
+    /// window or budgets.
+    pub fn new(size: impl Into<String>, limit: impl Into<String>) -> Self {
+        Self {
+            size: size.into(),
+            limit: limit.into(),
+            target_buffer: default_target_buffer(),
+            critical_threshold: default_critical_threshold(),
+            step: None,
+            maintenance_window: None,
+            max_actions_per_day: None,
+            budgets: None,
+        }
+    }
+}
+
 fn default_target_buffer() -> i32 {
     20
 }

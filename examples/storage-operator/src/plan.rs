@@ -286,16 +286,7 @@ mod tests {
     use crate::size::GI;
 
     fn storage() -> StorageSpec {
-        StorageSpec {
-            size: "5Gi".into(),
-            limit: "20Gi".into(),
-            target_buffer: 20,
-            critical_threshold: 95,
-            step: None,
-            maintenance_window: None,
-            max_actions_per_day: None,
-            budgets: None,
-        }
+        StorageSpec::new("5Gi", "20Gi")
     }
 
     fn disk(used_gi: f64, capacity_gi: u64) -> InstanceDisk {

@@ -48,16 +48,7 @@ pub(crate) fn spec(instances: i32) -> DatabaseSpec {
     DatabaseSpec {
         instances,
         image: V1.into(),
-        storage: StorageSpec {
-            size: "5Gi".into(),
-            limit: "20Gi".into(),
-            target_buffer: 20,
-            critical_threshold: 95,
-            step: None,
-            maintenance_window: None,
-            max_actions_per_day: None,
-            budgets: None,
-        },
+        storage: StorageSpec::new("5Gi", "20Gi"),
         failover_delay_seconds: Some(30),
     }
 }
