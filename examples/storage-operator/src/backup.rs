@@ -2,7 +2,7 @@
 //! own controller, so a backup that hangs never holds up storage (the
 //! seed's "backup succeeds without deadlocking storage reconciliation").
 
-use crate::controller::{Ctx, ReconcileError, scoped};
+use crate::controller::{Ctx, ReconcileError, api_err, scoped};
 use crate::crd::{Backup, BackupStatus, DATABASE_LABEL, Database};
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::PostParams;
@@ -29,10 +29,6 @@ pub(crate) fn controller(client: Client, ns: Option<&str>) -> Controller<Backup>
 pub(crate) fn error_policy(b: Arc<Backup>, err: &ReconcileError, ctx: Arc<Ctx>) -> Action {
     warn!(name = %b.name_any(), error = %err, "backup reconcile error; retrying");
     Action::requeue(ctx.config.error_backoff)
-}
-
-fn api_err(action: String) -> impl FnOnce(kube::Error) -> ReconcileError {
-    move |source| ReconcileError::Api { action, source }
 }
 
 pub(crate) async fn reconcile(b: Arc<Backup>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {

@@ -42,7 +42,7 @@ pub enum ReconcileError {
     NoNamespace(String),
 }
 
-fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> ReconcileError {
+pub(crate) fn api_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> ReconcileError {
     let action = action.into();
     move |source| ReconcileError::Api { action, source }
 }
@@ -173,12 +173,7 @@ async fn reconcile(cached: Arc<Database>, ctx: Arc<Ctx>) -> Result<Action, Recon
         .items;
 
     // Claims first, at the effective size, then the StatefulSet adopts them.
-    let effective_before = status
-        .effective_size
-        .as_deref()
-        .and_then(size::bytes)
-        .unwrap_or(0)
-        .max(size::bytes(&db.spec.storage.size).unwrap_or(0));
+    let effective_before = plan::effective(&db.spec.storage, &status);
     for n in 0..db.spec.instances {
         let pod = pod_name(&name, n);
         if !claims.iter().any(|c| c.name_any() == claim_name(&pod)) {
@@ -221,7 +216,7 @@ async fn reconcile(cached: Arc<Database>, ctx: Arc<Ctx>) -> Result<Action, Recon
         .iter()
         .filter(ours)
         .filter(bound)
-        .any(|c| claim_size(c, Some("capacity")) < effective_before)
+        .any(|c| claim_capacity(c) < effective_before)
         || disks
             .iter()
             .any(|d| d.capacity_bytes < effective_before / 10 * 9);
@@ -270,7 +265,7 @@ async fn reconcile(cached: Arc<Database>, ctx: Arc<Ctx>) -> Result<Action, Recon
             .iter()
             .filter(ours)
             .filter(bound)
-            .any(|c| claim_size(c, Some("capacity")) < plan.effective);
+            .any(|c| claim_capacity(c) < plan.effective);
     let mut notes: Vec<Note> = primary.notes.clone();
     notes.extend(plan.notes.iter().cloned());
     let was_resizing = status
@@ -393,7 +388,7 @@ async fn reconcile(cached: Arc<Database>, ctx: Arc<Ctx>) -> Result<Action, Recon
     // the history and the budget. Unbound claims may not change yet (the
     // API server refuses it) and are grown next time.
     for c in claims.iter().filter(ours).filter(bound) {
-        if claim_size(c, None) < plan.effective {
+        if claim_request(c) < plan.effective {
             let patch = json!({"spec": {"resources": {"requests": {"storage": size::quantity(plan.effective)}}}});
             claims_api
                 .patch(
@@ -408,21 +403,24 @@ async fn reconcile(cached: Arc<Database>, ctx: Arc<Ctx>) -> Result<Action, Recon
     Ok(Action::requeue(ctx.config.poll))
 }
 
-/// A claim's requested size (`field` None) or `status.capacity`, in bytes.
-fn claim_size(c: &PersistentVolumeClaim, field: Option<&str>) -> u64 {
-    let q = match field {
-        None => c
-            .spec
-            .as_ref()
-            .and_then(|s| s.resources.as_ref())
-            .and_then(|r| r.requests.as_ref())
-            .and_then(|r| r.get("storage")),
-        Some(_) => c
-            .status
-            .as_ref()
-            .and_then(|s| s.capacity.as_ref())
-            .and_then(|c| c.get("storage")),
-    };
+/// A claim's requested size in bytes (0 when it has none).
+fn claim_request(c: &PersistentVolumeClaim) -> u64 {
+    let q = c
+        .spec
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.requests.as_ref())
+        .and_then(|r| r.get("storage"));
+    q.and_then(|q| size::bytes(&q.0)).unwrap_or(0)
+}
+
+/// A claim's `status.capacity` in bytes (0 before it binds).
+fn claim_capacity(c: &PersistentVolumeClaim) -> u64 {
+    let q = c
+        .status
+        .as_ref()
+        .and_then(|s| s.capacity.as_ref())
+        .and_then(|c| c.get("storage"));
     q.and_then(|q| size::bytes(&q.0)).unwrap_or(0)
 }
 

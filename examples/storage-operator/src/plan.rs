@@ -75,6 +75,18 @@ fn left(budget: Option<i32>, used: usize) -> Option<i32> {
     budget.map(|b| (b - used as i32).max(0))
 }
 
+/// The size every claim has or is growing to, before this decision: the
+/// recorded effective size, never below `size` (a raised `size` raises it
+/// without counting as a growth; nothing ever shrinks it).
+pub fn effective(spec: &StorageSpec, status: &DatabaseStatus) -> u64 {
+    let recorded = status
+        .effective_size
+        .as_deref()
+        .and_then(size::bytes)
+        .unwrap_or(0);
+    recorded.max(size::bytes(&spec.size).unwrap_or(0))
+}
+
 /// Decides.
 pub fn plan(i: &Inputs<'_>) -> Plan {
     let spec = i.storage;
@@ -84,14 +96,7 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
         (Some(s), Some(l)) => (s, l),
         (s, _) => (s.unwrap_or(0), 0),
     };
-    let recorded = i
-        .status
-        .effective_size
-        .as_deref()
-        .and_then(size::bytes)
-        .unwrap_or(0);
-    // Never shrinks; a raised `size` raises it without counting as a growth.
-    let effective = recorded.max(initial);
+    let effective = effective(spec, i.status);
     let today = day(i.now);
     let mut history = i.status.history.clone();
     let todays = |kind: Option<ActionKind>, h: &[StorageAction]| {
