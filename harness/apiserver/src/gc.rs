@@ -18,17 +18,25 @@ const NAMESPACE_FINALIZER: &str = "kubernetes";
 /// every productive round removes or marks an object).
 const MAX_ROUNDS: usize = 10_000;
 
+/// Runs to a fixed point. The deletes it makes end in `collect` again; those
+/// inner calls return at once, since this loop goes on until nothing changes
+/// (nested passes re-scanned a terminating namespace once per object in it).
 pub(crate) fn collect(st: &mut State) {
-    for _ in 0..MAX_ROUNDS {
+    if st.collecting {
+        return;
+    }
+    st.collecting = true;
+    let settled = (0..MAX_ROUNDS).any(|_| {
         let mut changed = background(st);
         for at in st.deleting.clone() {
             changed |= finalize(st, &at);
         }
-        if !changed {
-            return;
-        }
+        !changed
+    });
+    st.collecting = false;
+    if !settled {
+        tracing::warn!("garbage collection did not settle");
     }
-    tracing::warn!("garbage collection did not settle");
 }
 
 fn delete_quietly(st: &mut State, at: &ObjRef, propagation: Option<Propagation>) -> bool {
@@ -136,10 +144,11 @@ fn finalize(st: &mut State, at: &ObjRef) -> bool {
         let ns = at.key.1.clone();
         let contents = st.in_namespace(&ns);
         for item in &contents {
-            let waiting = st
+            // Gone already (removed with an owner) or waiting on its finalizers or grace.
+            let live = st
                 .get(&item.gr, &item.key)
-                .is_some_and(|o| meta::deletion_timestamp(&o).is_some());
-            if !waiting {
+                .is_some_and(|o| meta::deletion_timestamp(&o).is_none());
+            if live {
                 changed |= delete_quietly(st, item, Some(Propagation::Background));
             }
         }

@@ -38,8 +38,14 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves consistent-enough state
-        // (every write is applied or not); keep serving.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        // (every write is applied or not); keep serving. No garbage
+        // collection runs while nobody holds the lock, whatever the panic
+        // interrupted.
+        self.state.lock().unwrap_or_else(|p| {
+            let mut st = p.into_inner();
+            st.collecting = false;
+            st
+        })
     }
 
     /// Runs a write, then starts the grace-period timers and the policy

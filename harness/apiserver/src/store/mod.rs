@@ -100,6 +100,8 @@ pub(crate) struct State {
     /// ValidatingAdmissionPolicies whose new generation the status
     /// controller checks once the lock is released.
     pub policy_checks: Vec<String>,
+    /// Garbage collection is running (its own deletes must not start it again).
+    pub collecting: bool,
 }
 
 impl State {
@@ -115,6 +117,7 @@ impl State {
             removed_owners: Vec::new(),
             timers: Vec::new(),
             policy_checks: Vec::new(),
+            collecting: false,
         }
     }
 
