@@ -326,6 +326,12 @@ impl ApiServer {
         self.shared.faults.clone()
     }
 
+    /// The server's event logs for an in-process controller that needs a
+    /// cache as fresh as the last write (see [`ChangeFeed`]).
+    pub fn change_feed(&self) -> crate::ChangeFeed {
+        crate::ChangeFeed::new(&self.shared)
+    }
+
     /// Answers `nodes/{node}/proxy/{path}` with `handler`, as that node's
     /// kubelet would: it gets the method, headers, body and the path after
     /// `/proxy` with the query (`/stats/summary`), and its response is the

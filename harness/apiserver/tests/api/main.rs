@@ -14,6 +14,7 @@ mod deletion;
 mod errors;
 mod eviction;
 mod faults;
+mod feed;
 mod fields;
 mod groups;
 mod health;
