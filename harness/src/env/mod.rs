@@ -458,6 +458,7 @@ impl TestEnv {
         #[cfg(feature = "embedded")]
         if let Some(server) = self.embedded_server() {
             serve_kubelets(server, &faker);
+            faker.read_changes_from(server.change_feed());
         }
         owned.faker = Some(faker.clone());
         faker
@@ -782,9 +783,10 @@ pub async fn env() -> TestEnv {
 #[cfg(feature = "embedded")]
 fn serve_kubelets(server: &kube_harness_apiserver::ApiServer, faker: &StatusFaker) {
     let read = Arc::new(faker.summaries());
-    for node in faker.node_names() {
-        let (read, name) = (read.clone(), node.clone());
-        server.serve_node_proxy(&node, move |request: http::Request<bytes::Bytes>| {
+    let server = server.clone();
+    faker.serve_kubelets_with(Arc::new(move |node: &str| {
+        let (read, name) = (read.clone(), node.to_owned());
+        server.serve_node_proxy(node, move |request: http::Request<bytes::Bytes>| {
             let asked =
                 request.method() == http::Method::GET && request.uri().path() == "/stats/summary";
             let summary = if asked { read(&name) } else { None };
@@ -806,5 +808,5 @@ fn serve_kubelets(server: &kube_harness_apiserver::ApiServer, faker: &StatusFake
                 response
             }
         });
-    }
+    }));
 }

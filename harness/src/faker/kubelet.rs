@@ -11,6 +11,7 @@
 //! (Ready and ContainersReady conditions) and the CrashLoopBackOff back-off
 //! (10 s doubling to 5 min).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
@@ -123,8 +124,15 @@ fn crash_state(since_start: Duration, run_for: Duration) -> ContainerState {
 /// makes them.
 pub(super) fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write> {
     let mut out = Vec::new();
+    let ready_nodes: HashSet<&str> = r
+        .world
+        .nodes
+        .iter()
+        .filter(|n| node_ready(r, n))
+        .map(|n| name(&n.metadata))
+        .collect();
     for pod in &r.world.pods {
-        let Some(node_name) = acting_node(r, pod) else {
+        let Some(node_name) = acting_node(r, &ready_nodes, pod) else {
             continue;
         };
         // A pod that ran to completion stays as it ended (until deleted).
@@ -132,13 +140,22 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write>
             continue;
         }
         let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let rv = pod.metadata.resource_version.as_deref().unwrap_or_default();
+        let settled = mem.pods.get(&uid).and_then(|m| m.settled.as_ref());
+        if settled.is_some_and(|(at, generation)| at == rv && *generation == r.rules.generation) {
+            continue;
+        }
         let mut m = mem.pods.get(&uid).cloned().unwrap_or_default();
+        m.settled = None;
         if is_terminating(&pod.metadata) {
             terminate(r, mem, &mut m, pod, node_name, &mut out);
         } else if attach && waiting_for_attach(r, &m, pod, node_name) {
             // ContainerCreating until the volumes are attached; nothing to say yet.
         } else {
-            run(r, mem, &mut m, pod, node_name, &mut out);
+            let writes = out.len();
+            if run(r, mem, &mut m, pod, node_name, &mut out) && out.len() == writes {
+                m.settled = Some((rv.to_owned(), r.rules.generation));
+            }
         }
         mem.pods.insert(uid, m);
     }
@@ -150,17 +167,12 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write>
 /// bound pod has a kubelet, a paused one is held still by the test, and a
 /// kubelet on a NotReady (or missing) node does nothing: its pods stay as
 /// they are, Terminating ones included, as on a real cluster.
-fn acting_node<'p>(r: &Round, pod: &'p Pod) -> Option<&'p str> {
+fn acting_node<'p>(r: &Round, ready_nodes: &HashSet<&str>, pod: &'p Pod) -> Option<&'p str> {
     let node_name = pod.spec.as_ref()?.node_name.as_deref()?;
     if r.paused(Kind::Pod, &pod.metadata) {
         return None;
     }
-    r.world
-        .nodes
-        .iter()
-        .find(|n| name(&n.metadata) == node_name)
-        .filter(|node| node_ready(r, node))
-        .map(|_| node_name)
+    ready_nodes.contains(node_name).then_some(node_name)
 }
 
 /// A new pod's containers cannot start before its CSI volumes are attached
@@ -176,7 +188,7 @@ fn waiting_for_attach(r: &Round, m: &PodMemory, pod: &Pod, node: &str) -> bool {
 /// (a StatefulSet's) must start its life over, and memory must not grow
 /// with every pod a long suite ever ran.
 fn forget_gone_pods(r: &Round, mem: &mut Memory) {
-    let live: std::collections::HashSet<&str> = r
+    let live: HashSet<&str> = r
         .world
         .pods
         .iter()
@@ -229,6 +241,8 @@ impl ContainerRun<'_> {
 /// container is pulled, started and becomes ready (or fails) on the rules'
 /// timings, with the kubelet's Events on the way, and the pod status says
 /// what they add up to.
+/// Plays the pod's containers and writes its status; `true` when every
+/// container is running and ready (a state time alone does not change).
 fn run(
     r: &Round,
     mem: &mut Memory,
@@ -236,7 +250,7 @@ fn run(
     pod: &Pod,
     node: &str,
     out: &mut Vec<Write>,
-) {
+) -> bool {
     let spec = pod.spec.as_ref().expect("checked by caller");
     let extra = r.rules.extra_readiness(pod.metadata.labels.as_ref());
     let p = PodRun {
@@ -258,6 +272,9 @@ fn run(
         });
     }
     p.write_status(&containers, out);
+    containers
+        .iter()
+        .all(|c| matches!(c.state, ContainerState::Running { ready: true }))
 }
 
 /// When this kubelet took the pod on, remembered from its first round. A pod

@@ -20,6 +20,7 @@
 //! so a disk filling up costs the API server nothing.
 
 mod attach;
+mod cache;
 pub(crate) mod driver;
 mod jobs;
 mod kubelet;
@@ -54,6 +55,9 @@ pub use rules::Timings;
 
 /// Where the faker's object timestamps come from (the env's virtual clock).
 pub type StampFn = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
+/// Serves one fake node's kubelet API (by name) where clients reach it.
+pub(crate) type ServeKubelet = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Errors of the faker's driver.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +123,11 @@ struct Inner {
     /// rounds (a paused faker, a wedged rollout) change nothing, and
     /// re-listing ten kinds every 100 ms was most of a suite's CPU time.
     last_read: StdMutex<Option<(String, Arc<World>)>>,
+    /// Makes a node's kubelet reachable through the API server's node
+    /// proxy (set by the env on the embedded backend).
+    kubelets: StdMutex<Option<ServeKubelet>>,
+    /// Where to catch up from instead of relisting (in-process servers).
+    feed: StdMutex<Option<kube_harness_apiserver::ChangeFeed>>,
     task: StdMutex<Option<JoinHandle<()>>>,
 }
 
@@ -167,6 +176,8 @@ impl StatusFaker {
                 pauses: StdMutex::new(Pauses::default()),
                 memory: Mutex::new(Memory::default()),
                 last_read: StdMutex::new(None),
+                feed: StdMutex::new(None),
+                kubelets: StdMutex::new(None),
                 task: StdMutex::new(None),
             }),
         }
@@ -187,7 +198,10 @@ impl StatusFaker {
 
     /// Change the rules (timings, faults) in place.
     pub(crate) fn with_rules(&self, f: impl FnOnce(&mut Rules)) -> &Self {
-        f(&mut self.inner.rules.lock().expect("lock"));
+        let mut rules = self.inner.rules.lock().expect("lock");
+        f(&mut rules);
+        rules.generation += 1;
+        drop(rules);
         self
     }
 
@@ -255,10 +269,14 @@ impl StatusFaker {
     }
 
     /// The world as of now: the last read when the cluster's revision has
-    /// not moved since, a fresh read otherwise. The revision is taken before
-    /// the lists, so a write racing them shows up as a newer revision next
-    /// round rather than being missed.
+    /// not moved since, the last read brought up to date from the change
+    /// feed when there is one, a fresh read otherwise. The revision is taken
+    /// before the lists, so a write racing them shows up as a newer revision
+    /// next round rather than being missed.
     async fn read_world(&self) -> Result<Arc<World>, kube::Error> {
+        if let Some(world) = self.catch_up() {
+            return Ok(world);
+        }
         let client = &self.inner.client;
         let revision = driver::revision(client).await?;
         if let Some((at, world)) = &*self.inner.last_read.lock().expect("lock")
@@ -270,6 +288,34 @@ impl StatusFaker {
         let world = Arc::new(driver::read_world(client, self.inner.namespace.as_deref()).await?);
         *self.inner.last_read.lock().expect("lock") = Some((revision, world.clone()));
         Ok(world)
+    }
+
+    /// The last world read, brought up to the server's current revision
+    /// from its change feed; `None` when there is no feed or no earlier
+    /// read, or the feed cannot reach back to it (then the caller relists).
+    fn catch_up(&self) -> Option<Arc<World>> {
+        let feed = self.inner.feed.lock().expect("lock").clone()?;
+        let until = feed.revision()?;
+        let mut last = self.inner.last_read.lock().expect("lock");
+        let (at, mut world) = last.take()?;
+        let since: u64 = at.parse().ok()?;
+        if since != until {
+            let namespace = self.inner.namespace.as_deref();
+            if !cache::catch_up(Arc::make_mut(&mut world), &feed, namespace, since, until) {
+                return None;
+            }
+        }
+        *last = Some((until.to_string(), world.clone()));
+        Some(world)
+    }
+
+    /// Read the world from an in-process server's change feed (what its
+    /// watches would deliver, without JSON in between) after a first list,
+    /// instead of listing every kind again whenever anything moved. The
+    /// env does this on the embedded backend.
+    pub fn read_changes_from(&self, feed: kube_harness_apiserver::ChangeFeed) -> &Self {
+        *self.inner.feed.lock().expect("lock") = Some(feed);
+        self
     }
 
     /// What `node`'s kubelet answers on `GET /stats/summary`: its pods and
@@ -297,6 +343,28 @@ impl StatusFaker {
         move |node| {
             weak.upgrade()
                 .map(|inner| StatusFaker { inner }.kubelet_summary(node))
+        }
+    }
+
+    /// Register `count` fake nodes instead of three (a test of scheduling
+    /// or scale); their kubelets answer the node proxy like the first ones.
+    pub fn nodes(&self, count: u32) -> &Self {
+        self.with_rules(|r| r.nodes = count);
+        self.serve_kubelets();
+        self
+    }
+
+    pub(crate) fn serve_kubelets_with(&self, serve: ServeKubelet) {
+        *self.inner.kubelets.lock().expect("lock") = Some(serve);
+        self.serve_kubelets();
+    }
+
+    fn serve_kubelets(&self) {
+        let serve = self.inner.kubelets.lock().expect("lock").clone();
+        if let Some(serve) = serve {
+            for node in self.node_names() {
+                serve(&node);
+            }
         }
     }
 

@@ -273,6 +273,9 @@ pub(super) struct Memory {
     pub said: HashSet<String>,
     /// Counter for generated names (ReplicaSet pods).
     pub serial: u64,
+    /// Keyed by node name: the node's resourceVersion and the rules'
+    /// generation when its status needed no write (see `PodMemory::settled`).
+    pub settled_nodes: HashMap<String, (String, u64)>,
     /// Keyed by VolumeAttachment name: when its attach or detach began.
     pub attachments: HashMap<String, Instant>,
     /// Keyed by `<job uid>/<failed count>`: when the Job controller first
@@ -289,6 +292,11 @@ pub(super) struct PodMemory {
     pub started_at: Option<Instant>,
     /// When the kubelet first saw the deletion.
     pub deleting_at: Option<Instant>,
+    /// The pod's resourceVersion and the rules' generation when the kubelet
+    /// last found it settled (every container running and ready, nothing
+    /// to write): while both hold, time alone changes nothing, so later
+    /// rounds skip it instead of rebuilding its status.
+    pub settled: Option<(String, u64)>,
 }
 
 /// What the volume controllers remember about one PVC.

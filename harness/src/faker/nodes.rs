@@ -62,6 +62,16 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
         }
         let node_n = name(&node.metadata).to_owned();
         let not_ready = r.rules.not_ready_nodes.contains(&node_n);
+        // A Ready node's status is time-independent: once it needed no
+        // write, it needs none until the node or the rules change.
+        let memo = (
+            node.metadata.resource_version.clone().unwrap_or_default(),
+            r.rules.generation,
+        );
+        if !not_ready && mem.settled_nodes.get(&node_n) == Some(&memo) {
+            continue;
+        }
+        let writes = out.len();
         let old = node.status.as_ref().map(to_value);
         let mut status = old.clone().unwrap_or_else(|| json!({}));
         let ts = r.ts();
@@ -196,6 +206,11 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
                     &mut out,
                 );
             }
+        }
+        if !not_ready && out.len() == writes {
+            mem.settled_nodes.insert(node_n, memo);
+        } else {
+            mem.settled_nodes.remove(&node_n);
         }
     }
     out

@@ -139,6 +139,9 @@ impl UsageScript {
 /// Fault rules in force.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Rules {
+    /// Bumped by every change a test makes, so a pod the kubelet found
+    /// settled is looked at again under the new rules.
+    pub generation: u64,
     /// Timings of the healthy path.
     pub timings: Timings,
     /// Images whose pull fails (ErrImagePull, then ImagePullBackOff).

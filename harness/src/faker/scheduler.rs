@@ -5,7 +5,9 @@
 //! Upstream reference: `pkg/scheduler/schedule_one.go` (events `Scheduled`,
 //! `FailedScheduling` with the "0/N nodes are available" text).
 
-use k8s_openapi::api::core::v1::{Pod, PodSpec};
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
 use serde_json::json;
 
 use super::kubelet::{node_ready, set_condition};
@@ -17,7 +19,7 @@ use super::model::{
 /// One round of the scheduler over unbound pods.
 pub(super) fn schedule(r: &Round, mem: &mut Memory) -> Vec<Write> {
     let mut out = Vec::new();
-    let mut load = node_load(r);
+    let mut load: Option<Vec<Load>> = None;
     for pod in &r.world.pods {
         let Some(spec) = pod.spec.as_ref() else {
             continue;
@@ -28,14 +30,18 @@ pub(super) fn schedule(r: &Round, mem: &mut Memory) -> Vec<Write> {
         let failure = match claims(r, spec) {
             Claims::Provisioning => continue,
             Claims::Unschedulable(message) => Some(message),
-            Claims::Bound => match pick_node(r, &load) {
-                Some(i) => {
-                    load[i].1 += 1;
-                    bind(pod, &load[i].0, &mut out);
-                    None
+            Claims::Bound => {
+                // Counted once per round, and only when a pod needs a node.
+                let load = load.get_or_insert_with(|| node_load(r));
+                match pick_node(load) {
+                    Some(i) => {
+                        load[i].pods += 1;
+                        bind(pod, &load[i].node, &mut out);
+                        None
+                    }
+                    None => Some(unschedulable_message(r)),
                 }
-                None => Some(unschedulable_message(r)),
-            },
+            }
         };
         if let Some(message) = failure {
             report_unschedulable(r, mem, pod, message, &mut out);
@@ -47,21 +53,35 @@ pub(super) fn schedule(r: &Round, mem: &mut Memory) -> Vec<Write> {
 /// Pods per node, counted once per round and kept up to date as the round
 /// binds: the default scoring spreads pods across nodes, so a test that
 /// takes one node down hits one replica, as it would on a real cluster.
-fn node_load(r: &Round) -> Vec<(String, usize)> {
+fn node_load(r: &Round) -> Vec<Load> {
+    let mut per_node: HashMap<&str, usize> = HashMap::new();
+    for node in r
+        .world
+        .pods
+        .iter()
+        .filter_map(|p| p.spec.as_ref()?.node_name.as_deref())
+    {
+        *per_node.entry(node).or_default() += 1;
+    }
     r.world
         .nodes
         .iter()
         .map(|n| {
-            let node = name(&n.metadata).to_owned();
-            let count = r
-                .world
-                .pods
-                .iter()
-                .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(&node))
-                .count();
-            (node, count)
+            let node = name(&n.metadata);
+            Load {
+                node: node.to_owned(),
+                pods: per_node.get(node).copied().unwrap_or(0),
+                schedulable: node_schedulable(r, n),
+            }
         })
         .collect()
+}
+
+/// One node as the scheduler scores it this round.
+struct Load {
+    node: String,
+    pods: usize,
+    schedulable: bool,
 }
 
 /// Only pods nobody placed yet are the scheduler's business: a bound pod
@@ -124,30 +144,18 @@ fn claims(r: &Round, spec: &PodSpec) -> Claims {
 
 /// The least loaded schedulable node (an index into `load`), ties broken by
 /// name so that a round is deterministic.
-fn pick_node(r: &Round, load: &[(String, usize)]) -> Option<usize> {
-    let fit: Vec<usize> = load
-        .iter()
+fn pick_node(load: &[Load]) -> Option<usize> {
+    load.iter()
         .enumerate()
-        .filter(|(_, (n, _))| node_schedulable(r, n))
+        .filter(|(_, l)| l.schedulable)
+        .min_by(|(_, a), (_, b)| (a.pods, &a.node).cmp(&(b.pods, &b.node)))
         .map(|(i, _)| i)
-        .collect();
-    fit.iter()
-        .min_by_key(|i| (load[**i].1, load[**i].0.clone()))
-        .copied()
 }
 
 /// The filters an operator's tests exercise: a node whose kubelet is not
 /// Ready, a cordoned node (`kubectl cordon`, a drain) and a `NoSchedule`
 /// taint all keep new pods off it.
-fn node_schedulable(r: &Round, node_name: &str) -> bool {
-    let Some(node) = r
-        .world
-        .nodes
-        .iter()
-        .find(|n| name(&n.metadata) == node_name)
-    else {
-        return false;
-    };
+fn node_schedulable(r: &Round, node: &Node) -> bool {
     let cordoned = node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true);
     let tainted = node
         .spec

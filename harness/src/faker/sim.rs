@@ -154,11 +154,18 @@ impl Sim {
         self.objects.remove(&k);
     }
 
+    /// Objects as a list returns them, each with a resourceVersion that
+    /// changes whenever the object does (as the API server's does; the
+    /// kubelet and node memos rely on it).
     fn list<T: DeserializeOwned>(&self, kind: Kind) -> Vec<T> {
         self.objects
             .iter()
             .filter(|((k, _, _), _)| *k == kind)
-            .map(|(_, v)| serde_json::from_value(v.clone()).expect("valid object"))
+            .map(|(_, v)| {
+                let mut v = v.clone();
+                v["metadata"]["resourceVersion"] = json!(super::model::short_hash(&v));
+                serde_json::from_value(v).expect("valid object")
+            })
             .collect()
     }
 
