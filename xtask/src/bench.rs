@@ -21,6 +21,9 @@ pub(crate) struct Bench {
     pub about: &'static str,
     /// Cargo features the bench needs (passed as `--features a,b`).
     pub features: &'static [&'static str],
+    /// The bench's own arguments for `--quick` (empty: it has no quick
+    /// run and `--quick` skips it).
+    pub quick: &'static [&'static str],
 }
 
 /// Every benchmark `cargo xtask bench` can run.
@@ -31,6 +34,7 @@ pub(crate) const BENCHES: &[Bench] = &[
         target: "assertions",
         about: "cost of one probe + matcher attempt; triggered vs 500 ms polling detection latency",
         features: &[],
+        quick: &[],
     },
     Bench {
         name: "apiserver",
@@ -38,6 +42,17 @@ pub(crate) const BENCHES: &[Bench] = &[
         target: "apiserver",
         about: "embedded API server vs kube-fake-client: start, creates/s, watch latency, memory",
         features: &["bench-kube-fake-client"],
+        quick: &[],
+    },
+    Bench {
+        name: "faker",
+        package: "kube-harness",
+        target: "faker",
+        about: "StatusFaker on a 1,000-pod StatefulSet over 100 nodes: change feed vs relisting, kwok's figure",
+        features: &[],
+        // CI's regression guard: 100 pods; the feed must stay well ahead of
+        // relisting, measured in the same run.
+        quick: &["--quick", "--min-ratio", "3"],
     },
 ];
 
@@ -49,6 +64,11 @@ pub(crate) struct Args {
     /// List the benchmarks and exit.
     #[arg(long)]
     pub list: bool,
+    /// A short run in the profile the tests build (no release build), for
+    /// CI's regression guard: only benches with a quick mode run, and they
+    /// fail when their ratio against the peer of the same run regresses.
+    #[arg(long)]
+    pub quick: bool,
     /// Print the command plan (argument vectors) without running anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -64,12 +84,14 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let selected: Vec<&Bench> = BENCHES
         .iter()
         .filter(|b| args.name.as_deref().is_none_or(|n| n == b.name))
+        .filter(|b| !args.quick || !b.quick.is_empty())
         .collect();
     let runner = Runner::new(args.dry_run);
     let out_dir = target_dir().join("bench");
     for b in selected {
-        let path = out_dir.join(format!("{}.md", b.name));
-        let Some(table) = run_one(&runner, b)? else {
+        let suffix = if args.quick { "-quick" } else { "" };
+        let path = out_dir.join(format!("{}{suffix}.md", b.name));
+        let Some(table) = run_one(&runner, b, args.quick)? else {
             println!("    (dry run: would write {})", path.display());
             continue;
         };
@@ -84,19 +106,44 @@ pub(crate) fn run(args: Args) -> Result<()> {
 }
 
 /// `cargo bench -p <package> --bench <target> [--features …]`, run from
-/// the repository root.
-fn command(b: &Bench) -> Cmd {
-    let mut cmd = Cmd::new(&cargo(), ["bench", "-p", b.package, "--bench", b.target]);
+/// the repository root. Quick: over the whole workspace (so features unify
+/// as in `cargo test --workspace` and its build is reused), in the dev
+/// profile, with the bench's quick arguments.
+fn command(b: &Bench, quick: bool) -> Cmd {
+    let scope = if quick {
+        vec!["--workspace"]
+    } else {
+        vec!["-p", b.package]
+    };
+    let mut cmd = Cmd::new(&cargo(), ["bench"])
+        .args(scope)
+        .args(["--bench", b.target]);
     if !b.features.is_empty() {
-        cmd = cmd.args(["--features".to_owned(), b.features.join(",")]);
+        let features: Vec<String> = b
+            .features
+            .iter()
+            .map(|f| {
+                if quick {
+                    format!("{}/{f}", b.package)
+                } else {
+                    (*f).to_owned()
+                }
+            })
+            .collect();
+        cmd = cmd.args(["--features".to_owned(), features.join(",")]);
+    }
+    if quick {
+        cmd = cmd
+            .args(["--profile", "dev", "--"])
+            .args(b.quick.iter().copied());
     }
     cmd.dir(repo_root())
 }
 
 /// Runs one bench; its report, or `None` in a dry run.
-fn run_one(runner: &Runner, b: &Bench) -> Result<Option<String>> {
+fn run_one(runner: &Runner, b: &Bench, quick: bool) -> Result<Option<String>> {
     let Some(stdout) = runner
-        .stdout_of(&command(b), BUILD_LIMIT)
+        .stdout_of(&command(b, quick), BUILD_LIMIT)
         .with_context(|| format!("bench `{}` failed", b.name))?
     else {
         return Ok(None);
@@ -151,6 +198,28 @@ mod tests {
                 (dir, text)
             })
             .collect()
+    }
+
+    #[test]
+    fn quick_runs_use_the_test_profile_and_pass_the_bench_its_guard() {
+        let faker = BENCHES.iter().find(|b| b.name == "faker").unwrap();
+        let quick = command(faker, true);
+        assert_eq!(
+            quick.args,
+            [
+                "bench",
+                "--workspace",
+                "--bench",
+                "faker",
+                "--profile",
+                "dev",
+                "--",
+                "--quick",
+                "--min-ratio",
+                "3"
+            ]
+        );
+        assert!(!command(faker, false).args.iter().any(|a| a == "--profile"));
     }
 
     #[test]

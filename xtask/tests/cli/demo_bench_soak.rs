@@ -64,6 +64,18 @@ fn bench_dry_run_prints_each_cargo_bench_and_where_its_table_goes() {
             "    (dry run: would write {root}/build/t/bench/assertions.md)",
             r#"[2] would run ["/toolchain/bin/cargo","bench","-p","kube-harness-apiserver","--bench","apiserver","--features","bench-kube-fake-client"] in {root}"#,
             "    (dry run: would write {root}/build/t/bench/apiserver.md)",
+            r#"[3] would run ["/toolchain/bin/cargo","bench","-p","kube-harness","--bench","faker"] in {root}"#,
+            "    (dry run: would write {root}/build/t/bench/faker.md)",
+        ],
+    );
+    // CI's guard: only benches with a quick mode, in the profile the tests
+    // built, over the workspace so that build is reused.
+    let run = f.run(&["bench", "--quick", "--dry-run"], &[]);
+    assert_plan(
+        &run,
+        &[
+            r#"[1] would run ["cargo","bench","--workspace","--bench","faker","--profile","dev","--","--quick","--min-ratio","3"] in {root}"#,
+            "    (dry run: would write {root}/target/bench/faker-quick.md)",
         ],
     );
     let run = f.run(&["bench", "apiserver", "--dry-run"], &[]);
