@@ -302,6 +302,8 @@ impl StatusFaker {
         if since != until {
             let namespace = self.inner.namespace.as_deref();
             if !cache::catch_up(Arc::make_mut(&mut world), &feed, namespace, since, until) {
+                // Kubelet summaries keep a world to read until the relist lands.
+                *last = Some((at, world));
                 return None;
             }
         }
@@ -312,7 +314,10 @@ impl StatusFaker {
     /// Read the world from an in-process server's change feed (what its
     /// watches would deliver, without JSON in between) after a first list,
     /// instead of listing every kind again whenever anything moved. The
-    /// env does this on the embedded backend.
+    /// env does this on the embedded backend. The faker then reads as a
+    /// controller reads its informers' caches: fault rules on lists and
+    /// the request metrics no longer see its reads (its writes still go
+    /// through the API).
     pub fn read_changes_from(&self, feed: kube_harness_apiserver::ChangeFeed) -> &Self {
         *self.inner.feed.lock().expect("lock") = Some(feed);
         self
@@ -348,6 +353,8 @@ impl StatusFaker {
 
     /// Register `count` fake nodes instead of three (a test of scheduling
     /// or scale); their kubelets answer the node proxy like the first ones.
+    /// Call it before the first round: the faker registers its nodes once,
+    /// when the cluster has none (a node a test deletes stays deleted).
     pub fn nodes(&self, count: u32) -> &Self {
         self.with_rules(|r| r.nodes = count);
         self.serve_kubelets();

@@ -24,6 +24,10 @@ pub(super) struct Sim {
     pub mem: Memory,
     pub start: Instant,
     pub now: Instant,
+    /// The rules as last seen by a round: tests change `rules` directly,
+    /// so a round bumps their generation when they differ, as
+    /// `StatusFaker::with_rules` does.
+    rules_seen: String,
 }
 
 fn key(kind: Kind, ns: Option<&str>, name: &str) -> (Kind, String, String) {
@@ -53,6 +57,7 @@ impl Sim {
             mem: Memory::default(),
             start: now,
             now,
+            rules_seen: String::new(),
         }
     }
 
@@ -187,6 +192,17 @@ impl Sim {
 
     /// One faker round at the current virtual time; returns the writes.
     pub(super) fn round(&mut self) -> Vec<Write> {
+        let seen = format!(
+            "{:?}",
+            Rules {
+                generation: 0,
+                ..self.rules.clone()
+            }
+        );
+        if seen != self.rules_seen {
+            self.rules.generation += 1;
+            self.rules_seen = seen;
+        }
         let world = self.world();
         let secs = self.now.duration_since(self.start).as_secs() as i64;
         let r = Round {
