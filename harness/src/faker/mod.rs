@@ -361,6 +361,7 @@ impl StatusFaker {
         self
     }
 
+    #[cfg(feature = "embedded")]
     pub(crate) fn serve_kubelets_with(&self, serve: ServeKubelet) {
         *self.inner.kubelets.lock().expect("lock") = Some(serve);
         self.serve_kubelets();
