@@ -140,12 +140,12 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write>
             continue;
         }
         let uid = pod.metadata.uid.clone().unwrap_or_default();
-        let rv = pod.metadata.resource_version.as_deref().unwrap_or_default();
-        let settled = mem.pods.get(&uid).and_then(|m| m.settled.as_ref());
-        if settled.is_some_and(|(at, generation)| at == rv && *generation == r.rules.generation) {
-            continue;
-        }
-        let mut m = mem.pods.get(&uid).cloned().unwrap_or_default();
+        let settled = r.settled(&pod.metadata);
+        let mut m = match mem.pods.get(&uid) {
+            Some(m) if m.settled.as_ref() == Some(&settled) => continue,
+            Some(m) => m.clone(),
+            None => PodMemory::default(),
+        };
         m.settled = None;
         if is_terminating(&pod.metadata) {
             terminate(r, mem, &mut m, pod, node_name, &mut out);
@@ -154,7 +154,7 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory, attach: bool) -> Vec<Write>
         } else {
             let writes = out.len();
             if run(r, mem, &mut m, pod, node_name, &mut out) && out.len() == writes {
-                m.settled = Some((rv.to_owned(), r.rules.generation));
+                m.settled = Some(settled);
             }
         }
         mem.pods.insert(uid, m);
@@ -240,9 +240,8 @@ impl ContainerRun<'_> {
 /// The pod's life is a function of tokio time since it was bound: each
 /// container is pulled, started and becomes ready (or fails) on the rules'
 /// timings, with the kubelet's Events on the way, and the pod status says
-/// what they add up to.
-/// Plays the pod's containers and writes its status; `true` when every
-/// container is running and ready (a state time alone does not change).
+/// what they add up to. `true` when every container is running and ready,
+/// a state time alone does not change.
 fn run(
     r: &Round,
     mem: &mut Memory,
@@ -272,9 +271,7 @@ fn run(
         });
     }
     p.write_status(&containers, out);
-    containers
-        .iter()
-        .all(|c| matches!(c.state, ContainerState::Running { ready: true }))
+    containers.iter().all(ContainerRun::ready)
 }
 
 /// When this kubelet took the pod on, remembered from its first round. A pod

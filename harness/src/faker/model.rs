@@ -275,7 +275,7 @@ pub(super) struct Memory {
     pub serial: u64,
     /// Keyed by node name: the node's resourceVersion and the rules'
     /// generation when its status needed no write (see `PodMemory::settled`).
-    pub settled_nodes: HashMap<String, (String, u64)>,
+    pub settled_nodes: HashMap<String, Settled>,
     /// Keyed by VolumeAttachment name: when its attach or detach began.
     pub attachments: HashMap<String, Instant>,
     /// Keyed by `<job uid>/<failed count>`: when the Job controller first
@@ -296,7 +296,7 @@ pub(super) struct PodMemory {
     /// last found it settled (every container running and ready, nothing
     /// to write): while both hold, time alone changes nothing, so later
     /// rounds skip it instead of rebuilding its status.
-    pub settled: Option<(String, u64)>,
+    pub settled: Option<Settled>,
 }
 
 /// What the volume controllers remember about one PVC.
@@ -344,7 +344,20 @@ impl Pauses {
     }
 }
 
+/// An object's resourceVersion and the rules' generation: what a
+/// controller remembers of an object it found settled. While both are
+/// unchanged, time alone changes nothing it would write.
+pub(super) type Settled = (String, u64);
+
 impl Round<'_> {
+    /// This object's [`Settled`] key in this round.
+    pub(super) fn settled(&self, meta: &ObjectMeta) -> Settled {
+        (
+            meta.resource_version.clone().unwrap_or_default(),
+            self.rules.generation,
+        )
+    }
+
     /// Is this object paused?
     pub(super) fn paused(&self, kind: Kind, meta: &ObjectMeta) -> bool {
         self.pauses.holds(kind, meta)

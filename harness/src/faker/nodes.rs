@@ -64,10 +64,7 @@ pub(super) fn reconcile(r: &Round, mem: &mut Memory) -> Vec<Write> {
         let not_ready = r.rules.not_ready_nodes.contains(&node_n);
         // A Ready node's status is time-independent: once it needed no
         // write, it needs none until the node or the rules change.
-        let memo = (
-            node.metadata.resource_version.clone().unwrap_or_default(),
-            r.rules.generation,
-        );
+        let memo = r.settled(&node.metadata);
         if !not_ready && mem.settled_nodes.get(&node_n) == Some(&memo) {
             continue;
         }

@@ -139,8 +139,8 @@ impl UsageScript {
 /// Fault rules in force.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Rules {
-    /// Bumped by every change a test makes, so a pod the kubelet found
-    /// settled is looked at again under the new rules.
+    /// Bumped by every change a test makes, so pods and nodes found
+    /// settled are looked at again under the new rules.
     pub generation: u64,
     /// Timings of the healthy path.
     pub timings: Timings,
