@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result};
 
-use crate::paths::{cargo, repo_root, target_dir};
+use crate::paths::{repo_root, target_dir};
 use crate::process::{BUILD_LIMIT, Cmd, Runner};
 
 /// A benchmark the command knows: `cargo bench -p <package> --bench <target>`.
@@ -115,7 +115,7 @@ fn command(b: &Bench, quick: bool) -> Cmd {
     } else {
         vec!["-p", b.package]
     };
-    let mut cmd = Cmd::new(&cargo(), ["bench"])
+    let mut cmd = Cmd::cargo(["bench"])
         .args(scope)
         .args(["--bench", b.target]);
     if !b.features.is_empty() {

@@ -15,7 +15,7 @@
 
 use anyhow::{Context, Result};
 
-use crate::paths::{cargo, repo_root};
+use crate::paths::repo_root;
 use crate::process::{BUILD_LIMIT, Cmd, Runner};
 
 #[derive(clap::Args)]
@@ -33,18 +33,15 @@ const EXAMPLES: &[&str] = &["rollout_story", "storage_story", "assertions_tour"]
 
 pub(crate) fn run(args: Args) -> Result<()> {
     let runner = Runner::new(args.dry_run);
-    let build = Cmd::new(&cargo(), ["build", "-p", PACKAGE, "--examples"]).dir(repo_root());
+    let build = Cmd::cargo(["build", "-p", PACKAGE, "--examples"]).dir(repo_root());
     runner
         .run_within(&build, BUILD_LIMIT)
         .context("building the demo's examples failed")?;
     for example in EXAMPLES {
         // Built above with the same package, profile and features: cargo
         // only checks that it is fresh.
-        let step = Cmd::new(
-            &cargo(),
-            ["run", "--quiet", "-p", PACKAGE, "--example", example],
-        )
-        .dir(repo_root());
+        let step =
+            Cmd::cargo(["run", "--quiet", "-p", PACKAGE, "--example", example]).dir(repo_root());
         runner
             .run_within(&step, BUILD_LIMIT)
             .with_context(|| format!("demo step `{example}` failed"))?;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::paths::{self, cargo, repo_root, target_dir};
+use crate::paths::{self, repo_root, target_dir};
 use crate::process::{BUILD_LIMIT, Cmd, Runner};
 
 #[derive(clap::Args)]
@@ -36,8 +36,7 @@ const STOP_LIMIT: Duration = Duration::from_secs(10);
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let runner = Runner::new(args.dry_run);
-    let build = Cmd::new(
-        &cargo(),
+    let build = Cmd::cargo(
         // `--workspace`: the features `cargo test --workspace` built with, so
         // after it (as in CI) nothing is compiled again.
         [
@@ -67,7 +66,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         &exe.display().to_string(),
         ["--kubeconfig".to_string(), kubeconfig.display().to_string()],
     );
-    let mut test = Cmd::new(&cargo(), ["test", "--workspace", "--test", "suites"])
+    let mut test = Cmd::cargo(["test", "--workspace", "--test", "suites"])
         .dir(repo_root())
         .env("HARNESS_CLUSTER", "existing")
         .env("HARNESS_FAKER", "all")

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::paths::{cargo, repo_root, target_dir};
+use crate::paths::{repo_root, target_dir};
 use crate::process::{BUILD_LIMIT, Cmd, Runner};
 
 /// The crates a user's Cargo.toml can name, facade first.
@@ -50,7 +50,7 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let work = target_dir().join("package-check");
     let version = workspace_version()?;
 
-    let mut package = Cmd::new(&cargo(), ["package", "--no-verify"]).dir(repo_root());
+    let mut package = Cmd::cargo(["package", "--no-verify"]).dir(repo_root());
     for p in PUBLISHED {
         package = package.args(["-p", p]);
     }
@@ -86,14 +86,11 @@ pub(crate) fn run(args: Args) -> Result<()> {
     let lock =
         std::fs::read_to_string(repo_root().join("Cargo.lock")).context("reading Cargo.lock")?;
     runner.write_file(&app.join("Cargo.lock"), &lock)?;
-    let test = Cmd::new(
-        &cargo(),
-        [
-            "test".to_string(),
-            "--manifest-path".to_string(),
-            path_arg(&app.join("Cargo.toml"))?,
-        ],
-    )
+    let test = Cmd::cargo([
+        "test".to_string(),
+        "--manifest-path".to_string(),
+        path_arg(&app.join("Cargo.toml"))?,
+    ])
     .env("CARGO_TARGET_DIR", path_arg(&target_dir())?);
     runner.run_within(&test, BUILD_LIMIT).context(
         "the scratch crate (a user's crate outside this workspace) failed to build or test",

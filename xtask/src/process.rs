@@ -23,6 +23,9 @@ pub(crate) struct Cmd {
     pub dir: Option<PathBuf>,
     /// Extra environment variables (shown in the plan).
     pub env: Vec<(String, String)>,
+    /// A nested cargo: the variables `cargo run` gave xtask are not passed
+    /// on (see [`Cmd::cargo`]).
+    pub nested_cargo: bool,
 }
 
 impl Cmd {
@@ -36,6 +39,24 @@ impl Cmd {
             args: args.into_iter().map(Into::into).collect(),
             dir: None,
             env: Vec::new(),
+            nested_cargo: false,
+        }
+    }
+
+    /// A cargo command that reuses what `cargo test --workspace` built.
+    /// `cargo xtask` runs under `cargo run`, which sets `CARGO_MANIFEST_DIR`
+    /// and the `CARGO_PKG_*` family to xtask's; inherited by a nested cargo
+    /// they reach build scripts that track them (ring's reruns on
+    /// `CARGO_MANIFEST_DIR`), and the TLS stack, kube-client and every
+    /// crate above it compile again (minutes of CI).
+    pub(crate) fn cargo<I, S>(args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            nested_cargo: true,
+            ..Self::new(&crate::paths::cargo(), args)
         }
     }
 
@@ -81,6 +102,14 @@ impl Cmd {
     fn expression(&self) -> duct::Expression {
         let args: Vec<OsString> = self.args.iter().map(OsString::from).collect();
         let mut expression = duct::cmd(&self.program, args);
+        if self.nested_cargo {
+            for key in std::env::vars_os()
+                .map(|(key, _)| key)
+                .filter(|key| key.to_str().is_some_and(set_by_cargo_run))
+            {
+                expression = expression.env_remove(key);
+            }
+        }
         for (key, value) in &self.env {
             expression = expression.env(key, value);
         }
@@ -89,6 +118,21 @@ impl Cmd {
             None => expression,
         }
     }
+}
+
+/// Whether `cargo run` sets this variable for the program it runs (cargo's
+/// "Environment variables Cargo sets for crates"), other than `CARGO`,
+/// which names the cargo to run.
+fn set_by_cargo_run(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || matches!(
+            key,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+        )
 }
 
 /// What a captured command printed.
@@ -462,6 +506,28 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `cargo test` gives this test process the variables `cargo run` gives
+    /// xtask, so a child shows whether they are passed on.
+    #[test]
+    fn a_nested_cargo_does_not_inherit_what_cargo_run_set_for_xtask() {
+        let env_of = |nested_cargo| {
+            let cmd = Cmd {
+                nested_cargo,
+                ..Cmd::new("env", Vec::<String>::new()).env("KEPT", "yes")
+            };
+            capture(&cmd).unwrap().stdout
+        };
+        let has = |env: &str, prefix: &str| env.lines().any(|l| l.starts_with(prefix));
+        let plain = env_of(false);
+        assert!(has(&plain, "CARGO_MANIFEST_DIR=") && has(&plain, "CARGO_PKG_NAME="));
+        let nested = env_of(true);
+        for line in nested.lines() {
+            let key = line.split('=').next().unwrap();
+            assert!(!set_by_cargo_run(key), "{line} reached a nested cargo");
+        }
+        assert!(has(&nested, "KEPT=yes") && has(&nested, "PATH="));
+    }
 
     #[test]
     fn durations_parse_like_kubectl_timeouts() {

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::paths::{self, cargo, repo_root, target_dir};
+use crate::paths::{self, repo_root, target_dir};
 use crate::process::{self, BUILD_LIMIT, Cmd, RUN_LIMIT, Runner};
 
 #[derive(clap::Args)]
@@ -108,19 +108,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     }
     let filter = filter_for(&args.suite).to_string();
     let runner = Runner::new(args.dry_run);
-    let build = Cmd::new(
-        &cargo(),
-        [
-            "test",
-            "--package",
-            PACKAGE,
-            "--test",
-            TEST_TARGET,
-            "--no-run",
-            // Artifacts as JSON on stdout, compiler errors rendered on stderr.
-            "--message-format=json-render-diagnostics",
-        ],
-    )
+    let build = Cmd::cargo([
+        "test",
+        "--package",
+        PACKAGE,
+        "--test",
+        TEST_TARGET,
+        "--no-run",
+        // Artifacts as JSON on stdout, compiler errors rendered on stderr.
+        "--message-format=json-render-diagnostics",
+    ])
     .dir(repo_root());
     let messages = runner
         .stdout_of(&build, BUILD_LIMIT)
