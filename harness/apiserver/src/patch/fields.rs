@@ -226,21 +226,28 @@ fn is_scalar(v: &Value) -> bool {
 }
 
 /// `k:{...}` for a list item, with its merge-key fields in name order as
-/// upstream prints them; `None` when the item has none of them.
+/// upstream prints them (an omitted key field at its default); `None` when
+/// the item lacks the first key.
 pub(crate) fn item_key(item: &Value, keys: &[&str]) -> Option<String> {
     let obj = item.as_object()?;
+    obj.get(keys[0])?;
     let mut sorted: Vec<&str> = keys.to_vec();
     sorted.sort_unstable();
     let mut key = Map::new();
     for k in sorted {
-        if let Some(v) = obj.get(k).filter(|v| is_scalar(v) && !v.is_null()) {
-            key.insert(k.to_owned(), v.clone());
+        if let Some(v) = key_field(item, k) {
+            key.insert(k.to_owned(), v);
         }
     }
-    if key.is_empty() || obj.get(keys[0]).is_none() {
-        return None;
-    }
     Some(format!("k:{}", Value::Object(key)))
+}
+
+/// A key field's value in a list item, its default when the item omits it.
+fn key_field(item: &Value, field: &str) -> Option<Value> {
+    match item.get(field).filter(|v| is_scalar(v) && !v.is_null()) {
+        Some(v) => Some(v.clone()),
+        None => super::lists::key_default(field).map(Value::from),
+    }
 }
 
 /// Whether a list item matches a `k:`, `v:` or `i:` element.
@@ -249,7 +256,8 @@ fn item_matches(el: &str, index: usize, item: &Value) -> bool {
         let Ok(Value::Object(key)) = serde_json::from_str::<Value>(key) else {
             return false;
         };
-        key.iter().all(|(k, v)| item.get(k) == Some(v))
+        key.iter()
+            .all(|(k, v)| key_field(item, k).as_ref() == Some(v))
     } else if let Some(v) = el.strip_prefix("v:") {
         serde_json::from_str::<Value>(v).is_ok_and(|v| &v == item)
     } else if let Some(i) = el.strip_prefix("i:") {

@@ -72,6 +72,18 @@ pub fn list_kind(kind: &str, path: &[String], is_custom: bool) -> ListKind {
     }
 }
 
+/// The default of a list-map key field an item may omit. Server-side
+/// apply keys such an item by the default, so `{containerPort: 8080}` in an
+/// apply configuration is the live `{containerPort: 8080, protocol: TCP}`,
+/// not a second port (kubernetes#98576 gave `protocol` its OpenAPI default
+/// for this; structured-merge-diff's `keyedAssociativeListItemToPathElement`
+/// reads it). `protocol` is a key only in the port lists above, where it
+/// defaults to TCP (`SetDefaults_ContainerPort`, `SetDefaults_ServicePort`
+/// in pkg/apis/core/v1/defaults.go).
+pub fn key_default(field: &str) -> Option<&'static str> {
+    (field == "protocol").then_some("TCP")
+}
+
 /// Whether the object at `path` is a free-form map (`map[string]T` in Go,
 /// such as labels) rather than a struct with named fields. Server-side apply
 /// records ownership of such a map itself (the `.` entry in `fieldsV1`), not

@@ -144,6 +144,55 @@ async fn server_side_apply_creates_owns_and_conflicts() {
     assert_eq!(forced.metadata.labels.unwrap()["app"], "db");
 }
 
+/// A port applied without `protocol` is the live TCP port, keyed by the
+/// default: re-applying it neither adds a port nor fails (kubernetes#98576,
+/// structured-merge-diff's `keyedAssociativeListItemToPathElement`; the
+/// default is `SetDefaults_ContainerPort` in pkg/apis/core/v1/defaults.go).
+#[tokio::test(start_paused = true)]
+async fn apply_keys_ports_by_the_default_protocol() {
+    let (_s, client) = server().await;
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let desired = |n: usize| {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "labels": {"n": n.to_string()}},
+            "spec": {"containers": [{"name": "main", "image": "nginx:1",
+                "ports": [{"containerPort": 8080}]}]}
+        })
+    };
+    for n in 0..3 {
+        pods.patch(
+            "web",
+            &PatchParams::apply("alice"),
+            &Patch::Apply(desired(n)),
+        )
+        .await
+        .unwrap();
+    }
+    let pod = pods.get("web").await.unwrap();
+    let ports = pod.spec.unwrap().containers[0].ports.clone().unwrap();
+    assert_eq!(ports.len(), 1, "{ports:?}");
+    assert_eq!(ports[0].protocol.as_deref(), Some("TCP"));
+    let fields = serde_json::to_value(&pod.metadata.managed_fields.unwrap()[0].fields_v1).unwrap();
+    let port = &fields["f:spec"]["f:containers"]["k:{\"name\":\"main\"}"]["f:ports"];
+    assert_eq!(
+        port,
+        &json!({"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}),
+    );
+
+    // Dropping the port from the configuration removes the port it owned.
+    let mut without = desired(3);
+    without["spec"]["containers"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("ports");
+    let pod = pods
+        .patch("web", &PatchParams::apply("alice"), &Patch::Apply(without))
+        .await
+        .unwrap();
+    assert_eq!(pod.spec.unwrap().containers[0].ports, None);
+}
+
 #[tokio::test(start_paused = true)]
 async fn status_and_scale_patches() {
     let (_s, client) = server().await;
