@@ -59,7 +59,8 @@ const WATCH_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITERS: usize = 16;
 const INCREMENTS: usize = 50;
 const WATCHERS: usize = 100;
-const FAN_OUT_EVENTS: usize = 2_000;
+const FAN_OUT_EVENTS: usize = 10_000;
+const LISTS: usize = 20;
 
 fn pod(i: usize) -> Pod {
     serde_json::from_value(json!({
@@ -79,10 +80,45 @@ struct Column {
     bytes_per_10k: Option<f64>,
     /// Read-modify-write increments landed per second, and conflicts met.
     contended: Option<(f64, usize)>,
-    /// Watch fan-out: events delivered per second over all watchers, and
-    /// the most heap held above the start while they drained.
-    fan_out: Option<(f64, f64)>,
+    fan_out: Option<FanOut>,
+    writes: Option<Writes>,
+    /// p50 of one label-selected list over `STORED_PODS` pods, and how many
+    /// it returned.
+    list: Option<(Duration, usize)>,
     note: Option<String>,
+}
+
+/// Watch fan-out: `WATCHERS` watches on one resource while
+/// `FAN_OUT_EVENTS` creates go by.
+struct FanOut {
+    /// Events delivered per second, over all watchers.
+    per_s: f64,
+    /// From the create being sent to a watcher holding its event.
+    p50: Duration,
+    p99: Duration,
+    /// Process CPU (user + system) per created event, its deliveries to
+    /// every watcher and their decoding included.
+    cpu_per_event: Duration,
+    /// The most heap held above the start while the watchers drained.
+    peak_heap: f64,
+}
+
+/// Sequential writes per second to one pod, each changing a label.
+struct Writes {
+    updates: f64,
+    merge: f64,
+    strategic: f64,
+    apply: f64,
+}
+
+/// Process CPU time so far (user + system).
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage(RUSAGE_SELF)");
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
+    };
+    tv(usage.user_time()) + tv(usage.system_time())
 }
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
@@ -138,13 +174,89 @@ async fn start_http() -> Result<(Duration, Duration)> {
     ))
 }
 
-async fn creates(client: kube::Client, n: usize) -> Result<f64> {
-    let pods: Api<Pod> = Api::namespaced(client, "default");
-    let t = Instant::now();
-    for i in 0..n {
-        pods.create(&PostParams::default(), &pod(i)).await?;
-    }
-    Ok(n as f64 / t.elapsed().as_secs_f64())
+/// The write and list work, over whichever kube stack `$kube` names (the
+/// kube-fake-client column uses kube 4 and k8s-openapi 0.28 types).
+macro_rules! workload {
+    ($kube:ident, $Pod:ty, $pod:path) => {
+        use $kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+
+        pub(crate) async fn creates(client: $kube::Client, n: usize) -> anyhow::Result<f64> {
+            let pods: Api<$Pod> = Api::namespaced(client, "default");
+            let t = std::time::Instant::now();
+            for i in 0..n {
+                pods.create(&PostParams::default(), &$pod(i)).await?;
+            }
+            Ok(n as f64 / t.elapsed().as_secs_f64())
+        }
+
+        /// `n` writes of each kind to one pod, each setting label `n`.
+        pub(crate) async fn writes(client: $kube::Client, n: usize) -> anyhow::Result<super::Writes> {
+            let pods: Api<$Pod> = Api::namespaced(client, "default");
+            let mut pod = pods.create(&PostParams::default(), &$pod(0)).await?;
+            let name = "pod-0";
+            let per_s = |t: std::time::Instant| n as f64 / t.elapsed().as_secs_f64();
+            let label = |i: usize| serde_json::json!({"metadata": {"labels": {"n": i.to_string()}}});
+            let t = std::time::Instant::now();
+            for i in 0..n {
+                pod.metadata
+                    .labels
+                    .get_or_insert_with(Default::default)
+                    .insert("n".into(), i.to_string());
+                pod = pods.replace(name, &PostParams::default(), &pod).await?;
+            }
+            let updates = per_s(t);
+            let params = PatchParams::default();
+            let t = std::time::Instant::now();
+            for i in 0..n {
+                pods.patch(name, &params, &Patch::Merge(label(i))).await?;
+            }
+            let merge = per_s(t);
+            let t = std::time::Instant::now();
+            for i in 0..n {
+                pods.patch(name, &params, &Patch::Strategic(label(i))).await?;
+            }
+            let strategic = per_s(t);
+            let params = PatchParams::apply("bench").force();
+            let mut intent = serde_json::to_value($pod(0))?;
+            intent["apiVersion"] = "v1".into();
+            intent["kind"] = "Pod".into();
+            let t = std::time::Instant::now();
+            for i in 0..n {
+                intent["metadata"]["labels"]["n"] = i.to_string().into();
+                pods.patch(name, &params, &Patch::Apply(&intent)).await?;
+            }
+            let apply = per_s(t);
+            Ok(super::Writes {
+                updates,
+                merge,
+                strategic,
+                apply,
+            })
+        }
+
+        /// `STORED_PODS` pods, then `LISTS` lists of the 1 in 8 labelled
+        /// `shard=1`: the p50 of one list and what it returned.
+        pub(crate) async fn lists(client: $kube::Client) -> anyhow::Result<(std::time::Duration, usize)> {
+            let pods: Api<$Pod> = Api::namespaced(client, "default");
+            for i in 0..super::STORED_PODS {
+                pods.create(&PostParams::default(), &$pod(i)).await?;
+            }
+            let params = ListParams::default().labels("shard=1");
+            let mut samples = Vec::with_capacity(super::LISTS);
+            let mut returned = 0;
+            for _ in 0..super::LISTS {
+                let t = std::time::Instant::now();
+                returned = pods.list(&params).await?.items.len();
+                samples.push(t.elapsed());
+            }
+            Ok((super::percentile(&mut samples, 0.5), returned))
+        }
+    };
+}
+
+mod work {
+    use super::pod;
+    workload!(kube, k8s_openapi::api::core::v1::Pod, pod);
 }
 
 /// The version a watch starts from to see every write after now.
@@ -237,13 +349,18 @@ async fn contended(client: kube::Client) -> Result<(f64, usize)> {
 }
 
 /// `WATCHERS` watches on one resource while `FAN_OUT_EVENTS` creates go
-/// by; the time until every watcher holds every event, and the most heap
-/// held above the start meanwhile (sampled as the watchers drain).
-async fn fan_out(client: kube::Client) -> Result<(f64, f64)> {
+/// by: deliveries per second until every watcher holds every event, each
+/// delivery's latency from its create being sent, the process CPU spent,
+/// and the most heap held above the start (sampled as the watchers drain).
+async fn fan_out(client: kube::Client) -> Result<FanOut> {
+    use std::sync::{Arc, OnceLock};
     let cms: Api<ConfigMap> = Api::namespaced(client, "default");
     let rv = current_rv(&cms).await?;
     let base = LIVE.load(Ordering::Relaxed);
-    let peak = std::sync::Arc::new(AtomicIsize::new(0));
+    let peak = Arc::new(AtomicIsize::new(0));
+    let sent: Arc<Vec<OnceLock<Instant>>> =
+        Arc::new((0..FAN_OUT_EVENTS).map(|_| OnceLock::new()).collect());
+    let cpu = cpu_time();
     let t = Instant::now();
     let mut watchers = Vec::with_capacity(WATCHERS);
     for _ in 0..WATCHERS {
@@ -254,32 +371,66 @@ async fn fan_out(client: kube::Client) -> Result<(f64, f64)> {
             )
             .await?
             .boxed();
-        let peak = peak.clone();
+        let (peak, sent) = (peak.clone(), sent.clone());
         watchers.push(tokio::spawn(async move {
-            let mut seen = 0;
-            while seen < FAN_OUT_EVENTS {
-                match tokio::time::timeout(WATCH_TIMEOUT, stream.next()).await {
-                    Ok(Some(Ok(WatchEvent::Added(_)))) => seen += 1,
-                    Ok(Some(Ok(_))) => {}
-                    other => anyhow::bail!("watch ended after {seen} events: {other:?}"),
-                }
-                if seen % 100 == 0 {
+            // Microseconds, so a million samples stay small beside the heap
+            // this measures.
+            let mut latencies: Vec<u32> = Vec::with_capacity(FAN_OUT_EVENTS);
+            while latencies.len() < FAN_OUT_EVENTS {
+                let cm = match tokio::time::timeout(WATCH_TIMEOUT, stream.next()).await {
+                    Ok(Some(Ok(WatchEvent::Added(cm)))) => cm,
+                    Ok(Some(Ok(_))) => continue,
+                    other => {
+                        anyhow::bail!("watch ended after {} events: {other:?}", latencies.len())
+                    }
+                };
+                let i: usize = cm.metadata.name.as_deref().unwrap_or_default()[2..].parse()?;
+                let sent = sent[i]
+                    .get()
+                    .context("an event before its create was sent")?;
+                latencies.push(sent.elapsed().as_micros().try_into().unwrap_or(u32::MAX));
+                if latencies.len().is_multiple_of(100) {
                     peak.fetch_max(LIVE.load(Ordering::Relaxed) - base, Ordering::Relaxed);
                 }
             }
-            Ok(())
+            Ok(latencies)
         }));
     }
-    for i in 0..FAN_OUT_EVENTS {
+    for (i, at) in sent.iter().enumerate() {
         let cm: ConfigMap =
             serde_json::from_value(json!({"metadata": {"name": format!("f-{i}")}}))?;
+        at.set(Instant::now()).expect("each create is sent once");
         cms.create(&PostParams::default(), &cm).await?;
     }
+    let mut latencies = Vec::with_capacity(WATCHERS * FAN_OUT_EVENTS);
     for w in watchers {
-        w.await??;
+        latencies.extend(w.await??);
     }
-    let per_s = (WATCHERS * FAN_OUT_EVENTS) as f64 / t.elapsed().as_secs_f64();
-    Ok((per_s, peak.load(Ordering::Relaxed) as f64))
+    let elapsed = t.elapsed();
+    let cpu = cpu_time() - cpu;
+    let mut latencies: Vec<Duration> = latencies
+        .into_iter()
+        .map(|us| Duration::from_micros(us.into()))
+        .collect();
+    Ok(FanOut {
+        per_s: (WATCHERS * FAN_OUT_EVENTS) as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&mut latencies, 0.5),
+        p99: percentile(&mut latencies, 0.99),
+        cpu_per_event: cpu / FAN_OUT_EVENTS as u32,
+        peak_heap: peak.load(Ordering::Relaxed) as f64,
+    })
+}
+
+/// Heap still held once `work` has stored `STORED_PODS` pods, per 10,000.
+/// Earlier measurements' stores are dropped by background tasks (the
+/// clients' services), and their frees would cancel this one's allocations:
+/// a settling pause comes first.
+async fn heap_per_10k<F: std::future::Future<Output = Result<()>>>(work: F) -> Result<f64> {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = LIVE.load(Ordering::Relaxed);
+    work.await?;
+    let after = LIVE.load(Ordering::Relaxed);
+    Ok((after - before) as f64 * 10_000.0 / STORED_PODS as f64)
 }
 
 async fn memory_per_10k() -> Result<f64> {
@@ -287,12 +438,13 @@ async fn memory_per_10k() -> Result<f64> {
     let client = server.client();
     first_request(client.clone()).await?;
     let pods: Api<Pod> = Api::namespaced(client, "default");
-    let before = LIVE.load(Ordering::Relaxed);
-    for i in 0..STORED_PODS {
-        pods.create(&PostParams::default(), &pod(i)).await?;
-    }
-    let after = LIVE.load(Ordering::Relaxed);
-    Ok((after - before) as f64 * 10_000.0 / STORED_PODS as f64)
+    heap_per_10k(async {
+        for i in 0..STORED_PODS {
+            pods.create(&PostParams::default(), &pod(i)).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Runs `work` on a server of its own (over HTTP or in-process), which is
@@ -321,8 +473,12 @@ async fn embedded() -> Result<(Column, Column)> {
         ..Default::default()
     };
 
-    local.creates_per_s = Some(fresh(false, |c| creates(c, CREATES)).await?);
-    http.creates_per_s = Some(fresh(true, |c| creates(c, HTTP_CREATES)).await?);
+    local.creates_per_s = Some(fresh(false, |c| work::creates(c, CREATES)).await?);
+    http.creates_per_s = Some(fresh(true, |c| work::creates(c, HTTP_CREATES)).await?);
+    local.writes = Some(fresh(false, |c| work::writes(c, CREATES)).await?);
+    http.writes = Some(fresh(true, |c| work::writes(c, HTTP_CREATES)).await?);
+    local.list = Some(fresh(false, work::lists).await?);
+    http.list = Some(fresh(true, work::lists).await?);
     local.watch = Some(fresh(false, watch_latency).await?);
     http.watch = Some(fresh(true, watch_latency).await?);
     local.contended = Some(fresh(false, contended).await?);
@@ -344,6 +500,11 @@ mod fake {
 
     fn pod4(i: usize) -> Pod4 {
         serde_json::from_value(serde_json::to_value(pod(i)).expect("pod json")).expect("pod 0.28")
+    }
+
+    mod work4 {
+        use super::{Pod4, pod4};
+        workload!(kube4, Pod4, pod4);
     }
 
     async fn client() -> Result<kube4::Client> {
@@ -386,7 +547,7 @@ mod fake {
         }
     }
 
-    pub async fn column() -> Result<Column> {
+    pub(crate) async fn column() -> Result<Column> {
         let mut col = Column::default();
         let mut samples = Vec::with_capacity(STARTS);
         for _ in 0..STARTS {
@@ -403,22 +564,29 @@ mod fake {
         ));
 
         let pods = Api4::<Pod4>::namespaced(client().await?, "default");
-        let t = Instant::now();
-        for i in 0..CREATES {
-            pods.create(&PostParams4::default(), &pod4(i)).await?;
+        col.bytes_per_10k = Some(
+            heap_per_10k(async {
+                for i in 0..STORED_PODS {
+                    pods.create(&PostParams4::default(), &pod4(i)).await?;
+                }
+                Ok(())
+            })
+            .await?,
+        );
+        drop(pods);
+        col.creates_per_s = Some(work4::creates(client().await?, CREATES).await?);
+        // What it cannot do is a note, not a failed column.
+        let mut notes = vec![watch_note(client().await?).await];
+        match work4::writes(client().await?, CREATES).await {
+            Ok(w) => col.writes = Some(w),
+            Err(e) => notes.push(format!("writes failed ({e:#})")),
         }
-        col.creates_per_s = Some(CREATES as f64 / t.elapsed().as_secs_f64());
-
-        col.note = Some(watch_note(client().await?).await);
-
-        let c = client().await?;
-        let pods = Api4::<Pod4>::namespaced(c, "default");
-        let before = LIVE.load(Ordering::Relaxed);
-        for i in 0..STORED_PODS {
-            pods.create(&PostParams4::default(), &pod4(i)).await?;
+        match work4::lists(client().await?).await {
+            Ok(l) => col.list = Some(l),
+            Err(e) => notes.push(format!("lists failed ({e:#})")),
         }
-        let after = LIVE.load(Ordering::Relaxed);
-        col.bytes_per_10k = Some((after - before) as f64 * 10_000.0 / STORED_PODS as f64);
+        col.note = Some(notes.join("; "));
+
         Ok(col)
     }
 }
@@ -466,7 +634,7 @@ fn table(cols: &[(&str, &Column)]) -> String {
     out.push_str("\n|---|");
     out.push_str(&"---|".repeat(cols.len()));
     out.push('\n');
-    let rows: [Row; 6] = [
+    let rows: [Row; 13] = [
         ("start → first successful request (p50 / p99)", &|c| {
             cell(c.start, |(a, b)| format!("{} / {}", ms(a), ms(b)))
         }),
@@ -476,17 +644,49 @@ fn table(cols: &[(&str, &Column)]) -> String {
         ("watch delivery latency (p50 / p99)", &|c| {
             cell(c.watch, |(a, b)| format!("{} / {}", ms(a), ms(b)))
         }),
+        ("sequential updates (PUT) per second", &|c| {
+            cell(c.writes.as_ref(), |w| format!("{:.0}", w.updates))
+        }),
+        ("sequential JSON merge patches per second", &|c| {
+            cell(c.writes.as_ref(), |w| format!("{:.0}", w.merge))
+        }),
+        ("sequential strategic merge patches per second", &|c| {
+            cell(c.writes.as_ref(), |w| format!("{:.0}", w.strategic))
+        }),
+        ("sequential server-side applies per second", &|c| {
+            cell(c.writes.as_ref(), |w| format!("{:.0}", w.apply))
+        }),
+        (
+            "list of 10,000 pods with a label selector, p50 (items returned)",
+            &|c| cell(c.list, |(d, n)| format!("{} ({n})", ms(d))),
+        ),
         (
             "16 writers' read-modify-write increments per second (409s met)",
             &|c| cell(c.contended, |(v, n)| format!("{v:.0} ({n})")),
         ),
         (
-            "100 watchers × 2,000 events: deliveries per second (peak heap held)",
+            "100 watchers × 10,000 events: deliveries per second (peak heap held)",
             &|c| {
-                cell(c.fan_out, |(v, b)| {
-                    format!("{v:.0} ({:.1} MiB)", b / (1024.0 * 1024.0))
+                cell(c.fan_out.as_ref(), |f| {
+                    format!(
+                        "{:.0} ({:.1} MiB)",
+                        f.per_s,
+                        f.peak_heap / (1024.0 * 1024.0)
+                    )
                 })
             },
+        ),
+        (
+            "the same: delivery latency from the create sent (p50 / p99)",
+            &|c| {
+                cell(c.fan_out.as_ref(), |f| {
+                    format!("{} / {}", ms(f.p50), ms(f.p99))
+                })
+            },
+        ),
+        (
+            "the same: process CPU per event (100 deliveries, decoding included)",
+            &|c| cell(c.fan_out.as_ref(), |f| ms(f.cpu_per_event)),
         ),
         ("heap per 10,000 stored pods", &|c| {
             cell(c.bytes_per_10k, |b| {
@@ -511,6 +711,43 @@ fn table(cols: &[(&str, &Column)]) -> String {
     out
 }
 
+/// `--profile creates|writes`: only that in-process work, at length and
+/// with no table, for `perf record` to see one path alone.
+fn profile_arg() -> Result<Option<String>> {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(at) = args.iter().position(|a| a == "--profile") else {
+        return Ok(None);
+    };
+    match args.get(at + 1).map(String::as_str) {
+        Some(w @ ("creates" | "writes")) => Ok(Some(w.to_owned())),
+        other => anyhow::bail!("--profile takes `creates` or `writes`, not {other:?}"),
+    }
+}
+
+async fn profile(work: &str) -> Result<()> {
+    let server = ApiServer::start().await?;
+    let client = server.client();
+    if work == "creates" {
+        let per_s = work::creates(client, 5 * CREATES).await?;
+        eprintln!("{per_s:.0} creates/s");
+    } else {
+        let w = work::writes(client.clone(), CREATES / 4).await?;
+        let pod = Api::<Pod>::namespaced(client, "default")
+            .get("pod-0")
+            .await?;
+        eprintln!(
+            "the pod written: {} bytes of JSON, {} managedFields entries",
+            serde_json::to_string(&pod)?.len(),
+            pod.metadata.managed_fields.as_ref().map_or(0, |m| m.len())
+        );
+        eprintln!(
+            "updates {:.0}/s, merge {:.0}/s, strategic {:.0}/s, apply {:.0}/s",
+            w.updates, w.merge, w.strategic, w.apply
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     // With both kube stacks linked, rustls has two crypto providers and
     // will not guess; the choice does not matter for plain-HTTP loopback.
@@ -521,6 +758,9 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        if let Some(work) = profile_arg()? {
+            return profile(&work).await;
+        }
         let (local, http) = embedded().await?;
         let fake = fake_client().await;
         println!(
@@ -534,6 +774,8 @@ fn main() -> Result<()> {
         println!(
             "{CREATES} in-process / {HTTP_CREATES} HTTP sequential pod creates; {WATCH_EVENTS} watch events; \
              {STARTS} starts; {WRITERS} writers × {INCREMENTS} increments on one object; \
+             {CREATES} in-process / {HTTP_CREATES} HTTP writes of each kind to one pod; \
+             {LISTS} lists over {STORED_PODS} pods; \
              {WATCHERS} watchers × {FAN_OUT_EVENTS} creates; heap counted by a global allocator. \
              Target for start: under 5 ms."
         );
