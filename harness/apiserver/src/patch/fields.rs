@@ -227,10 +227,11 @@ fn is_scalar(v: &Value) -> bool {
 
 /// `k:{...}` for a list item, with its merge-key fields in name order as
 /// upstream prints them (an omitted key field at its default); `None` when
-/// the item lacks the first key.
+/// the item has no scalar value for the first key.
 pub(crate) fn item_key(item: &Value, keys: &[&str]) -> Option<String> {
-    let obj = item.as_object()?;
-    obj.get(keys[0])?;
+    item.as_object()?;
+    // Without its first key an item is not keyed (upstream refuses it).
+    item.get(keys[0]).filter(|v| is_scalar(v) && !v.is_null())?;
     let mut sorted: Vec<&str> = keys.to_vec();
     sorted.sort_unstable();
     let mut key = Map::new();
@@ -256,8 +257,10 @@ fn item_matches(el: &str, index: usize, item: &Value) -> bool {
         let Ok(Value::Object(key)) = serde_json::from_str::<Value>(key) else {
             return false;
         };
-        key.iter()
-            .all(|(k, v)| key_field(item, k).as_ref() == Some(v))
+        !key.is_empty()
+            && key
+                .iter()
+                .all(|(k, v)| key_field(item, k).as_ref() == Some(v))
     } else if let Some(v) = el.strip_prefix("v:") {
         serde_json::from_str::<Value>(v).is_ok_and(|v| &v == item)
     } else if let Some(i) = el.strip_prefix("i:") {
@@ -405,6 +408,37 @@ mod tests {
             obj,
             json!({"spec": {"containers": [{"name": "a", "image": "1"}]}})
         );
+    }
+
+    #[test]
+    fn list_items_are_keyed_by_their_first_key_and_defaults() {
+        let ports = ["containerPort", "protocol"];
+        assert_eq!(
+            item_key(&json!({"containerPort": 80}), &ports).as_deref(),
+            Some(r#"k:{"containerPort":80,"protocol":"TCP"}"#),
+            "an omitted protocol is keyed by its default"
+        );
+        // No first key: the item is not keyed, and an empty key matches
+        // nothing (it would otherwise match, and remove, every item).
+        assert_eq!(
+            item_key(&json!({"name": null, "value": "x"}), &["name"]),
+            None
+        );
+        assert_eq!(item_key(&json!({"protocol": "UDP"}), &ports), None);
+        let mut env = json!({"env": [{"name": "A"}, {"name": "B"}]});
+        remove(&mut env, &["f:env".into(), "k:{}".into()]);
+        assert_eq!(env, json!({"env": [{"name": "A"}, {"name": "B"}]}));
+        let udp = json!({"containerPort": 80, "protocol": "UDP"});
+        assert!(!item_matches(
+            r#"k:{"containerPort":80,"protocol":"TCP"}"#,
+            0,
+            &udp
+        ));
+        assert!(item_matches(
+            r#"k:{"containerPort":80,"protocol":"TCP"}"#,
+            0,
+            &json!({"containerPort": 80})
+        ));
     }
 
     #[test]
