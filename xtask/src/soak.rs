@@ -133,8 +133,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             repo_root().join("tests"),
         ),
     };
-    // Run where `cargo test` runs it: in its package's folder.
-    let test_run = Cmd::new(&exe.display().to_string(), [filter.as_str()]).dir(package_dir);
+    // Run as `cargo test` runs it: in its package's folder, with that
+    // folder as CARGO_MANIFEST_DIR (TestEnv::crate_path reads it; xtask's
+    // own, from `cargo run`, would otherwise leak through).
+    let test_run = Cmd::new(&exe.display().to_string(), [filter.as_str()])
+        .env("CARGO_MANIFEST_DIR", package_dir.display().to_string())
+        .dir(package_dir);
     let logs = target_dir().join("soak");
     runner.plan_repeated(
         &test_run,

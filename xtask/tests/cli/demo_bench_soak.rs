@@ -96,7 +96,7 @@ fn soak_dry_run_builds_once_and_plans_the_runs() {
         &run,
         &[
             r#"[1] would run ["cargo","test","--package","kube-harness-suites","--test","suites","--no-run","--message-format=json-render-diagnostics"] in {root}"#,
-            r#"[2] would run ["SUITES_TEST_EXECUTABLE","rollout_"] in {root}/tests  # 7 runs; up to 5 failing runs' output kept in {root}/target/soak"#,
+            r#"[2] would run ["SUITES_TEST_EXECUTABLE","rollout_"] in {root}/tests with CARGO_MANIFEST_DIR={root}/tests  # 7 runs; up to 5 failing runs' output kept in {root}/target/soak"#,
         ],
     );
 }
@@ -251,7 +251,7 @@ printf '%s\n' '{"reason":"build-finished","success":true}'"#,
 [ -f {count} ] && read -r n < {count}
 n=$((n + 1))
 printf '%s\n' "$n" > {count}
-printf '%s %s\n' "$PWD" "$*" >> {calls}
+printf '%s %s %s\n' "$PWD" "$CARGO_MANIFEST_DIR" "$*" >> {calls}
 if [ "$n" = 2 ]; then
   printf 'running 2 tests\ntest rollout_stuck::holds ... FAILED\n\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 5 filtered out\n'
   printf 'thread panicked\n' >&2
@@ -281,12 +281,12 @@ printf 'running 2 tests\n\ntest result: ok. 2 passed; 0 failed; 0 ignored; 0 mea
     let runs = std::fs::read_to_string(cargo.path().join("runs")).unwrap();
     assert_eq!(
         runs,
-        format!("{pkg} rollout_\n").repeat(3),
-        "run in the package folder"
+        format!("{pkg} {pkg} rollout_\n").repeat(3),
+        "run in the package folder, which is its CARGO_MANIFEST_DIR"
     );
     assert!(
         run.stdout.contains(&format!(
-            r#"run ["{}/suites-fake","rollout_"] in {pkg}  # 3 runs"#,
+            r#"run ["{}/suites-fake","rollout_"] in {pkg} with CARGO_MANIFEST_DIR={pkg}  # 3 runs"#,
             cargo.path().display()
         )),
         "{}",
