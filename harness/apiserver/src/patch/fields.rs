@@ -231,7 +231,7 @@ fn is_scalar(v: &Value) -> bool {
 pub(crate) fn item_key(item: &Value, keys: &[&str]) -> Option<String> {
     item.as_object()?;
     // Without its first key an item is not keyed (upstream refuses it).
-    item.get(keys[0]).filter(|v| is_scalar(v) && !v.is_null())?;
+    given_key_field(item, keys[0])?;
     let mut sorted: Vec<&str> = keys.to_vec();
     sorted.sort_unstable();
     let mut key = Map::new();
@@ -243,9 +243,14 @@ pub(crate) fn item_key(item: &Value, keys: &[&str]) -> Option<String> {
     Some(format!("k:{}", Value::Object(key)))
 }
 
+/// A key field's value as the list item gives it (a non-null scalar).
+fn given_key_field<'a>(item: &'a Value, field: &str) -> Option<&'a Value> {
+    item.get(field).filter(|v| is_scalar(v) && !v.is_null())
+}
+
 /// A key field's value in a list item, its default when the item omits it.
 fn key_field(item: &Value, field: &str) -> Option<Value> {
-    match item.get(field).filter(|v| is_scalar(v) && !v.is_null()) {
+    match given_key_field(item, field) {
         Some(v) => Some(v.clone()),
         None => super::lists::key_default(field).map(Value::from),
     }
