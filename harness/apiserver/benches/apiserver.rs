@@ -365,9 +365,7 @@ async fn fan_out(client: kube::Client) -> Result<FanOut> {
     let mut buffers: Vec<Vec<u32>> = (0..WATCHERS)
         .map(|_| Vec::with_capacity(FAN_OUT_EVENTS))
         .collect();
-    // The previous server's frees must not cancel this one's allocations.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let base = LIVE.load(Ordering::Relaxed);
+    let base = settled_heap().await;
     let cpu = cpu_time();
     let t = Instant::now();
     let mut watchers = Vec::with_capacity(WATCHERS);
@@ -427,13 +425,17 @@ async fn fan_out(client: kube::Client) -> Result<FanOut> {
     })
 }
 
-/// Heap still held once `work` has stored `STORED_PODS` pods, per 10,000.
-/// Earlier measurements' stores are dropped by background tasks (the
-/// clients' services), and their frees would cancel this one's allocations:
-/// a settling pause comes first.
-async fn heap_per_10k<F: std::future::Future<Output = Result<()>>>(work: F) -> Result<f64> {
+/// Live heap after a settling pause, as a measurement's baseline. Earlier
+/// measurements' stores are dropped by background tasks (the clients'
+/// services), and their frees would cancel this one's allocations.
+async fn settled_heap() -> isize {
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = LIVE.load(Ordering::Relaxed);
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Heap still held once `work` has stored `STORED_PODS` pods, per 10,000.
+async fn heap_per_10k<F: std::future::Future<Output = Result<()>>>(work: F) -> Result<f64> {
+    let before = settled_heap().await;
     work.await?;
     let after = LIVE.load(Ordering::Relaxed);
     Ok((after - before) as f64 * 10_000.0 / STORED_PODS as f64)
