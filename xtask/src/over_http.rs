@@ -37,8 +37,10 @@ const STOP_LIMIT: Duration = Duration::from_secs(10);
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let runner = Runner::new(args.dry_run);
     let build = Cmd::cargo(
-        // `--workspace`: the features `cargo test --workspace` built with, so
-        // after it (as in CI) nothing is compiled again.
+        // `--workspace`: the features `cargo test --workspace` unifies. Not
+        // all of them: a build leaves out dev-dependencies' features (tokio's
+        // test-util), so after the tests (as in CI) tokio and what sits on it
+        // still compile again, about two minutes.
         [
             "build",
             "--workspace",
