@@ -36,19 +36,17 @@ const STOP_LIMIT: Duration = Duration::from_secs(10);
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let runner = Runner::new(args.dry_run);
-    let build = Cmd::cargo(
-        // `--workspace`: the features `cargo test --workspace` unifies. Not
-        // all of them: a build leaves out dev-dependencies' features (tokio's
-        // test-util), so after the tests (as in CI) tokio and what sits on it
-        // still compile again, about two minutes.
-        [
-            "build",
-            "--workspace",
-            "--bin",
-            SERVER,
-            "--message-format=json-render-diagnostics",
-        ],
-    )
+    // The binary `cargo test --workspace` already built (cargo builds a
+    // package's binaries for its integration tests), found among the test
+    // build's artifacts: a `cargo build` leaves out dev-dependencies' features
+    // (tokio's test-util), so it would compile tokio and what sits on it
+    // again, about two minutes in CI right after the tests.
+    let build = Cmd::cargo([
+        "test",
+        "--workspace",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ])
     .dir(repo_root());
     let messages = runner
         .stdout_of(&build, BUILD_LIMIT)

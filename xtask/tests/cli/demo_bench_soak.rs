@@ -355,7 +355,7 @@ fn suites_over_http_dry_run_builds_the_server_then_runs_the_suites_against_it() 
     assert_plan(
         &run,
         &[
-            r#"[1] would run ["cargo","build","--workspace","--bin","kube-harness-apiserver","--message-format=json-render-diagnostics"] in {root}"#,
+            r#"[1] would run ["cargo","test","--workspace","--no-run","--message-format=json-render-diagnostics"] in {root}"#,
             r#"[2] would run ["APISERVER_EXECUTABLE","--kubeconfig","{root}/target/suites-over-http/kubeconfig"]  # in the background until the tests end, then SIGTERM; log in {root}/target/suites-over-http/apiserver.log"#,
             r#"[3] would run ["cargo","test","--workspace","--test","suites","--","rollout_"] in {root} with HARNESS_CLUSTER=existing with HARNESS_FAKER=all with KUBECONFIG={root}/target/suites-over-http/kubeconfig"#,
         ],
@@ -372,9 +372,9 @@ fn suites_over_http_stops_the_server_whatever_the_tests_say() {
         let target = tempfile::tempdir().unwrap();
         let verdict = if tests_pass { "exit 0" } else { "exit 101" };
         let cargo = FakeCargo::new(&format!(
-            r#"case "$1" in
-build) printf '%s\n' "{{\"reason\":\"compiler-artifact\",\"target\":{{\"name\":\"kube-harness-apiserver\",\"kind\":[\"bin\"]}},\"profile\":{{\"test\":false}},\"executable\":\"$DIR/server\",\"manifest_path\":\"$DIR/pkg/Cargo.toml\"}}" ;;
-test) read -r cfg < "$KUBECONFIG"; printf '%s %s %s\n' "$HARNESS_CLUSTER" "$HARNESS_FAKER" "$cfg" >> "$DIR/tests-saw"; {verdict} ;;
+            r#"case "$*" in
+*--no-run*) printf '%s\n' "{{\"reason\":\"compiler-artifact\",\"target\":{{\"name\":\"kube-harness-apiserver\",\"kind\":[\"bin\"]}},\"profile\":{{\"test\":false}},\"executable\":\"$DIR/server\",\"manifest_path\":\"$DIR/pkg/Cargo.toml\"}}" ;;
+test*) read -r cfg < "$KUBECONFIG"; printf '%s %s %s\n' "$HARNESS_CLUSTER" "$HARNESS_FAKER" "$cfg" >> "$DIR/tests-saw"; {verdict} ;;
 esac"#
         ));
         // Serves until SIGTERM (a busy loop: PATH holds only the fakes, so
