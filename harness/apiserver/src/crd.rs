@@ -311,6 +311,7 @@ pub(crate) fn resource_info(crd: &Value) -> ResourceInfo {
         generation: true,
         default_propagation: Propagation::Background,
         unconditional_update: false,
+        review: false,
     }
 }
 

@@ -10,6 +10,7 @@
 //! ```
 
 mod admission;
+mod authz;
 mod cel_rules;
 pub mod clock;
 mod crd;

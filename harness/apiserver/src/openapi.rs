@@ -66,7 +66,8 @@ pub(crate) fn group_version(
     let st = shared.lock();
     let mut paths = Map::new();
     for rs in st.resources.values() {
-        if rs.info.group == group && rs.info.serves(version) {
+        // A review is only created: it has no PATCH to publish.
+        if rs.info.group == group && rs.info.serves(version) && !rs.info.review {
             patch_paths(&rs.info, version, &mut paths);
         }
     }

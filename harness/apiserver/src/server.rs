@@ -248,6 +248,19 @@ impl ApiServerBuilder {
             )
             .expect("the system priority classes are valid");
         }
+        let (roles, bindings) = crate::authz::bootstrap::objects();
+        for (plural, objects) in [("clusterroles", roles), ("clusterrolebindings", bindings)] {
+            let info = st
+                .resources
+                .get(&GroupResource::new("rbac.authorization.k8s.io", plural))
+                .expect("RBAC kinds registered")
+                .info
+                .clone();
+            for obj in objects {
+                ops::create(&mut st, &info, "v1", None, obj, WriteOpts::default())
+                    .expect("the bootstrap RBAC objects are valid");
+            }
+        }
         let shared = Arc::new(Shared {
             metrics: crate::metrics::Metrics::default(),
             state: Mutex::new(st),

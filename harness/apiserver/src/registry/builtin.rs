@@ -15,6 +15,7 @@ struct Def {
     generation: bool,
     fields: &'static [&'static str],
     categories: &'static [&'static str],
+    review: bool,
 }
 
 const fn def(
@@ -36,6 +37,7 @@ const fn def(
         generation: false,
         fields: &[],
         categories: &[],
+        review: false,
     }
 }
 
@@ -62,6 +64,12 @@ impl Def {
     }
     const fn all(mut self) -> Self {
         self.categories = &["all"];
+        self
+    }
+    /// A create-only kind whose answer is computed, never stored (the
+    /// authentication and authorization reviews).
+    const fn review(mut self) -> Self {
+        self.review = true;
         self
     }
     /// The category `kubectl get api-extensions` lists: CRDs, API services,
@@ -340,6 +348,46 @@ const DEFS: &[Def] = &[
     )
     .generation()
     .api_extensions(),
+    def(
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        false,
+    )
+    .review(),
+    def(
+        "authorization.k8s.io",
+        "v1",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        true,
+    )
+    .review(),
+    def(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        false,
+    )
+    .review(),
+    def(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        false,
+    )
+    .review(),
+    def(
+        "authorization.k8s.io",
+        "v1",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        false,
+    )
+    .review(),
     def("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
     def(
         "rbac.authorization.k8s.io",
@@ -371,6 +419,8 @@ pub(crate) const GROUP_ORDER: &[&str] = &[
     "",
     "apps",
     "events.k8s.io",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
     "autoscaling",
     "batch",
     "networking.k8s.io",
@@ -414,6 +464,7 @@ pub(crate) fn builtin_resources() -> Vec<ResourceInfo> {
                 _ => Propagation::Background,
             },
             unconditional_update: true,
+            review: d.review,
         })
         .collect()
 }

@@ -106,6 +106,9 @@ pub(crate) struct ResourceInfo {
     pub default_propagation: Propagation,
     /// Whether PUT without `metadata.resourceVersion` is allowed.
     pub unconditional_update: bool,
+    /// A review (`SubjectAccessReview`, `TokenReview`, …): create is its
+    /// only verb and the answer is computed from the request, never stored.
+    pub review: bool,
 }
 
 impl ResourceInfo {
@@ -140,8 +143,12 @@ impl ResourceInfo {
     }
 
     /// Namespaces have no collection delete in kube-apiserver (their REST
-    /// storage is no `CollectionDeleter`); every other kind has the full set.
+    /// storage is no `CollectionDeleter`), reviews are only a `Creater`;
+    /// every other kind has the full set.
     pub(crate) fn verbs(&self) -> Vec<&'static str> {
+        if self.review {
+            return vec!["create"];
+        }
         let mut verbs = vec![
             "create",
             "delete",

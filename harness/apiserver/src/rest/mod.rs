@@ -9,6 +9,7 @@ mod finalize;
 mod hooked;
 pub(crate) mod node_proxy;
 pub(crate) mod read;
+mod reviews;
 mod scale;
 mod write;
 
@@ -303,6 +304,8 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
                 .lock()
                 .resources
                 .iter()
+                // Reviews have no storage, so no storage metric.
+                .filter(|(_, r)| !r.info.review)
                 .map(|(gr, r)| (gr.qualified(), r.objects.len()))
                 .collect();
             return Ok(shared.metrics.render(stored));
@@ -467,6 +470,16 @@ async fn inject_fault(
 }
 
 async fn route_resource(req: Req) -> Result<Response, ApiError> {
+    if req.info.review {
+        // Only the collection's POST is routed; a namespaced review has
+        // no path outside a namespace.
+        return match (req.name.is_some(), req.method == Method::POST) {
+            (true, _) => Err(ApiError::no_route()),
+            _ if req.info.namespaced && req.namespace.is_none() => Err(ApiError::no_route()),
+            (false, true) => reviews::create(req).await,
+            (false, false) => Err(ApiError::method_not_allowed()),
+        };
+    }
     let m = req.method.clone();
     let sub = req.sub.clone();
     match (req.name.is_some(), sub.as_deref()) {

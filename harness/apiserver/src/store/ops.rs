@@ -105,7 +105,7 @@ impl FieldValidation {
 }
 
 /// The field-ownership context for a plain write of `info`.
-fn managed_ctx(
+pub(crate) fn managed_ctx(
     st: &State,
     info: &ResourceInfo,
     version: &str,

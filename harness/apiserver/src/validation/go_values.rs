@@ -70,6 +70,33 @@ pub(crate) fn int_or_string(v: &Value) -> String {
     }
 }
 
+/// A `metav1.ObjectMeta` by value, as a review's "must be empty" error
+/// prints it after apiserver wiped the system fields (uid, creation time).
+/// Owner references print as a count, not their full Go value.
+pub(crate) fn object_meta(m: &Value) -> String {
+    let s = |k: &str| format!("{:?}", m.get(k).and_then(Value::as_str).unwrap_or(""));
+    let owners = match m.get("ownerReferences").and_then(Value::as_array) {
+        None => "[]v1.OwnerReference(nil)".to_string(),
+        Some(refs) => format!("[]v1.OwnerReference{{/* {} */}}", refs.len()),
+    };
+    format!(
+        "v1.ObjectMeta{{Name:{}, GenerateName:{}, Namespace:{}, SelfLink:\"\", UID:\"\", \
+         ResourceVersion:{}, Generation:{}, \
+         CreationTimestamp:time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC), \
+         DeletionTimestamp:<nil>, DeletionGracePeriodSeconds:(*int64)(nil), Labels:{}, \
+         Annotations:{}, OwnerReferences:{owners}, Finalizers:{}, \
+         ManagedFields:[]v1.ManagedFieldsEntry(nil)}}",
+        s("name"),
+        s("generateName"),
+        s("namespace"),
+        s("resourceVersion"),
+        m.get("generation").and_then(Value::as_i64).unwrap_or(0),
+        string_map(m.get("labels")),
+        string_map(m.get("annotations")),
+        string_slice(m.get("finalizers")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +119,10 @@ mod tests {
         assert_eq!(
             int_or_string(&json!("0%")),
             r#"intstr.IntOrString{Type:1, IntVal:0, StrVal:"0%"}"#
+        );
+        assert_eq!(
+            object_meta(&json!({"name": "x", "labels": {"a": "b"}})),
+            r#"v1.ObjectMeta{Name:"x", GenerateName:"", Namespace:"", SelfLink:"", UID:"", ResourceVersion:"", Generation:0, CreationTimestamp:time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC), DeletionTimestamp:<nil>, DeletionGracePeriodSeconds:(*int64)(nil), Labels:map[string]string{"a":"b"}, Annotations:map[string]string(nil), OwnerReferences:[]v1.OwnerReference(nil), Finalizers:[]string(nil), ManagedFields:[]v1.ManagedFieldsEntry(nil)}"#
         );
     }
 }

@@ -2,7 +2,7 @@
 //! per field like kube-apiserver does: object metadata (names, labels) here,
 //! kinds in their own modules.
 
-mod go_values;
+pub(crate) mod go_values;
 pub(crate) mod pods;
 pub(crate) mod workloads;
 
@@ -59,7 +59,26 @@ pub(crate) fn validate_meta(info: &ResourceInfo, obj: &Value) -> Result<(), ApiE
     let mut causes: Vec<(String, String)> = Vec::new();
     let label_names =
         info.group.is_empty() && matches!(info.plural.as_str(), "namespaces" | "services");
-    if label_names {
+    // RBAC names are path segments (`ValidateRBACName` is
+    // `path.IsValidPathSegmentName`): `system:basic-user` is a valid name.
+    let path_segment_names = info.group == "rbac.authorization.k8s.io";
+    if path_segment_names {
+        if name == "." || name == ".." {
+            causes.push((
+                "metadata.name".into(),
+                format!("Invalid value: {name:?}: may not be '{name}'"),
+            ));
+        } else {
+            for illegal in ["/", "%"] {
+                if name.contains(illegal) {
+                    causes.push((
+                        "metadata.name".into(),
+                        format!("Invalid value: {name:?}: may not contain '{illegal}'"),
+                    ));
+                }
+            }
+        }
+    } else if label_names {
         if !is_dns_label(name) {
             causes.push((
                 "metadata.name".into(),

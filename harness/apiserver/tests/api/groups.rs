@@ -34,6 +34,8 @@ async fn discovery_lists_the_groups_in_kube_apiservers_order_with_their_names() 
         [
             "apps",
             "events.k8s.io",
+            "authentication.k8s.io",
+            "authorization.k8s.io",
             "autoscaling",
             "batch",
             "networking.k8s.io",

@@ -1523,3 +1523,89 @@ async fn kubectl_reads_a_played_kubelets_summary() -> Result<()> {
     assert_eq!(summary["node"]["nodeName"], "node-1");
     Ok(())
 }
+
+const ROBOT_RBAC: &str = "\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: pod-reader
+  namespace: team
+rules:
+- apiGroups: [\"\"]
+  resources: [pods]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: read-pods
+  namespace: team
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: pod-reader
+subjects:
+- kind: ServiceAccount
+  name: robot
+  namespace: team
+";
+
+/// `kubectl auth can-i` (a SelfSubjectAccessReview; `--as` impersonates),
+/// `--list` (a SelfSubjectRulesReview) and `kubectl auth whoami` (a
+/// SelfSubjectReview) answer from the stored RBAC objects, as on a cluster
+/// (kubectl `pkg/cmd/auth/cani.go`: "no" exits 1).
+#[tokio::test]
+async fn auth_can_i_and_whoami_answer_from_rbac() -> Result<()> {
+    let Some(f) = fixture("auth_can_i_and_whoami_answer_from_rbac").await? else {
+        return Ok(());
+    };
+    let k = &f.kubectl;
+    k.ok_with(&["apply", "-f", "-"], Some(ROBOT_RBAC)).await?;
+    assert_eq!(k.ok(&["auth", "can-i", "delete", "nodes"]).await?, "yes\n");
+    let robot = ["-n", "team", "--as", "system:serviceaccount:team:robot"];
+    let as_robot = |args: &[&'static str]| [args, &robot[..]].concat();
+    assert_eq!(
+        k.ok(&as_robot(&["auth", "can-i", "list", "pods"])).await?,
+        "yes\n"
+    );
+    let refused = k
+        .run(&as_robot(&["auth", "can-i", "delete", "pods"]), None)
+        .await?;
+    assert_eq!(
+        (
+            refused.status.code(),
+            String::from_utf8_lossy(&refused.stdout).into_owned()
+        ),
+        (Some(1), "no\n".to_string())
+    );
+    let listed = k.ok(&as_robot(&["auth", "can-i", "--list"])).await?;
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("pods ") && l.contains("[get list]")),
+        "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("selfsubjectaccessreviews.authorization.k8s.io")),
+        "system:basic-user's rule, bound to system:authenticated: {listed}"
+    );
+    let whoami = [
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ];
+    assert_eq!(k.ok(&whoami).await?, "system:admin");
+    assert_eq!(
+        k.ok(&as_robot(&whoami)).await?,
+        "system:serviceaccount:team:robot"
+    );
+    Ok(())
+}

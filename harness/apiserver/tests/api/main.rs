@@ -25,6 +25,7 @@ mod managed_fields;
 mod patch;
 mod policies;
 mod printing;
+mod reviews;
 mod runtime;
 mod services;
 mod standalone;
