@@ -189,6 +189,8 @@ fn subresources(info: &ResourceInfo) -> Vec<(&'static str, Value, Value)> {
         "namespaces" => out.push(("finalize", json!({"kind": "Namespace"}), json!(["update"]))),
         "pods" => out.extend([
             ("attach", json!({"kind": "PodAttachOptions"}), connect()),
+            ("binding", json!({"kind": "Binding"}), json!(["create"])),
+            ("ephemeralcontainers", json!({"kind": "Pod"}), read_write()),
             (
                 "eviction",
                 json!({"group": "policy", "version": "v1", "kind": "Eviction"}),

@@ -95,7 +95,11 @@ impl ChangeFeed {
             return Changes::NotServed;
         };
         let st = shared.lock();
-        let Some(rs) = st.resources.get(&GroupResource::new(group, resource)) else {
+        let Some(rs) = st
+            .resources
+            .get(&GroupResource::new(group, resource))
+            .filter(|rs| !rs.info.review)
+        else {
             return Changes::NotServed;
         };
         if since < rs.floor {

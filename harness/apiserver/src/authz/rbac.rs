@@ -3,7 +3,9 @@
 //! `pkg/apis/rbac/v1/evaluation_helpers.go`): every ClusterRoleBinding, then
 //! the RoleBindings of the namespace asked about; the first binding whose
 //! subjects include the user and whose role has a matching rule allows, and
-//! its name, role and subject make the reason.
+//! its name, role and subject make the reason. Upstream visits bindings in
+//! its informer's (unspecified) order; name order here keeps the reason a
+//! test reads the same from run to run.
 
 use serde_json::Value;
 
@@ -90,7 +92,8 @@ impl Rule {
     }
 }
 
-/// A binding that names the user, with the subject that did.
+/// A binding that names the user, with the first subject that did: the
+/// reason names that one (`appliesTo` returns its index).
 struct Applying<'a> {
     kind: &'static str,
     binding: &'a Value,
@@ -147,7 +150,7 @@ fn applies(subject: &Value, user: &User, binding_namespace: &str) -> bool {
 }
 
 /// Every binding naming the user: ClusterRoleBindings first, then the
-/// namespace's RoleBindings, each in name order.
+/// namespace's RoleBindings, each in name order (see the module doc).
 fn applying<'a>(st: &'a State, user: &User, namespace: &str) -> Vec<Applying<'a>> {
     let objects = |plural: &str| {
         st.resources
@@ -202,11 +205,17 @@ fn role_rules(st: &State, binding: &Applying<'_>) -> Result<Vec<Rule>, String> {
         .unwrap_or_default())
 }
 
-/// apiserver's `utilerrors.NewAggregate(..).Error()`: one error bare,
-/// several in brackets.
+/// apiserver's `utilerrors.NewAggregate(..).Error()`: repeats dropped, one
+/// error bare, several in brackets.
 pub(super) fn aggregate(errors: &[String]) -> String {
-    match errors {
-        [one] => one.clone(),
+    let mut unique: Vec<&str> = Vec::new();
+    for e in errors {
+        if !unique.contains(&e.as_str()) {
+            unique.push(e);
+        }
+    }
+    match unique.as_slice() {
+        [one] => one.to_string(),
         many => format!("[{}]", many.join(", ")),
     }
 }
@@ -296,6 +305,22 @@ mod tests {
         assert!(urls.allows(&path("/apis/apps/v1")));
         assert!(!urls.allows(&path("/healthz/etcd")));
         assert!(!urls.allows(&resource("get", "", "pods", "", "")));
+        let scale =
+            Rule::of(&json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*/scale"]}));
+        assert!(!scale.allows(&resource("get", "apps", "deployments", "", "")));
+    }
+
+    #[test]
+    fn errors_aggregate_as_apimachinery_prints_them() {
+        let missing = "clusterrole.rbac.authorization.k8s.io \"x\" not found".to_string();
+        assert_eq!(aggregate(&[missing.clone(), missing.clone()]), missing);
+        assert_eq!(
+            aggregate(&[
+                missing.clone(),
+                "unsupported role reference kind: \"Y\"".into()
+            ]),
+            format!("[{missing}, unsupported role reference kind: \"Y\"]")
+        );
     }
 
     #[test]

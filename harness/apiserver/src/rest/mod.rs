@@ -2,6 +2,7 @@
 //! bodies and parameters, and guarantees every answer (even a panic) is a
 //! `Status` object.
 
+mod binding;
 mod connect;
 mod duplicates;
 mod eviction;
@@ -539,6 +540,21 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
             }
             connect::serve(req, sub).await
         }
+        (true, Some("ephemeralcontainers")) if pods(&req.info) => {
+            if req.namespace.is_none() {
+                return Err(ApiError::no_route());
+            }
+            match m {
+                Method::GET => read::get(req),
+                Method::PUT => write::update(req).await,
+                Method::PATCH => write::patch(req).await,
+                _ => Err(ApiError::method_not_allowed()),
+            }
+        }
+        (true, Some("binding")) if pods(&req.info) => match m {
+            Method::POST => binding::bind(req).await,
+            _ => Err(ApiError::method_not_allowed()),
+        },
         (true, Some("eviction")) if req.info.group.is_empty() && req.info.plural == "pods" => {
             match m {
                 Method::POST => eviction::evict(req).await,
@@ -547,6 +563,10 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
         }
         _ => Err(ApiError::no_route()),
     }
+}
+
+fn pods(info: &ResourceInfo) -> bool {
+    info.group.is_empty() && info.plural == "pods"
 }
 
 /// Gives a stored object the apiVersion of the version it was asked under

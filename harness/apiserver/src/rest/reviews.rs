@@ -19,6 +19,11 @@ use crate::validation::go_values;
 
 pub(super) async fn create(mut req: Req) -> Result<Response, ApiError> {
     let mut obj = req.object().await?;
+    // Decoded as its Go type: kind and apiVersion checked, unknown fields
+    // dropped (or refused, as `fieldValidation` asks).
+    ops::check_type_meta(&req.info, &req.version, &mut obj)?;
+    let validation = ops::FieldValidation::from_param(req.params.get("fieldValidation"));
+    crate::strategy::prune_builtin(&req.info, &req.version, &mut obj, validation)?;
     ops::check_namespace(&req.info, req.namespace.as_deref(), &mut obj)?;
     // `WipeObjectMetaSystemFields`: a review is never stored, so its
     // creationTimestamp stays unset (null on the wire).
@@ -136,8 +141,18 @@ fn access_review(plural: &str, obj: &Value) -> Result<(), ApiError> {
             "Invalid value: \"\": at least one of user or group must be specified".into(),
         ));
     }
+    // `apiequality.Semantic.DeepEqual` with an empty ObjectMeta: zero
+    // values (`""`, `0`, `{}`, `[]`, null) count as empty.
     let mut metadata = meta::metadata(obj).cloned().unwrap_or_default();
     metadata.remove("managedFields");
+    metadata.retain(|_, v| match v {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::Object(m) => !m.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Bool(b) => *b,
+    });
     let local = plural == "localsubjectaccessreviews";
     let namespace = meta::namespace(obj).to_string();
     if local {

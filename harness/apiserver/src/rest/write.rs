@@ -65,10 +65,10 @@ fn prefix_from_user_agent(ua: &str) -> String {
 }
 
 fn part(req: &Req) -> Part {
-    if req.sub.as_deref() == Some("status") {
-        Part::Status
-    } else {
-        Part::Main
+    match req.sub.as_deref() {
+        Some("status") => Part::Status,
+        Some("ephemeralcontainers") => Part::EphemeralContainers,
+        _ => Part::Main,
     }
 }
 

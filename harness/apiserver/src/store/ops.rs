@@ -19,6 +19,19 @@ pub(crate) enum Part {
     Main,
     /// Only `.status`.
     Status,
+    /// Only a pod's `spec.ephemeralContainers` (`kubectl debug`).
+    EphemeralContainers,
+}
+
+impl Part {
+    /// The subresource a write of this part comes through.
+    pub(crate) fn subresource(self) -> Option<&'static str> {
+        match self {
+            Part::Main => None,
+            Part::Status => Some("status"),
+            Part::EphemeralContainers => Some("ephemeralcontainers"),
+        }
+    }
 }
 
 /// Options shared by create and update.
@@ -116,7 +129,7 @@ pub(crate) fn managed_ctx(
         kind: info.kind.clone(),
         now: st.now(),
         is_custom: info.custom,
-        subresource: (part == Part::Status).then(|| "status".to_string()),
+        subresource: part.subresource().map(str::to_string),
         status_subresource: info.status,
         ..Default::default()
     }
@@ -544,6 +557,26 @@ pub(crate) fn admit_update(
             }
             new
         }
+        // `dropNonEphemeralContainerUpdates`: everything else the body
+        // changed is dropped silently.
+        Part::EphemeralContainers => {
+            let mut new = (*old).clone();
+            let spec = new
+                .as_object_mut()
+                .expect("object")
+                .entry("spec")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(spec) = spec.as_object_mut() {
+                match body.pointer("/spec/ephemeralContainers") {
+                    Some(e) if !e.is_null() => spec.insert("ephemeralContainers".into(), e.clone()),
+                    _ => spec.remove("ephemeralContainers"),
+                };
+            }
+            if let Some(mf) = meta::metadata(&body).and_then(|m| m.get("managedFields")) {
+                meta::metadata_mut(&mut new).insert("managedFields".into(), mf.clone());
+            }
+            new
+        }
     };
     validation::validate_meta(info, &new)?;
     if meta::deletion_timestamp(&old).is_some() {
@@ -655,8 +688,7 @@ pub(crate) fn admission_scope(
 ) -> (&'static str, Option<crate::admission::Kind>) {
     match (view, part) {
         (Some(v), _) => (v.subresource, Some(v.kind)),
-        (None, Part::Status) => ("status", None),
-        (None, Part::Main) => ("", None),
+        (None, part) => (part.subresource().unwrap_or(""), None),
     }
 }
 

@@ -1609,3 +1609,33 @@ async fn auth_can_i_and_whoami_answer_from_rbac() -> Result<()> {
     );
     Ok(())
 }
+
+/// `kubectl debug` adds an ephemeral container with a strategic merge
+/// patch of `pods/{name}/ephemeralcontainers` (kubectl
+/// `pkg/cmd/debug/debug.go`); without the subresource it stops with
+/// "ephemeral containers are disabled for this cluster".
+#[tokio::test]
+async fn debug_adds_an_ephemeral_container() -> Result<()> {
+    let Some(f) = fixture("debug_adds_an_ephemeral_container").await? else {
+        return Ok(());
+    };
+    let k = &f.kubectl;
+    k.ok(&["run", "web", "--image=nginx"]).await?;
+    k.ok(&[
+        "debug",
+        "web",
+        "--image=busybox",
+        "--container=dbg",
+        "--profile=general",
+        "--",
+        "true",
+    ])
+    .await?;
+    let pod = k.json(&["get", "pod", "web"]).await?;
+    assert_eq!(
+        pod["spec"]["ephemeralContainers"][0]["name"], "dbg",
+        "{pod}"
+    );
+    assert_eq!(pod["spec"]["ephemeralContainers"][0]["image"], "busybox");
+    Ok(())
+}

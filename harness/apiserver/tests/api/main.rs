@@ -23,6 +23,7 @@ mod kubectl;
 mod listing;
 mod managed_fields;
 mod patch;
+mod pod_subresources;
 mod policies;
 mod printing;
 mod reviews;

@@ -284,3 +284,117 @@ async fn discovery_lists_the_reviews_as_create_only() {
     assert_eq!(authn["resources"][0]["name"], "selfsubjectreviews");
     assert_eq!(authn["resources"][0]["verbs"], create);
 }
+
+/// A POST that impersonates `user` (with `groups`, if any), as kubectl
+/// `--as`/`--as-group` send it.
+async fn as_user(client: &Client, uri: &str, user: &str, groups: &[&str], body: Value) -> Value {
+    use http_body_util::BodyExt;
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("Impersonate-User", user);
+    for g in groups {
+        req = req.header("Impersonate-Group", *g);
+    }
+    let req = req
+        .body(kube::client::Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    let resp = client.send(req).await.expect("transport works");
+    assert_eq!(resp.status().as_u16(), 201);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn self_reviews_answer_for_the_impersonated_user() {
+    let (_server, client) = server().await;
+    robot_reads_pods(&client).await;
+    // A RoleBinding may grant a ClusterRole within its namespace.
+    create(
+        &Api::<RoleBinding>::namespaced(client.clone(), "team"),
+        json!({
+            "metadata": {"name": "admin-ish"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "User", "name": "ann"}],
+        }),
+    )
+    .await;
+    let ssar = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    let ask = |verb: &str, namespace: &str| json!({"spec": {"resourceAttributes": {"namespace": namespace, "verb": verb, "resource": "pods"}}});
+    let robot = "system:serviceaccount:team:robot";
+    // Impersonating a service account gives it its groups, so the binding
+    // to the account (and the admin's `system:masters` no more) decides.
+    let listed = as_user(&client, ssar, robot, &[], ask("list", "team")).await;
+    assert_eq!(listed["status"]["allowed"], true, "{listed}");
+    let deleted = as_user(&client, ssar, robot, &[], ask("delete", "team")).await;
+    assert_eq!(deleted["status"], json!({"allowed": false}));
+    let ann = as_user(&client, ssar, "ann", &["devs"], ask("delete", "team")).await;
+    assert_eq!(
+        ann["status"]["reason"],
+        "RBAC: allowed by RoleBinding \"admin-ish/team\" of ClusterRole \"cluster-admin\" to User \"ann\""
+    );
+    let elsewhere = as_user(&client, ssar, "ann", &["devs"], ask("delete", "default")).await;
+    assert_eq!(elsewhere["status"], json!({"allowed": false}));
+    // Any authenticated user may read discovery (`system:discovery`).
+    let discovery = as_user(
+        &client,
+        ssar,
+        "ann",
+        &[],
+        json!({"spec": {"nonResourceAttributes": {"path": "/apis/apps/v1", "verb": "get"}}}),
+    )
+    .await;
+    assert_eq!(
+        discovery["status"]["reason"],
+        "RBAC: allowed by ClusterRoleBinding \"system:discovery\" of ClusterRole \"system:discovery\" to Group \"system:authenticated\""
+    );
+    let whoami = as_user(
+        &client,
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        robot,
+        &[],
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        whoami["status"]["userInfo"],
+        json!({"username": robot, "groups": ["system:serviceaccounts", "system:serviceaccounts:team", "system:authenticated"]})
+    );
+}
+
+#[tokio::test]
+async fn a_local_review_answers_in_its_namespace() {
+    let (_server, client) = server().await;
+    robot_reads_pods(&client).await;
+    // Zero-valued metadata counts as empty (`Semantic.DeepEqual`).
+    let (code, _, local) = send(
+        &client,
+        "POST",
+        "/apis/authorization.k8s.io/v1/namespaces/team/localsubjectaccessreviews",
+        &json!({
+            "metadata": {"name": "", "labels": {}},
+            "spec": {"user": "system:serviceaccount:team:robot", "resourceAttributes": {"namespace": "team", "verb": "get", "resource": "pods"}},
+        }),
+    )
+    .await;
+    assert_eq!(code, 201, "{local}");
+    assert_eq!(local["metadata"]["namespace"], "team");
+    assert_eq!(local["status"]["allowed"], true);
+    // An unknown field is refused when the client asks for strictness.
+    let (code, _, strict) = send(
+        &client,
+        "POST",
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews?fieldValidation=Strict",
+        &json!({"spec": {"user": "ann", "resourceAttributes": {"verb": "get", "resource": "pods", "bogus": 1}}}),
+    )
+    .await;
+    assert_eq!(code, 400, "{strict}");
+    assert!(
+        strict["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field \"spec.resourceAttributes.bogus\""),
+        "{strict}"
+    );
+}
