@@ -207,6 +207,11 @@ fn subresources(info: &ResourceInfo) -> Vec<(&'static str, Value, Value)> {
         ]),
         "nodes" => out.push(("proxy", json!({"kind": "NodeProxyOptions"}), proxy())),
         "services" => out.push(("proxy", json!({"kind": "ServiceProxyOptions"}), proxy())),
+        "serviceaccounts" => out.push((
+            "token",
+            json!({"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}),
+            json!(["create"]),
+        )),
         _ => {}
     }
     out.sort_by_key(|(name, _, _)| *name);

@@ -40,6 +40,7 @@ mod services;
 mod store;
 mod strategy;
 mod table;
+mod tokens;
 mod validation;
 mod warnings;
 mod watch;

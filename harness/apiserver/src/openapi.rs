@@ -65,13 +65,17 @@ pub(crate) fn group_version(
 ) -> Result<Response, ApiError> {
     let st = shared.lock();
     let mut paths = Map::new();
+    let mut served = false;
     for rs in st.resources.values() {
-        // A review is only created: it has no PATCH to publish.
-        if rs.info.group == group && rs.info.serves(version) && !rs.info.review {
-            patch_paths(&rs.info, version, &mut paths);
+        if rs.info.group == group && rs.info.serves(version) {
+            served = true;
+            // A review is only created: it has no PATCH to publish.
+            if !rs.info.review {
+                patch_paths(&rs.info, version, &mut paths);
+            }
         }
     }
-    if paths.is_empty() {
+    if !served {
         return Err(ApiError::no_route());
     }
     Ok(json_response(

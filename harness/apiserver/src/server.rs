@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     pub webhook_routes: crate::admission::webhooks::Routes,
     /// The kubelets `nodes/{name}/proxy` reaches.
     pub kubelets: crate::rest::node_proxy::Kubelets,
+    /// Signs and checks service account tokens.
+    pub signer: crate::tokens::Signer,
 }
 
 impl Shared {
@@ -267,6 +269,7 @@ impl ApiServerBuilder {
             body_limit: self.body_limit,
             faults: crate::faults::Faults::new(),
             token: self.token,
+            signer: crate::tokens::Signer::generate(),
             webhook_routes: Default::default(),
             kubelets: Default::default(),
         });

@@ -40,7 +40,8 @@ fn binding(name: &str, groups: &[&str]) -> Value {
     })
 }
 
-/// The ClusterRoles, then their ClusterRoleBindings (same names).
+/// The ClusterRoles, then the ClusterRoleBindings naming them: roles
+/// first, so no binding ever points at a role not yet there.
 pub(crate) fn objects() -> (Vec<Value>, Vec<Value>) {
     let roles = vec![
         cluster_role(

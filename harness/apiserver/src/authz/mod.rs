@@ -46,7 +46,7 @@ impl User {
 }
 
 impl User {
-    /// Who a request acts as: the requester, or the user its
+    /// Who a request acts as: who sent it, or the user its
     /// `Impersonate-User` header names (the admin may impersonate anyone),
     /// with `Impersonate-Group`, `Impersonate-Uid` and `Impersonate-Extra-*`
     /// read as apiserver's impersonation filter
@@ -54,10 +54,14 @@ impl User {
     /// account given no groups gets `system:serviceaccounts` and
     /// `system:serviceaccounts:<ns>`; everyone but `system:anonymous` gets
     /// `system:authenticated` unless a group already says (un)authenticated.
-    pub(crate) fn of_request(headers: &http::HeaderMap) -> Self {
+    pub(crate) fn of_request(authenticated: &User, headers: &http::HeaderMap) -> Self {
         let text = |v: &http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
-        let Some(name) = headers.get("impersonate-user").map(text) else {
-            return Self::requester();
+        let Some(name) = headers
+            .get("impersonate-user")
+            .map(text)
+            .filter(|n| !n.is_empty())
+        else {
+            return authenticated.clone();
         };
         let mut groups: Vec<String> = headers
             .get_all("impersonate-group")
@@ -65,10 +69,7 @@ impl User {
             .map(text)
             .collect();
         if groups.is_empty()
-            && let Some(ns) = name
-                .strip_prefix("system:serviceaccount:")
-                .and_then(|rest| rest.split_once(':'))
-                .map(|(ns, _)| ns)
+            && let Some(ns) = service_account_namespace(&name)
         {
             groups = vec![
                 "system:serviceaccounts".into(),
@@ -106,6 +107,20 @@ impl User {
     }
 }
 
+/// The namespace of a `system:serviceaccount:<ns>:<name>` username
+/// (`serviceaccount.SplitUsername`: exactly two parts, each a valid name).
+fn service_account_namespace(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("system:serviceaccount:")?;
+    match rest.split(':').collect::<Vec<_>>().as_slice() {
+        [ns, sa]
+            if crate::validation::is_dns_label(ns) && crate::validation::is_dns_subdomain(sa) =>
+        {
+            Some(ns)
+        }
+        _ => None,
+    }
+}
+
 /// `url.PathUnescape`, keeping the key as it is when it does not decode.
 fn percent_decode(key: &str) -> String {
     let bytes = key.as_bytes();
@@ -115,6 +130,7 @@ fn percent_decode(key: &str) -> String {
         if bytes[i] == b'%' {
             let hex = key
                 .get(i + 1..i + 3)
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
                 .and_then(|h| u8::from_str_radix(h, 16).ok());
             let Some(b) = hex else {
                 return key.to_string();
@@ -190,7 +206,7 @@ mod tests {
         for (k, v) in headers {
             map.append(*k, v.parse().unwrap());
         }
-        User::of_request(&map)
+        User::of_request(&User::requester(), &map)
     }
 
     /// The cases of apiserver's `impersonation_test.go`.
@@ -218,6 +234,18 @@ mod tests {
             grouped.extra["example.com/scopes"],
             serde_json::json!(["read"])
         );
+        let odd = impersonating(&[("impersonate-user", "system:serviceaccount:a:b:c")]);
+        assert_eq!(
+            odd.groups,
+            ["system:authenticated"],
+            "not a service account name"
+        );
+        assert_eq!(
+            impersonating(&[("impersonate-user", "")]).name,
+            "system:admin"
+        );
+        let plus = impersonating(&[("impersonate-user", "u"), ("impersonate-extra-a%+f", "v")]);
+        assert!(plus.extra.contains_key("a%+f"), "{:?}", plus.extra);
         let anonymous = impersonating(&[("impersonate-user", "system:anonymous")]);
         assert_eq!(anonymous.groups, ["system:unauthenticated"]);
     }

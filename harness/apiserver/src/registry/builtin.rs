@@ -351,6 +351,14 @@ const DEFS: &[Def] = &[
     def(
         "authentication.k8s.io",
         "v1",
+        "TokenReview",
+        "tokenreviews",
+        false,
+    )
+    .review(),
+    def(
+        "authentication.k8s.io",
+        "v1",
         "SelfSubjectReview",
         "selfsubjectreviews",
         false,

@@ -12,6 +12,7 @@ pub(crate) mod node_proxy;
 pub(crate) mod read;
 mod reviews;
 mod scale;
+mod token;
 mod write;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 
+use crate::authz::User;
 use crate::error::ApiError;
 use crate::registry::ResourceInfo;
 use crate::server::Shared;
@@ -51,12 +53,11 @@ pub(crate) fn json_response_typed(code: StatusCode, body: &Value, content_type: 
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    if let Some(token) = &shared.token
-        && !presents(&req, token)
-    {
+async fn handle(State(shared): State<Arc<Shared>>, mut req: Request) -> Response {
+    let Some(user) = authenticate(&shared, &req) else {
         return unauthorized();
-    }
+    };
+    req.extensions_mut().insert(user);
     let labels = crate::metrics::Labels::of(req.method(), req.uri(), req.headers());
     let started = tokio::time::Instant::now();
     let (outcome, warnings) =
@@ -87,25 +88,39 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     response
 }
 
-/// Whether the request carries the server's bearer token (the scheme in
-/// any case, as apiserver's `authentication/request/bearertoken` reads it;
-/// compared in constant time).
-fn presents(req: &Request, token: &str) -> bool {
-    let Some(value) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let mut parts = value.trim().splitn(2, ' ');
-    let (Some(scheme), Some(presented)) = (parts.next(), parts.next()) else {
-        return false;
-    };
+/// Who sent the request, or None to answer 401: the admin when it presents
+/// the server's bearer token (or when the server has none), the service
+/// account a token this server signed names (checked as
+/// `pkg/serviceaccount` checks it, against the API audience).
+fn authenticate(shared: &Shared, req: &Request) -> Option<User> {
+    let bearer = bearer(req);
+    if let (Some(token), Some(presented)) = (&shared.token, bearer)
+        && same(presented, token)
+    {
+        return Some(User::requester());
+    }
+    if let Some(presented) = bearer.filter(|b| crate::tokens::is_ours(b)) {
+        let audiences = [crate::tokens::ISSUER.to_string()];
+        return crate::tokens::authenticate(&shared.lock(), &shared.signer, presented, &audiences)
+            .ok()
+            .map(|a| a.user);
+    }
+    shared.token.is_none().then(User::requester)
+}
+
+/// The bearer token of the `Authorization` header (the scheme in any case,
+/// as apiserver's `authentication/request/bearertoken` reads it).
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut parts = value.split_whitespace();
+    let (scheme, presented) = (parts.next()?, parts.next()?);
+    scheme.eq_ignore_ascii_case("bearer").then_some(presented)
+}
+
+/// Compared in constant time.
+fn same(presented: &str, token: &str) -> bool {
     let (a, b) = (presented.as_bytes(), token.as_bytes());
-    scheme.eq_ignore_ascii_case("bearer")
-        && a.len() == b.len()
-        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// apiserver `endpoints/filters/authentication.go` `Unauthorized`: a Status
@@ -215,6 +230,8 @@ pub(crate) struct Req {
     pub duplicates: Vec<String>,
     /// For `.../proxy/...`: the backend's path and query.
     pub proxy_path: Option<String>,
+    /// Who sent it (authenticated; impersonation not yet applied).
+    pub user: User,
 }
 
 impl Req {
@@ -379,6 +396,11 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         }
     };
     let render = Render::from_headers(&parts.headers);
+    let user = parts
+        .extensions
+        .get::<User>()
+        .cloned()
+        .unwrap_or_else(User::requester);
     let req = Req {
         shared,
         method: parts.method,
@@ -395,6 +417,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         watch_rules,
         duplicates: Vec::new(),
         proxy_path,
+        user,
     };
     route_resource(req).await
 }
@@ -548,6 +571,14 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
                 Method::GET => read::get(req),
                 Method::PUT => write::update(req).await,
                 Method::PATCH => write::patch(req).await,
+                _ => Err(ApiError::method_not_allowed()),
+            }
+        }
+        (true, Some("token"))
+            if req.info.group.is_empty() && req.info.plural == "serviceaccounts" =>
+        {
+            match m {
+                Method::POST => token::request(req).await,
                 _ => Err(ApiError::method_not_allowed()),
             }
         }

@@ -1,9 +1,10 @@
 //! `POST` of the review kinds: SubjectAccessReview, LocalSubjectAccessReview,
-//! SelfSubjectAccessReview, SelfSubjectRulesReview (authorization.k8s.io) and
-//! SelfSubjectReview (authentication.k8s.io). Nothing is stored; the answer
-//! is the authorizer's decision (`crate::authz`) written into the object, as
+//! SelfSubjectAccessReview, SelfSubjectRulesReview (authorization.k8s.io),
+//! SelfSubjectReview and TokenReview (authentication.k8s.io). Nothing is
+//! stored; the answer (the authorizer's decision from `crate::authz`, or
+//! whom a token names from `crate::tokens`) is written into the object as
 //! `pkg/registry/authorization/*/rest.go` and
-//! `pkg/registry/authentication/selfsubjectreview/rest.go` write it, with
+//! `pkg/registry/authentication/*/` write it, with
 //! the validation of `pkg/apis/authorization/validation/validation.go`.
 
 use axum::response::Response;
@@ -45,12 +46,22 @@ pub(super) async fn create(mut req: Req) -> Result<Response, ApiError> {
     o.insert("kind".into(), req.info.kind.clone().into());
     let st = req.shared.lock();
     let answer = match req.info.plural.as_str() {
-        "selfsubjectrulesreviews" => rules_review(&st, &User::of_request(&req.headers), &obj)?,
+        "selfsubjectrulesreviews" => {
+            rules_review(&st, &User::of_request(&req.user, &req.headers), &obj)?
+        }
         "selfsubjectreviews" => self_subject_review(&st, &req),
+        "tokenreviews" => {
+            let status = token_review(&st, &req.shared.signer, &obj)?;
+            let mut answer = recorded(&st, &req, obj);
+            answer["status"] = status;
+            answer
+        }
         plural => {
             access_review(plural, &obj)?;
             let (user, attrs) = match plural {
-                "selfsubjectaccessreviews" => (User::of_request(&req.headers), attributes(&obj)),
+                "selfsubjectaccessreviews" => {
+                    (User::of_request(&req.user, &req.headers), attributes(&obj))
+                }
                 _ => (spec_user(&obj), attributes(&obj)),
             };
             let decision = authz::authorize(&st, &user, &attrs);
@@ -306,7 +317,7 @@ fn rules_review(st: &State, user: &User, obj: &Value) -> Result<Value, ApiError>
 /// `selfsubjectreview/rest.go`: who the request came from (`kubectl auth
 /// whoami`), created now.
 fn self_subject_review(st: &State, req: &Req) -> Value {
-    let user = User::of_request(&req.headers);
+    let user = User::of_request(&req.user, &req.headers);
     let mut info = Map::new();
     info.insert("username".into(), user.name.into());
     if !user.uid.is_empty() {
@@ -322,4 +333,47 @@ fn self_subject_review(st: &State, req: &Req) -> Value {
         "metadata": {"creationTimestamp": st.now()},
         "status": {"userInfo": info},
     })
+}
+
+/// `tokenreview/storage.go`: whom a token names for the audiences asked
+/// (the API audience when none), or why it names no one.
+fn token_review(
+    st: &State,
+    signer: &crate::tokens::Signer,
+    obj: &Value,
+) -> Result<Value, ApiError> {
+    let spec = spec(obj);
+    let token = str_of(spec, "token");
+    if token.is_empty() {
+        return Err(ApiError::bad_request(
+            "token is required for TokenReview in authentication",
+        ));
+    }
+    let mut audiences: Vec<String> = spec
+        .get("audiences")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if audiences.is_empty() {
+        audiences.push(crate::tokens::ISSUER.into());
+    }
+    Ok(
+        match crate::tokens::authenticate(st, signer, token, &audiences) {
+            Ok(found) => json!({
+                "authenticated": true,
+                "user": {
+                    "username": found.user.name,
+                    "uid": found.user.uid,
+                    "groups": found.user.groups,
+                    "extra": found.user.extra,
+                },
+                "audiences": found.audiences,
+            }),
+            Err(why) => json!({"user": {}, "error": why}),
+        },
+    )
 }

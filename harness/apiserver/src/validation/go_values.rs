@@ -72,7 +72,8 @@ pub(crate) fn int_or_string(v: &Value) -> String {
 
 /// A `metav1.ObjectMeta` by value, as a review's "must be empty" error
 /// prints it after apiserver wiped the system fields (uid, creation time).
-/// Owner references print as a count, not their full Go value.
+/// Not byte for byte: owner references print as a count, and upstream's
+/// field manager has already filled `ManagedFields` (printed here as nil).
 pub(crate) fn object_meta(m: &Value) -> String {
     let s = |k: &str| format!("{:?}", m.get(k).and_then(Value::as_str).unwrap_or(""));
     let owners = match m.get("ownerReferences").and_then(Value::as_array) {

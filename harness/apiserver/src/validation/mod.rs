@@ -61,7 +61,12 @@ pub(crate) fn validate_meta(info: &ResourceInfo, obj: &Value) -> Result<(), ApiE
         info.group.is_empty() && matches!(info.plural.as_str(), "namespaces" | "services");
     // RBAC names are path segments (`ValidateRBACName` is
     // `path.IsValidPathSegmentName`): `system:basic-user` is a valid name.
-    let path_segment_names = info.group == "rbac.authorization.k8s.io";
+    let path_segment_names = !info.custom
+        && info.group == "rbac.authorization.k8s.io"
+        && matches!(
+            info.plural.as_str(),
+            "roles" | "clusterroles" | "rolebindings" | "clusterrolebindings"
+        );
     if path_segment_names {
         if name == "." || name == ".." {
             causes.push((

@@ -1639,3 +1639,43 @@ async fn debug_adds_an_ephemeral_container() -> Result<()> {
     assert_eq!(pod["spec"]["ephemeralContainers"][0]["image"], "busybox");
     Ok(())
 }
+
+/// `kubectl create token` prints a token a TokenReview then names.
+/// (kubectl sends credentials only over TLS, clientcmd's
+/// `IsConfigTransportTLS`, so `kubectl --token` against this plain-HTTP
+/// endpoint would not present it; kube-rs does, see `tokens.rs`.)
+#[tokio::test]
+async fn create_token_makes_a_token_a_review_names() -> Result<()> {
+    let Some(f) = fixture("create_token_makes_a_token_a_review_names").await? else {
+        return Ok(());
+    };
+    let k = &f.kubectl;
+    k.ok(&["create", "serviceaccount", "robot"]).await?;
+    let token = k
+        .ok(&["create", "token", "robot", "--duration=20m"])
+        .await?;
+    let token = token.trim();
+    ensure!(token.split('.').count() == 3, "not a JWS: {token}");
+    let review = json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "spec": {"token": token},
+    });
+    let name = k
+        .ok_with(
+            // No /openapi/v2 here, which kubectl's client-side
+            // validation of a kind without PATCH falls back to.
+            &[
+                "create",
+                "-f",
+                "-",
+                "--validate=false",
+                "-o",
+                "jsonpath={.status.user.username}",
+            ],
+            Some(&review.to_string()),
+        )
+        .await?;
+    assert_eq!(name, "system:serviceaccount:default:robot");
+    Ok(())
+}

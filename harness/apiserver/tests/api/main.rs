@@ -33,6 +33,7 @@ mod standalone;
 mod subresource_admission;
 mod subresources;
 mod tables;
+mod tokens;
 mod watch;
 mod watch_delivery;
 mod webhook_server;
