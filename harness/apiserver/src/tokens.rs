@@ -29,7 +29,9 @@ const CREDENTIAL_ID: &str = "authentication.kubernetes.io/credential-id";
 
 pub(crate) struct Signer {
     key: EcdsaKeyPair,
-    /// `keyIDFromPublicKey`: base64url of the SHA-256 of the public key.
+    /// Names the key in the JWS header as `keyIDFromPublicKey` does
+    /// (base64url of a SHA-256), though of the raw point rather than its
+    /// PKIX DER: nothing outside this server looks the key up.
     kid: String,
     rng: SystemRandom,
 }
@@ -86,11 +88,20 @@ pub(crate) struct Authenticated {
     pub audiences: Vec<String>,
 }
 
+/// Seconds past `exp` a token still passes (go-jose `jwt.DefaultLeeway`).
+const LEEWAY: i64 = 60;
+
+/// Go's `%q` of a `[]string`: `["a" "b"]`.
+fn go_quoted(list: &[String]) -> String {
+    let items: Vec<String> = list.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", items.join(" "))
+}
+
 /// Why a token is refused, as TokenReview's `status.error` says it.
 pub(crate) const INVALID: &str = "invalid bearer token";
 
 /// Checks a token as the service-account authenticator does: this
-/// server's signature, not expired, an audience in `audiences`, and the
+/// server's signature, an audience in `audiences`, not expired, and the
 /// service account (and any object it is bound to) still there with the
 /// UID it had.
 pub(crate) fn authenticate(
@@ -102,10 +113,6 @@ pub(crate) fn authenticate(
     let claims = signer.verified_claims(token).ok_or(INVALID)?;
     if claims["iss"] != ISSUER {
         return Err(INVALID.into());
-    }
-    let now = st.clock.now().as_second();
-    if claims["exp"].as_i64().is_none_or(|exp| exp < now) {
-        return Err("service account token has expired".into());
     }
     let token_audiences: Vec<String> = claims["aud"]
         .as_array()
@@ -122,8 +129,15 @@ pub(crate) fn authenticate(
         .collect();
     if shared.is_empty() {
         return Err(format!(
-            "token audiences {token_audiences:?} is invalid for the target audiences {audiences:?}"
+            "token audiences {} is invalid for the target audiences {}",
+            go_quoted(&token_audiences),
+            go_quoted(audiences)
         ));
+    }
+    // go-jose's `jwt.DefaultLeeway`: a minute past `exp` still passes.
+    let now = st.clock.now().as_second();
+    if claims["exp"].as_i64().is_none_or(|exp| exp + LEEWAY < now) {
+        return Err("service account token has expired".into());
     }
     let k8s = &claims["kubernetes.io"];
     let namespace = k8s["namespace"].as_str().unwrap_or("");
@@ -141,7 +155,7 @@ pub(crate) fn authenticate(
     let claimed_uid = sa["uid"].as_str().unwrap_or("");
     if live_uid != claimed_uid {
         return Err(format!(
-            "service account UID ({claimed_uid}) does not match claim ({live_uid})"
+            "service account UID ({live_uid}) does not match claim ({claimed_uid})"
         ));
     }
     let mut extra = Map::new();

@@ -5,10 +5,12 @@
 //! needs (`kubectl auth can-i --as`, a SubjectAccessReview) without a real
 //! cluster.
 //!
-//! Requests themselves are not authorized here: every client acts as
-//! [`User::requester`], which is in `system:masters`, as on a cluster the
-//! admin kubeconfig is, or as the user it impersonates
-//! ([`User::of_request`]); the reviews answer for that user.
+//! Requests themselves are not authorized here: a client is the admin
+//! ([`User::requester`], in `system:masters`, as a cluster's admin
+//! kubeconfig is) or the service account whose token it presents, and may
+//! impersonate anyone ([`User::of_request`]); only the reviews answer for
+//! that user. A service account's token therefore reaches everything the
+//! admin does: RBAC decides reviews, it does not guard requests.
 
 pub(crate) mod bootstrap;
 mod rbac;
@@ -47,7 +49,8 @@ impl User {
 
 impl User {
     /// Who a request acts as: who sent it, or the user its
-    /// `Impersonate-User` header names (the admin may impersonate anyone),
+    /// `Impersonate-User` header names (anyone may impersonate anyone: see
+    /// the module doc),
     /// with `Impersonate-Group`, `Impersonate-Uid` and `Impersonate-Extra-*`
     /// read as apiserver's impersonation filter
     /// (`endpoints/filters/impersonation.go`) reads them: a service

@@ -112,12 +112,14 @@ fn authenticate(shared: &Shared, req: &Request) -> Option<User> {
 /// as apiserver's `authentication/request/bearertoken` reads it).
 fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let mut parts = value.split_whitespace();
-    let (scheme, presented) = (parts.next()?, parts.next()?);
+    // `SplitN(auth, " ", 3)`: one space after the scheme, and a token.
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    let presented = rest.split(' ').next().filter(|t| !t.is_empty())?;
     scheme.eq_ignore_ascii_case("bearer").then_some(presented)
 }
 
-/// Compared in constant time.
+/// Compared in constant time, so how long a refusal takes does not tell
+/// how much of a guessed token was right.
 fn same(presented: &str, token: &str) -> bool {
     let (a, b) = (presented.as_bytes(), token.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

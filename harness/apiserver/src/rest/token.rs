@@ -34,6 +34,20 @@ fn invalid(field: &str, message: String) -> ApiError {
 
 pub(super) async fn request(mut req: Req) -> Result<Response, ApiError> {
     let mut tr = req.object().await?;
+    // What Go's JSON decoding into the type says of a spec that is no
+    // object (`encoding/json` `UnmarshalTypeError`).
+    let what = match tr.get("spec") {
+        Some(Value::Number(_)) => Some("number"),
+        Some(Value::String(_)) => Some("string"),
+        Some(Value::Bool(_)) => Some("bool"),
+        Some(Value::Array(_)) => Some("array"),
+        _ => None,
+    };
+    if let Some(what) = what {
+        return Err(ApiError::bad_request(format!(
+            "TokenRequest in version \"v1\" cannot be handled as a TokenRequest: json: cannot unmarshal {what} into Go struct field TokenRequest.spec of type v1.TokenRequestSpec"
+        )));
+    }
     let name = req.name.clone().unwrap_or_default();
     let namespace = req.namespace.clone().unwrap_or_default();
     for (field, want, what) in [
@@ -60,7 +74,11 @@ pub(super) async fn request(mut req: Req) -> Result<Response, ApiError> {
             &(namespace.clone(), name.clone()),
         )
         .ok_or_else(|| ApiError::not_found(ops::target(&req.info, &name)))?;
-    let spec = tr.get("spec").cloned().unwrap_or_else(|| json!({}));
+    let spec = tr
+        .get("spec")
+        .filter(|s| s.is_object())
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let expiration = spec
         .get("expirationSeconds")
         .and_then(Value::as_i64)

@@ -146,7 +146,13 @@ async fn a_token_expires_on_the_servers_clock() {
     let (_, tr) = token_request(&client, json!({"expirationSeconds": 600})).await;
     assert_eq!(tr["status"]["expirationTimestamp"], "2026-01-01T00:10:00Z");
     let token = tr["status"]["token"].as_str().unwrap().to_string();
-    tokio::time::advance(std::time::Duration::from_secs(601)).await;
+    // go-jose's minute of leeway past `exp`, then no more.
+    tokio::time::advance(std::time::Duration::from_secs(659)).await;
+    assert_eq!(
+        token_review(&client, &token, &[]).await["authenticated"],
+        true
+    );
+    tokio::time::advance(std::time::Duration::from_secs(2)).await;
     assert_eq!(
         token_review(&client, &token, &[]).await["error"],
         "service account token has expired"
@@ -163,6 +169,16 @@ async fn bad_token_requests_get_kube_apiservers_errors() {
     assert_eq!(
         short["message"],
         "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes"
+    );
+    let (code, number) = token_request(&client, json!(5)).await;
+    assert_eq!(
+        (code, number["message"].clone()),
+        (
+            400,
+            json!(
+                "TokenRequest in version \"v1\" cannot be handled as a TokenRequest: json: cannot unmarshal number into Go struct field TokenRequest.spec of type v1.TokenRequestSpec"
+            )
+        )
     );
     let (code, unbound) = token_request(
         &client,
