@@ -114,14 +114,7 @@ pub(crate) fn authenticate(
     if claims["iss"] != ISSUER {
         return Err(INVALID.into());
     }
-    let token_audiences: Vec<String> = claims["aud"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let token_audiences = meta::strings(claims.get("aud"));
     let shared: Vec<String> = audiences
         .iter()
         .filter(|a| token_audiences.contains(a))

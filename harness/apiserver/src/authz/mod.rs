@@ -124,6 +124,27 @@ fn service_account_namespace(name: &str) -> Option<&str> {
     }
 }
 
+impl User {
+    /// authentication.k8s.io's `UserInfo`, as SelfSubjectReview and
+    /// TokenReview write it: empty fields left out (`omitempty`).
+    pub(crate) fn user_info(&self) -> Value {
+        let mut info = Map::new();
+        if !self.name.is_empty() {
+            info.insert("username".into(), self.name.clone().into());
+        }
+        if !self.uid.is_empty() {
+            info.insert("uid".into(), self.uid.clone().into());
+        }
+        if !self.groups.is_empty() {
+            info.insert("groups".into(), self.groups.clone().into());
+        }
+        if !self.extra.is_empty() {
+            info.insert("extra".into(), Value::Object(self.extra.clone()));
+        }
+        Value::Object(info)
+    }
+}
+
 /// `url.PathUnescape`, keeping the key as it is when it does not decode.
 fn percent_decode(key: &str) -> String {
     let bytes = key.as_bytes();

@@ -27,16 +27,7 @@ pub(crate) struct Rule {
 
 impl Rule {
     fn of(v: &Value) -> Self {
-        let list = |k: &str| -> Vec<String> {
-            v.get(k)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let list = |k: &str| meta::strings(v.get(k));
         Self {
             verbs: list("verbs"),
             api_groups: list("apiGroups"),

@@ -548,14 +548,10 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
                 _ => Err(ApiError::method_not_allowed()),
             }
         }
-        (true, Some("finalize"))
-            if req.info.group.is_empty() && req.info.plural == "namespaces" =>
-        {
-            match m {
-                Method::PUT => finalize::finalize(req).await,
-                _ => Err(ApiError::method_not_allowed()),
-            }
-        }
+        (true, Some("finalize")) if core(&req.info, "namespaces") => match m {
+            Method::PUT => finalize::finalize(req).await,
+            _ => Err(ApiError::method_not_allowed()),
+        },
         (true, Some(sub @ ("log" | "exec" | "attach" | "portforward" | "proxy")))
             if req.info.group.is_empty()
                 && connect::SERVED.contains(&(req.info.plural.as_str(), sub)) =>
@@ -565,7 +561,7 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
             }
             connect::serve(req, sub).await
         }
-        (true, Some("ephemeralcontainers")) if pods(&req.info) => {
+        (true, Some("ephemeralcontainers")) if core(&req.info, "pods") => {
             if req.namespace.is_none() {
                 return Err(ApiError::no_route());
             }
@@ -576,30 +572,25 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
                 _ => Err(ApiError::method_not_allowed()),
             }
         }
-        (true, Some("token"))
-            if req.info.group.is_empty() && req.info.plural == "serviceaccounts" =>
-        {
-            match m {
-                Method::POST => token::request(req).await,
-                _ => Err(ApiError::method_not_allowed()),
-            }
-        }
-        (true, Some("binding")) if pods(&req.info) => match m {
+        (true, Some("token")) if core(&req.info, "serviceaccounts") => match m {
+            Method::POST => token::request(req).await,
+            _ => Err(ApiError::method_not_allowed()),
+        },
+        (true, Some("binding")) if core(&req.info, "pods") => match m {
             Method::POST => binding::bind(req).await,
             _ => Err(ApiError::method_not_allowed()),
         },
-        (true, Some("eviction")) if req.info.group.is_empty() && req.info.plural == "pods" => {
-            match m {
-                Method::POST => eviction::evict(req).await,
-                _ => Err(ApiError::method_not_allowed()),
-            }
-        }
+        (true, Some("eviction")) if core(&req.info, "pods") => match m {
+            Method::POST => eviction::evict(req).await,
+            _ => Err(ApiError::method_not_allowed()),
+        },
         _ => Err(ApiError::no_route()),
     }
 }
 
-fn pods(info: &ResourceInfo) -> bool {
-    info.group.is_empty() && info.plural == "pods"
+/// Whether `info` is the core group's `plural`.
+fn core(info: &ResourceInfo, plural: &str) -> bool {
+    info.group.is_empty() && info.plural == plural
 }
 
 /// Gives a stored object the apiVersion of the version it was asked under

@@ -227,15 +227,7 @@ fn spec_user(obj: &Value) -> User {
     User {
         name: str_of(spec, "user").into(),
         uid: str_of(spec, "uid").into(),
-        groups: spec
-            .get("groups")
-            .and_then(Value::as_array)
-            .map(|g| {
-                g.iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        groups: meta::strings(spec.get("groups")),
         extra: spec
             .get("extra")
             .and_then(Value::as_object)
@@ -318,20 +310,11 @@ fn rules_review(st: &State, user: &User, obj: &Value) -> Result<Value, ApiError>
 /// whoami`), created now.
 fn self_subject_review(st: &State, req: &Req) -> Value {
     let user = User::of_request(&req.user, &req.headers);
-    let mut info = Map::new();
-    info.insert("username".into(), user.name.into());
-    if !user.uid.is_empty() {
-        info.insert("uid".into(), user.uid.into());
-    }
-    info.insert("groups".into(), user.groups.into());
-    if !user.extra.is_empty() {
-        info.insert("extra".into(), user.extra.into());
-    }
     json!({
         "kind": req.info.kind,
         "apiVersion": req.info.api_version(&req.version),
         "metadata": {"creationTimestamp": st.now()},
-        "status": {"userInfo": info},
+        "status": {"userInfo": user.user_info()},
     })
 }
 
@@ -349,15 +332,7 @@ fn token_review(
             "token is required for TokenReview in authentication",
         ));
     }
-    let mut audiences: Vec<String> = spec
-        .get("audiences")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut audiences = meta::strings(spec.get("audiences"));
     if audiences.is_empty() {
         audiences.push(crate::tokens::ISSUER.into());
     }
@@ -365,12 +340,7 @@ fn token_review(
         match crate::tokens::authenticate(st, signer, token, &audiences) {
             Ok(found) => json!({
                 "authenticated": true,
-                "user": {
-                    "username": found.user.name,
-                    "uid": found.user.uid,
-                    "groups": found.user.groups,
-                    "extra": found.user.extra,
-                },
+                "user": found.user.user_info(),
                 "audiences": found.audiences,
             }),
             Err(why) => json!({"user": {}, "error": why}),

@@ -179,3 +179,31 @@ pub(crate) async fn send(
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     (code, warnings, serde_json::from_slice(&bytes).unwrap())
 }
+
+/// A JSON POST with extra headers (impersonation, a bearer token): its
+/// status code and decoded body (null when it is not JSON).
+pub(crate) async fn post_with_headers(
+    client: &Client,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    use http_body_util::BodyExt;
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req
+        .body(kube::client::Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap();
+    let resp = client.send(req).await.expect("transport works");
+    let code = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        code,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -14,7 +14,7 @@ use kube::Client;
 use kube::api::Api;
 use serde_json::{Value, json};
 
-use crate::common::{create, get, namespace, send, server};
+use crate::common::{create, get, namespace, post_with_headers, send, server};
 
 /// A Role that reads pods in `team`, bound to the `robot` service account
 /// (the subject gives no namespace: the binding's counts).
@@ -288,22 +288,11 @@ async fn discovery_lists_the_reviews_as_create_only() {
 /// A POST that impersonates `user` (with `groups`, if any), as kubectl
 /// `--as`/`--as-group` send it.
 async fn as_user(client: &Client, uri: &str, user: &str, groups: &[&str], body: Value) -> Value {
-    use http_body_util::BodyExt;
-    let mut req = http::Request::builder()
-        .method("POST")
-        .uri(uri)
-        .header("content-type", "application/json")
-        .header("Impersonate-User", user);
-    for g in groups {
-        req = req.header("Impersonate-Group", *g);
-    }
-    let req = req
-        .body(kube::client::Body::from(serde_json::to_vec(&body).unwrap()))
-        .unwrap();
-    let resp = client.send(req).await.expect("transport works");
-    assert_eq!(resp.status().as_u16(), 201);
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    let mut headers = vec![("Impersonate-User", user)];
+    headers.extend(groups.iter().map(|g| ("Impersonate-Group", *g)));
+    let (code, answer) = post_with_headers(client, uri, &headers, &body).await;
+    assert_eq!(code, 201, "{answer}");
+    answer
 }
 
 #[tokio::test]

@@ -8,13 +8,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Client;
 use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
 
-use crate::common::{create, namespace, send, server, server_on_tokio_time};
+use crate::common::{create, namespace, post_with_headers, send, server, server_on_tokio_time};
 
 const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
@@ -52,17 +51,14 @@ async fn token_review(client: &Client, token: &str, audiences: &[&str]) -> Value
 
 /// `kubectl auth whoami` with `Authorization: Bearer <token>`.
 async fn whoami(client: &Client, token: &str) -> (u16, Value) {
-    let req = http::Request::builder()
-        .method("POST")
-        .uri("/apis/authentication.k8s.io/v1/selfsubjectreviews")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(kube::client::Body::from(b"{}".to_vec()))
-        .unwrap();
-    let resp = client.send(req).await.expect("transport works");
-    let code = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (code, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bearer = format!("Bearer {token}");
+    post_with_headers(
+        client,
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        &[("authorization", &bearer)],
+        &json!({}),
+    )
+    .await
 }
 
 fn claims(token: &str) -> Value {
