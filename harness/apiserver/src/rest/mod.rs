@@ -335,6 +335,7 @@ async fn dispatch(shared: Arc<Shared>, req: Request) -> Result<Response, ApiErro
         ["api", v] if get => return crate::discovery::resource_list(&shared, "", v),
         ["apis", g] if get => return crate::discovery::group(&shared, g),
         ["apis", g, v] if get => return crate::discovery::resource_list(&shared, g, v),
+        ["openapi", "v2"] if get => return Ok(crate::openapi::v2(&shared, &parts.headers)),
         ["openapi", "v3"] if get => return Ok(crate::openapi::root(&shared)),
         ["openapi", "v3", "api", v] if get => return crate::openapi::group_version(&shared, "", v),
         ["openapi", "v3", "apis", g, v] if get => {

@@ -1661,15 +1661,14 @@ async fn create_token_makes_a_token_a_review_names() -> Result<()> {
         "kind": "TokenReview",
         "spec": {"token": token},
     });
+    // A review has no PATCH path, so kubectl validates it client-side
+    // against /openapi/v2.
     let name = k
         .ok_with(
-            // No /openapi/v2 here, which kubectl's client-side
-            // validation of a kind without PATCH falls back to.
             &[
                 "create",
                 "-f",
                 "-",
-                "--validate=false",
                 "-o",
                 "jsonpath={.status.user.username}",
             ],
@@ -1677,5 +1676,108 @@ async fn create_token_makes_a_token_a_review_names() -> Result<()> {
         )
         .await?;
     assert_eq!(name, "system:serviceaccount:default:robot");
+    Ok(())
+}
+
+/// `kubectl explain` renders the `/openapi/v3` documents with its built-in
+/// templates (kubectl `pkg/explain/v2/templates/plaintext.tmpl`): the kind
+/// comes from a path's `x-kubernetes-group-version-kind`, the fields from
+/// the component schema tagged with it.
+#[tokio::test]
+async fn explain_reads_the_published_schemas() -> Result<()> {
+    let Some(f) = fixture("explain_reads_the_published_schemas").await? else {
+        return Ok(());
+    };
+    let k = &f.kubectl;
+    let out = k.ok(&["explain", "pods"]).await?;
+    assert!(
+        out.starts_with("KIND:       Pod\nVERSION:    v1\n"),
+        "{out}"
+    );
+    assert!(out.contains("Pod is a collection of containers"), "{out}");
+    assert!(out.contains("  spec\t<PodSpec>\n"), "{out}");
+    assert!(!out.contains("metadata\t<ObjectMeta> -required-"), "{out}");
+
+    let out = k.ok(&["explain", "deployment.spec.replicas"]).await?;
+    assert!(
+        out.starts_with("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n"),
+        "{out}"
+    );
+    assert!(out.contains("FIELD: replicas <integer>"), "{out}");
+
+    let out = k.ok(&["explain", "pod.spec.containers.name"]).await?;
+    assert!(out.contains("FIELD: name <string>"), "{out}");
+
+    let err = k.fails(&["explain", "pod.spec.bogus"]).await?;
+    assert!(err.contains(r#"field "bogus" does not exist"#), "{err}");
+
+    // A review has only a POST; explain finds it there.
+    let out = k.ok(&["explain", "tokenreviews"]).await?;
+    assert!(out.contains("KIND:       TokenReview"), "{out}");
+
+    // A custom kind: its CRD schema, with the metadata every kind has.
+    crate::common::install_database_crd(&f.server.client()).await;
+    let out = k.ok(&["explain", "databases.spec"]).await?;
+    assert!(
+        out.starts_with("GROUP:      harness.dev\nKIND:       Database\n"),
+        "{out}"
+    );
+    assert!(out.contains("replicas\t<integer> -required-"), "{out}");
+    let out = k.ok(&["explain", "databases"]).await?;
+    assert!(out.contains("metadata\t<ObjectMeta>"), "{out}");
+    Ok(())
+}
+
+/// `kubectl get -o yaml` of several objects prints a `kind: List`; kubectl
+/// validates a List client-side against `/openapi/v2` (kubectl
+/// `pkg/validation/schema.go`: no v3 PATCH path names the List kind), so
+/// applying that output needs the v2 document, and a wrong field in an item
+/// is refused before anything is sent.
+#[tokio::test]
+async fn apply_of_a_list_validates_its_items_client_side() -> Result<()> {
+    let Some(f) = fixture("apply_of_a_list_validates_its_items_client_side").await? else {
+        return Ok(());
+    };
+    let k = &f.kubectl;
+    let dir = tempfile::tempdir()?;
+    let file = write_manifest(
+        dir.path(),
+        "list.yaml",
+        &format!(
+            "apiVersion: v1\nkind: List\nitems:\n- {}\n- {}\n",
+            configmap("one").replace('\n', "\n  ").trim_end(),
+            configmap("two").replace('\n', "\n  ").trim_end(),
+        ),
+    )?;
+    let out = k.ok(&["apply", "-f", &file]).await?;
+    assert_eq!(
+        lines_sorted(&out),
+        ["configmap/one created", "configmap/two created"],
+        "{out}"
+    );
+    // Round trip: what `get -o yaml` prints applies again (kubectl says
+    // `configured`: the file now carries server fields its last applied
+    // configuration did not).
+    let listed = k
+        .ok(&["get", "configmaps", "one", "two", "-o", "yaml"])
+        .await?;
+    assert!(listed.contains("kind: List"), "{listed}");
+    let again = write_manifest(dir.path(), "again.yaml", &listed)?;
+    let out = k.ok(&["apply", "-f", &again]).await?;
+    let names: Vec<&str> = out.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(names, ["configmap/one", "configmap/two"], "{out}");
+
+    let bad = write_manifest(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: three, namespace: default}\n  bogus: 1\n",
+    )?;
+    let err = k.fails(&["apply", "-f", &bad]).await?;
+    assert!(
+        err.contains(r#"unknown field "bogus" in io.k8s.api.core.v1.ConfigMap"#),
+        "{err}"
+    );
+    let cms = k.ok(&["get", "configmaps", "-o", "name"]).await?;
+    assert!(!cms.contains("three"), "nothing was sent: {cms}");
     Ok(())
 }

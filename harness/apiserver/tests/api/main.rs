@@ -22,6 +22,7 @@ mod http;
 mod kubectl;
 mod listing;
 mod managed_fields;
+mod openapi;
 mod patch;
 mod pod_subresources;
 mod policies;
