@@ -204,6 +204,7 @@ fn subresources(info: &ResourceInfo) -> Vec<(&'static str, Value, Value)> {
                 connect(),
             ),
             ("proxy", json!({"kind": "PodProxyOptions"}), proxy()),
+            ("resize", json!({"kind": "Pod"}), read_write()),
         ]),
         "nodes" => out.push(("proxy", json!({"kind": "NodeProxyOptions"}), proxy())),
         "services" => out.push(("proxy", json!({"kind": "ServiceProxyOptions"}), proxy())),

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::registry::ResourceInfo;
 use crate::store::ops::{FieldValidation, Part, target};
 use crate::store::{State, meta};
+use crate::validation::pod_resize;
 
 fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
     info.group == group && info.plural == plural
@@ -34,7 +35,7 @@ pub(crate) fn prepare_create(
     match (info.group.as_str(), info.plural.as_str()) {
         ("", "pods") => {
             validate_pod(info, obj)?;
-            let qos = pod_qos(obj);
+            let qos = pod_resize::compute_qos(obj);
             meta::set_path(obj, ".status", json!({"phase": "Pending", "qosClass": qos}));
         }
         ("", "namespaces") => {
@@ -214,6 +215,11 @@ pub(crate) fn prepare_update(
             }
         }
         ("", "pods", Part::Main) => validate_pod(info, new)?,
+        ("", "pods", Part::Resize) => {
+            let mut spec = Vec::new();
+            crate::validation::pods::spec("spec", new.get("spec"), &mut spec);
+            invalid_if(info, new, pod_resize::causes(old, new, spec))?;
+        }
         ("", "pods", Part::EphemeralContainers) => {
             validate_pod(info, new)?;
             invalid_if(info, new, ephemeral_container_causes(old, new))?;
@@ -412,33 +418,4 @@ fn validate_pod(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
     let mut causes = Vec::new();
     crate::validation::pods::spec("spec", obj.get("spec"), &mut causes);
     invalid_if(info, obj, causes)
-}
-
-/// BestEffort, Burstable or Guaranteed, from the containers' resources.
-fn pod_qos(obj: &Value) -> &'static str {
-    let cs = obj
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let mut any = false;
-    let mut guaranteed = !cs.is_empty();
-    for c in &cs {
-        let req = c.pointer("/resources/requests").and_then(Value::as_object);
-        let lim = c.pointer("/resources/limits").and_then(Value::as_object);
-        if req.is_some_and(|m| !m.is_empty()) || lim.is_some_and(|m| !m.is_empty()) {
-            any = true;
-        }
-        let full = ["cpu", "memory"].iter().all(|r| {
-            let l = lim.and_then(|m| m.get(*r));
-            let q = req.and_then(|m| m.get(*r)).or(l);
-            l.is_some() && q == l
-        });
-        guaranteed &= full;
-    }
-    match (any, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        (true, false) => "Burstable",
-    }
 }

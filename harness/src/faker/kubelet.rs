@@ -638,6 +638,21 @@ impl PodRun<'_> {
         if started || restarts > 0 {
             cs["containerID"] = json!(container_id);
         }
+        // A 1.33 kubelet (InPlacePodVerticalScaling) reports what a running
+        // container runs with; the apiserver refuses `pods/resize` on a
+        // node whose running containers report none. The faker actuates a
+        // resize at once, so that is the spec's requests and limits.
+        if started {
+            let r = c.container.resources.as_ref();
+            let mut resources = json!({});
+            if let Some(limits) = r.and_then(|r| r.limits.as_ref()) {
+                resources["limits"] = json!(limits);
+            }
+            if let Some(requests) = r.and_then(|r| r.requests.as_ref()) {
+                resources["requests"] = json!(requests);
+            }
+            cs["resources"] = resources;
+        }
         cs
     }
 }

@@ -108,9 +108,12 @@ const NEW_EVENT_FIELDS: &[&str] = &[
 ];
 
 const DEFS: &[Def] = &[
+    // 1.33's podStrategy sets generation 1 and bumps it on spec changes
+    // (`updatePodGeneration` in pkg/registry/core/pod/strategy.go).
     def("", "v1", "Pod", "pods", true)
         .short(&["po"])
         .status()
+        .generation()
         .all()
         .fields(&[
             "spec.nodeName",

@@ -562,7 +562,7 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
             }
             connect::serve(req, sub).await
         }
-        (true, Some("ephemeralcontainers")) if core(&req.info, "pods") => {
+        (true, Some("ephemeralcontainers" | "resize")) if core(&req.info, "pods") => {
             if req.namespace.is_none() {
                 return Err(ApiError::no_route());
             }

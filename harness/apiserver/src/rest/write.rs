@@ -68,6 +68,7 @@ fn part(req: &Req) -> Part {
     match req.sub.as_deref() {
         Some("status") => Part::Status,
         Some("ephemeralcontainers") => Part::EphemeralContainers,
+        Some("resize") => Part::Resize,
         _ => Part::Main,
     }
 }

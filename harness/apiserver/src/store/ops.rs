@@ -21,6 +21,8 @@ pub(crate) enum Part {
     Status,
     /// Only a pod's `spec.ephemeralContainers` (`kubectl debug`).
     EphemeralContainers,
+    /// Only a pod's containers' `resources` and `resizePolicy`.
+    Resize,
 }
 
 impl Part {
@@ -30,6 +32,7 @@ impl Part {
             Part::Main => None,
             Part::Status => Some("status"),
             Part::EphemeralContainers => Some("ephemeralcontainers"),
+            Part::Resize => Some("resize"),
         }
     }
 }
@@ -577,6 +580,20 @@ pub(crate) fn admit_update(
             }
             new
         }
+        // `podResizeStrategy`: resources and resize policies only; a
+        // changed container count reaches validation as sent.
+        Part::Resize => {
+            let mut new =
+                validation::pod_resize::keep_resize_fields(&old, &body).unwrap_or_else(|| {
+                    let mut new = (*old).clone();
+                    new["spec"] = body.get("spec").cloned().unwrap_or_default();
+                    new
+                });
+            if let Some(mf) = meta::metadata(&body).and_then(|m| m.get("managedFields")) {
+                meta::metadata_mut(&mut new).insert("managedFields".into(), mf.clone());
+            }
+            new
+        }
     };
     validation::validate_meta(info, &new)?;
     if meta::deletion_timestamp(&old).is_some() {
@@ -839,6 +856,18 @@ pub(crate) fn delete(
             crate::clock::format_time(when).into(),
         );
         m.insert("deletionGracePeriodSeconds".into(), grace.into());
+    }
+    // The first mark of deletion changes what controllers may do, so a
+    // generation moves (`BeforeDelete` in apiserver's
+    // pkg/registry/rest/delete.go, `markAsDeleting` in
+    // pkg/registry/generic/registry/store.go).
+    if !already
+        && let Some(g) = m
+            .get("generation")
+            .and_then(Value::as_i64)
+            .filter(|g| *g > 0)
+    {
+        m.insert("generation".into(), (g + 1).into());
     }
     if is_namespace {
         meta::set_path(&mut new, ".status.phase", "Terminating".into());

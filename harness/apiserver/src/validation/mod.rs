@@ -3,6 +3,7 @@
 //! kinds in their own modules.
 
 pub(crate) mod go_values;
+pub(crate) mod pod_resize;
 pub(crate) mod pods;
 pub(crate) mod workloads;
 

@@ -1781,3 +1781,90 @@ async fn apply_of_a_list_validates_its_items_client_side() -> Result<()> {
     assert!(!cms.contains("three"), "nothing was sent: {cms}");
     Ok(())
 }
+
+/// `kubectl patch --subresource resize` (kubectl 1.32 lists `resize` among
+/// the subresources it patches) changes a running pod's requests in place,
+/// and `kubectl get` reads the new value back.
+#[tokio::test]
+async fn kubectl_resizes_a_running_pod() -> Result<()> {
+    let Some(f) = fixture("kubectl_resizes_a_running_pod").await? else {
+        return Ok(());
+    };
+    let k = &f.kubectl;
+    k.ok(&["run", "web", "--image=nginx:1.27", "--restart=Never"])
+        .await?;
+    // No kubelet here: mark the pod running as a 1.33 kubelet reports it,
+    // resources included (without them the resize is refused).
+    let pods: Api<Pod> = Api::namespaced(f.server.client(), "default");
+    let running = json!({"status": {"phase": "Running", "containerStatuses": [{
+        "name": "web", "image": "nginx:1.27", "imageID": "", "ready": true,
+        "restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
+        "resources": {},
+    }]}});
+    pods.patch_status(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(running.clone()),
+    )
+    .await?;
+    // The pod is BestEffort; a resize may not make it Burstable.
+    let patch =
+        r#"{"spec":{"containers":[{"name":"web","resources":{"requests":{"cpu":"200m"}}}]}}"#;
+    let err = k
+        .fails(&[
+            "patch",
+            "pod",
+            "web",
+            "--subresource",
+            "resize",
+            "-p",
+            patch,
+        ])
+        .await?;
+    assert!(
+        err.contains("Pod QOS Class may not change as a result of resizing"),
+        "{err}"
+    );
+    k.ok(&["delete", "pod", "web", "--wait=false"]).await?;
+
+    let out = k
+        .ok(&[
+            "run",
+            "api",
+            "--image=nginx:1.27",
+            "--restart=Never",
+            "--overrides",
+            r#"{"spec":{"containers":[{"name":"api","image":"nginx:1.27","resources":{"requests":{"cpu":"100m"}}}]}}"#,
+        ])
+        .await?;
+    assert_eq!(out.trim(), "pod/api created");
+    let mut running = running;
+    running["status"]["containerStatuses"][0]["name"] = json!("api");
+    pods.patch_status("api", &PatchParams::default(), &Patch::Merge(running))
+        .await?;
+    let patch =
+        r#"{"spec":{"containers":[{"name":"api","resources":{"requests":{"cpu":"200m"}}}]}}"#;
+    let out = k
+        .ok(&[
+            "patch",
+            "pod",
+            "api",
+            "--subresource",
+            "resize",
+            "-p",
+            patch,
+        ])
+        .await?;
+    assert_eq!(out.trim(), "pod/api patched");
+    let cpu = k
+        .ok(&[
+            "get",
+            "pod",
+            "api",
+            "-o",
+            "jsonpath={.spec.containers[0].resources.requests.cpu}",
+        ])
+        .await?;
+    assert_eq!(cpu.trim(), "200m");
+    Ok(())
+}

@@ -4,7 +4,8 @@
 //! Conflict on `pods/binding` for a pod already placed) and
 //! `pods/ephemeralcontainers` (`EphemeralContainersREST`, with
 //! `dropNonEphemeralContainerUpdates` in pkg/registry/core/pod/strategy.go
-//! and `ValidatePodEphemeralContainersUpdate`: additions only).
+//! and `ValidatePodEphemeralContainersUpdate`: additions only), and
+//! `pods/resize` (in-place resize of container resources).
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -133,4 +134,146 @@ async fn ephemeral_containers_are_only_added() {
     )
     .await;
     assert_eq!((code, got["kind"].clone()), (200, json!("Pod")));
+}
+
+/// A running pod as a 1.33 kubelet reports it: each running container's
+/// `resources` says it can be resized in place (`reported: false` plays an
+/// older kubelet).
+async fn running_pod(pods: &Api<Pod>, name: &str, resources: Value, reported: bool) {
+    let mut p = serde_json::to_value(pod(name)).unwrap();
+    p["spec"]["containers"][0]["resources"] = resources.clone();
+    pods.create(&PostParams::default(), &serde_json::from_value(p).unwrap())
+        .await
+        .unwrap();
+    let mut running = json!({
+        "name": "main", "image": "nginx:1.27", "imageID": "", "ready": true,
+        "restartCount": 0, "started": true,
+        "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
+    });
+    if reported {
+        running["resources"] = resources;
+    }
+    pods.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"phase": "Running", "containerStatuses": [running]}})),
+    )
+    .await
+    .unwrap();
+}
+
+fn resize(resources: Value) -> Patch<Value> {
+    Patch::Strategic(json!({"spec": {"containers": [{"name": "main", "resources": resources}]}}))
+}
+
+/// `pods/resize` (`ResizeREST` with `podResizeStrategy` in
+/// pkg/registry/core/pod/strategy.go, `ValidatePodResize` in
+/// pkg/apis/core/validation/validation.go, v1.33): only the containers'
+/// resources and resize policies change, generation moves, and what a
+/// kubelet could not do in place is refused.
+#[tokio::test]
+async fn resize_changes_only_resources_within_the_qos_class() {
+    let (_server, client) = server().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let burstable =
+        json!({"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}});
+    running_pod(&pods, "web", burstable, true).await;
+
+    let pp = PatchParams::default();
+    let body = json!({"spec": {"containers": [{
+        "name": "main", "image": "other:2", "resources": {"requests": {"cpu": "200m"}},
+    }]}});
+    let resized = pods
+        .patch_subresource("resize", "web", &pp, &Patch::Strategic(body))
+        .await
+        .unwrap();
+    let c = &resized.spec.as_ref().unwrap().containers[0];
+    assert_eq!(
+        c.image.as_deref(),
+        Some("nginx:1.27"),
+        "only resources change"
+    );
+    let requests = c.resources.as_ref().unwrap().requests.as_ref().unwrap();
+    assert_eq!(requests["cpu"].0, "200m");
+    assert_eq!(requests["memory"].0, "128Mi", "the patch merged");
+    assert_eq!(resized.metadata.generation, Some(2));
+
+    let err = pods
+        .patch_subresource(
+            "resize",
+            "web",
+            &pp,
+            &resize(json!({"limits": {"memory": "200Mi"}})),
+        )
+        .await
+        .unwrap_err();
+    let s = status(err);
+    assert_eq!(s.code, 422);
+    assert_eq!(
+        s.message,
+        "Pod \"web\" is invalid: spec.containers[0].resources.limits[memory]: Forbidden: memory limits cannot be decreased unless resizePolicy is RestartContainer"
+    );
+
+    // BestEffort may not become Burstable.
+    running_pod(&pods, "idle", json!({}), true).await;
+    let err = pods
+        .patch_subresource(
+            "resize",
+            "idle",
+            &pp,
+            &resize(json!({"requests": {"cpu": "1"}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status(err).message,
+        "Pod \"idle\" is invalid: spec: Invalid value: \"BestEffort\": Pod QOS Class may not change as a result of resizing"
+    );
+
+    // A kubelet that reports no resources cannot resize.
+    running_pod(&pods, "legacy", json!({"requests": {"cpu": "100m"}}), false).await;
+    let err = pods
+        .patch_subresource(
+            "resize",
+            "legacy",
+            &pp,
+            &resize(json!({"requests": {"cpu": "200m"}})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status(err).message,
+        "Pod \"legacy\" is invalid: spec: Forbidden: Pod running on node without support for resize"
+    );
+
+    // Containers are neither added nor removed.
+    let add = json!([{"op": "add", "path": "/spec/containers/-", "value": {"name": "two", "image": "x"}}]);
+    let err = pods
+        .patch_subresource(
+            "resize",
+            "web",
+            &pp,
+            &Patch::Json::<Value>(serde_json::from_value(add).unwrap()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status(err).message,
+        "Pod \"web\" is invalid: spec.containers: Forbidden: containers may not be added or removed on resize"
+    );
+
+    // Discovery lists it as kube-apiserver's installer does.
+    let (_, list) = crate::common::get(&client, "/api/v1").await;
+    let entry = list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "pods/resize")
+        .cloned();
+    assert_eq!(
+        entry,
+        Some(
+            json!({"name": "pods/resize", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get", "patch", "update"]})
+        )
+    );
 }
