@@ -182,6 +182,9 @@ fn subresources(info: &ResourceInfo) -> Vec<(&'static str, Value, Value)> {
             read_write(),
         ));
     }
+    if info.group == "certificates.k8s.io" && info.plural == "certificatesigningrequests" {
+        out.insert(0, ("approval", json!({"kind": info.kind}), read_write()));
+    }
     if !info.group.is_empty() {
         return out;
     }

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::registry::ResourceInfo;
-use crate::store::ops::{FieldValidation, Part, target};
+use crate::store::ops::{FieldValidation, Part, WriteOpts, target};
 use crate::store::{State, meta};
-use crate::validation::pod_resize;
+use crate::validation::{certificates, pod_resize};
 
 fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
     info.group == group && info.plural == plural
@@ -20,9 +20,9 @@ pub(crate) fn prepare_create(
     info: &ResourceInfo,
     version: &str,
     obj: &mut Value,
-    validation: FieldValidation,
+    opts: &WriteOpts,
 ) -> Result<(), ApiError> {
-    prune_builtin(info, version, obj, validation)?;
+    prune_builtin(info, version, obj, opts.field_validation)?;
     if info.status && !is(info, "", "nodes") {
         // Create cannot set status where status has its own subresource.
         obj.as_object_mut().expect("object").remove("status");
@@ -57,6 +57,14 @@ pub(crate) fn prepare_create(
             meta::set_path(obj, ".status", json!({"phase": "Pending"}));
         }
         ("", "services") => crate::services::prepare_create(st, info, obj)?,
+        ("certificates.k8s.io", "certificatesigningrequests") => {
+            let user = opts
+                .user
+                .clone()
+                .unwrap_or_else(crate::authz::User::requester);
+            certificates::prepare_create(obj, &user);
+            invalid_if(info, obj, certificates::causes(obj, None, Part::Main))?;
+        }
         ("apps", "statefulsets") => {
             meta::set_path(
                 obj,
@@ -95,7 +103,9 @@ pub(crate) fn prepare_create(
         ("admissionregistration.k8s.io", "validatingadmissionpolicybindings") => {
             invalid_if(info, obj, crate::admission::definitions::binding(obj))?
         }
-        _ if info.custom => crate::crd::validate_custom(info, version, obj, None, validation)?,
+        _ if info.custom => {
+            crate::crd::validate_custom(info, version, obj, None, opts.field_validation)?
+        }
         _ => {}
     }
     Ok(())
@@ -215,6 +225,10 @@ pub(crate) fn prepare_update(
             }
         }
         ("", "pods", Part::Main) => validate_pod(info, new)?,
+        ("certificates.k8s.io", "certificatesigningrequests", part) => {
+            certificates::prepare_update(old, new, part, &st.now());
+            invalid_if(info, new, certificates::causes(new, Some(old), part))?;
+        }
         ("", "pods", Part::Resize) => {
             let mut spec = Vec::new();
             crate::validation::pods::spec("spec", new.get("spec"), &mut spec);

@@ -216,6 +216,17 @@ const DEFS: &[Def] = &[
         .generation()
         .all(),
     def("coordination.k8s.io", "v1", "Lease", "leases", true),
+    // No generation: none of the three CSR strategies sets one.
+    def(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        false,
+    )
+    .short(&["csr"])
+    .status()
+    .fields(&["spec.signerName"]),
     def(
         "autoscaling",
         "v2",
@@ -434,6 +445,7 @@ pub(crate) const GROUP_ORDER: &[&str] = &[
     "authorization.k8s.io",
     "autoscaling",
     "batch",
+    "certificates.k8s.io",
     "networking.k8s.io",
     "policy",
     "rbac.authorization.k8s.io",

@@ -573,6 +573,17 @@ async fn route_resource(req: Req) -> Result<Response, ApiError> {
                 _ => Err(ApiError::method_not_allowed()),
             }
         }
+        (true, Some("approval"))
+            if req.info.group == "certificates.k8s.io"
+                && req.info.plural == "certificatesigningrequests" =>
+        {
+            match m {
+                Method::GET => read::get(req),
+                Method::PUT => write::update(req).await,
+                Method::PATCH => write::patch(req).await,
+                _ => Err(ApiError::method_not_allowed()),
+            }
+        }
         (true, Some("token")) if core(&req.info, "serviceaccounts") => match m {
             Method::POST => token::request(req).await,
             _ => Err(ApiError::method_not_allowed()),

@@ -20,6 +20,7 @@ pub(super) fn opts(req: &Req, from_patch: bool) -> WriteOpts {
         manager: field_manager(req),
         field_validation: FieldValidation::from_param(req.params.get("fieldValidation")),
         view: None,
+        user: Some(crate::authz::User::of_request(&req.user, &req.headers)),
     }
 }
 
@@ -69,6 +70,7 @@ fn part(req: &Req) -> Part {
         Some("status") => Part::Status,
         Some("ephemeralcontainers") => Part::EphemeralContainers,
         Some("resize") => Part::Resize,
+        Some("approval") => Part::Approval,
         _ => Part::Main,
     }
 }

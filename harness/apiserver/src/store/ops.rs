@@ -23,6 +23,9 @@ pub(crate) enum Part {
     EphemeralContainers,
     /// Only a pod's containers' `resources` and `resizePolicy`.
     Resize,
+    /// Only a CertificateSigningRequest's conditions (`kubectl certificate
+    /// approve`).
+    Approval,
 }
 
 impl Part {
@@ -33,6 +36,7 @@ impl Part {
             Part::Status => Some("status"),
             Part::EphemeralContainers => Some("ephemeralcontainers"),
             Part::Resize => Some("resize"),
+            Part::Approval => Some("approval"),
         }
     }
 }
@@ -53,6 +57,9 @@ pub(crate) struct WriteOpts {
     /// How admission sees the write when it came through a subresource
     /// with an object of its own (`/scale`).
     pub view: Option<&'static crate::admission::View>,
+    /// Who asks, for kinds that record it (a CSR's requestor); `None` is
+    /// the server's own write or the admin.
+    pub user: Option<crate::authz::User>,
 }
 
 /// `?fieldValidation=`: what a body's unknown fields earn once they are
@@ -367,7 +374,7 @@ pub(crate) fn admit_create(
             m.insert("generation".into(), 1.into());
         }
     }
-    strategy::prepare_create(st, info, version, &mut obj, opts.field_validation)?;
+    strategy::prepare_create(st, info, version, &mut obj, opts)?;
     let (ns, obj_name) = meta::key(&obj);
     crate::admission::validate(
         st,
@@ -548,7 +555,8 @@ pub(crate) fn admit_update(
             }
             new
         }
-        Part::Status => {
+        // The approval strategy keeps only the conditions of this status.
+        Part::Status | Part::Approval => {
             let mut new = (*old).clone();
             let map = new.as_object_mut().expect("object");
             match body.get("status") {

@@ -2,6 +2,7 @@
 //! per field like kube-apiserver does: object metadata (names, labels) here,
 //! kinds in their own modules.
 
+pub(crate) mod certificates;
 pub(crate) mod go_values;
 pub(crate) mod pod_resize;
 pub(crate) mod pods;
@@ -62,12 +63,15 @@ pub(crate) fn validate_meta(info: &ResourceInfo, obj: &Value) -> Result<(), ApiE
         info.group.is_empty() && matches!(info.plural.as_str(), "namespaces" | "services");
     // RBAC names are path segments (`ValidateRBACName` is
     // `path.IsValidPathSegmentName`): `system:basic-user` is a valid name.
+    // A CSR's name is not validated (`ValidateCertificateRequestName`), so
+    // only the store's path-segment rule applies.
     let path_segment_names = !info.custom
-        && info.group == "rbac.authorization.k8s.io"
-        && matches!(
-            info.plural.as_str(),
-            "roles" | "clusterroles" | "rolebindings" | "clusterrolebindings"
-        );
+        && (info.group == "rbac.authorization.k8s.io"
+            && matches!(
+                info.plural.as_str(),
+                "roles" | "clusterroles" | "rolebindings" | "clusterrolebindings"
+            )
+            || info.group == "certificates.k8s.io" && info.plural == "certificatesigningrequests");
     if path_segment_names {
         if name == "." || name == ".." {
             causes.push((

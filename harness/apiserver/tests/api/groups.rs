@@ -38,6 +38,7 @@ async fn discovery_lists_the_groups_in_kube_apiservers_order_with_their_names() 
             "authorization.k8s.io",
             "autoscaling",
             "batch",
+            "certificates.k8s.io",
             "networking.k8s.io",
             "policy",
             "rbac.authorization.k8s.io",

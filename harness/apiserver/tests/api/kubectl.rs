@@ -1868,3 +1868,60 @@ async fn kubectl_resizes_a_running_pod() -> Result<()> {
     assert_eq!(cpu.trim(), "200m");
     Ok(())
 }
+
+/// `kubectl certificate approve` (kubectl's pkg/cmd/certificates: a GET,
+/// then a PUT of the whole object to `/approval`, protobuf from a 1.33
+/// kubectl) and `kubectl get csr` with `printCertificateSigningRequest`'s
+/// columns (pkg/printers/internalversion/printers.go).
+#[tokio::test]
+async fn kubectl_approves_a_certificate_signing_request() -> Result<()> {
+    let Some(f) = fixture("kubectl_approves_a_certificate_signing_request").await? else {
+        return Ok(());
+    };
+    use base64::Engine;
+    let key = rcgen::KeyPair::generate()?;
+    let params = rcgen::CertificateParams::new(vec!["web.example.com".into()])?;
+    let pem = params.serialize_request(&key)?.pem()?;
+    let request = base64::engine::general_purpose::STANDARD.encode(pem);
+    let dir = tempfile::tempdir()?;
+    let file = write_manifest(
+        dir.path(),
+        "csr.yaml",
+        &format!(
+            "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n  name: web\nspec:\n  request: {request}\n  signerName: example.com/serving\n  expirationSeconds: 86400\n  usages: [digital signature, server auth]\n"
+        ),
+    )?;
+    let k = &f.kubectl;
+    assert_eq!(
+        k.ok(&["create", "-f", &file]).await?.trim(),
+        "certificatesigningrequest.certificates.k8s.io/web created"
+    );
+    let table = k.ok(&["get", "csr"]).await?;
+    let header: Vec<&str> = table.lines().next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]
+    );
+    let row: Vec<&str> = table.lines().nth(1).unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        (row[0], row[2], row[3], row[4], row[5]),
+        ("web", "example.com/serving", "system:admin", "24h", "Pending"),
+        "{table}"
+    );
+    assert_eq!(
+        k.ok(&["certificate", "approve", "web"]).await?.trim(),
+        "certificatesigningrequest.certificates.k8s.io/web approved"
+    );
+    let condition = k
+        .ok(&["get", "csr", "web", "-o", "jsonpath={.status.conditions[0].reason}"])
+        .await?;
+    assert_eq!(condition, "KubectlApprove");
+    let err = k.fails(&["certificate", "deny", "web"]).await?;
+    assert!(
+        err.contains("certificate signing request \"web\" is already Approved"),
+        "{err}"
+    );
+    let table = k.ok(&["get", "csr", "web", "--no-headers"]).await?;
+    assert!(table.trim_end().ends_with("Approved"), "{table}");
+    Ok(())
+}

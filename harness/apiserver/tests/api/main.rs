@@ -3,6 +3,7 @@
 
 mod abuse;
 mod cel;
+mod certificates;
 mod claims;
 mod common;
 mod concurrency;

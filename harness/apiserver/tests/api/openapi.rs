@@ -216,9 +216,10 @@ fn builtin_kinds() -> Vec<Builtin> {
     use k8s_openapi::api::{
         admissionregistration::v1 as admission, apps::v1 as apps, authentication::v1 as authn,
         authorization::v1 as authz, autoscaling::v2 as autoscaling, batch::v1 as batch,
-        coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
-        events::v1 as events, networking::v1 as networking, node::v1 as node, policy::v1 as policy,
-        rbac::v1 as rbac, scheduling::v1 as scheduling, storage::v1 as storage,
+        certificates::v1 as certificates, coordination::v1 as coordination, core::v1 as core,
+        discovery::v1 as discovery, events::v1 as events, networking::v1 as networking,
+        node::v1 as node, policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as scheduling,
+        storage::v1 as storage,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
     builtins![
@@ -256,6 +257,7 @@ fn builtin_kinds() -> Vec<Builtin> {
         autoscaling::HorizontalPodAutoscaler,
         batch::Job,
         batch::CronJob,
+        certificates::CertificateSigningRequest,
         coordination::Lease,
         discovery::EndpointSlice,
         events::Event,
