@@ -223,24 +223,15 @@ fn certificate_error(cert: &[u8]) -> Option<String> {
         .then(|| "must contain at least one CERTIFICATE PEM block".into())
 }
 
-fn dns_label_errors(s: &str) -> Vec<String> {
+/// `IsDNS1123Label` (`max` 63) or, for one dot-free label,
+/// `IsDNS1123Subdomain` (`max` 253): its messages.
+fn dns_errors(s: &str, max: usize, shape: &str) -> Vec<String> {
     let mut out = Vec::new();
-    if s.len() > 63 {
-        out.push("must be no more than 63 characters".into());
+    if s.len() > max {
+        out.push(format!("must be no more than {max} characters"));
     }
     if !super::is_label_segment(s, usize::MAX) {
-        out.push("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".into());
-    }
-    out
-}
-
-fn dns_subdomain_errors(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    if s.len() > 253 {
-        out.push("must be no more than 253 characters".into());
-    }
-    if !super::is_label_segment(s, usize::MAX) {
-        out.push("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".into());
+        out.push(shape.into());
     }
     out
 }
@@ -264,7 +255,7 @@ fn signer_name_causes(name: &str, out: &mut Vec<(String, String)>) {
     }
     let labels: Vec<&str> = domain.split('.').collect();
     for l in &labels {
-        let errs = dns_label_errors(l);
+        let errs = dns_errors(l, 63, super::DNS_LABEL_ERROR);
         if !errs.is_empty() {
             for e in errs {
                 push(format!(
@@ -280,7 +271,7 @@ fn signer_name_causes(name: &str, out: &mut Vec<(String, String)>) {
         ));
     }
     for l in rest.split('.') {
-        let errs = dns_subdomain_errors(l);
+        let errs = dns_errors(l, 253, super::DNS_SUBDOMAIN_ERROR);
         if !errs.is_empty() {
             for e in errs {
                 push(format!(
@@ -530,11 +521,15 @@ mod tests {
         assert_eq!(signer(""), ["Required value"]);
         assert_eq!(
             signer("example.com"),
-            ["Invalid value: \"example.com\": must be a fully qualified domain and path of the form 'example.com/signer-name'"]
+            [
+                "Invalid value: \"example.com\": must be a fully qualified domain and path of the form 'example.com/signer-name'"
+            ]
         );
         assert_eq!(
             signer("example/signer"),
-            ["Invalid value: \"example\": should be a domain with at least two segments separated by dots"]
+            [
+                "Invalid value: \"example\": should be a domain with at least two segments separated by dots"
+            ]
         );
         let long = format!("{}.com/x", "a".repeat(64));
         assert_eq!(

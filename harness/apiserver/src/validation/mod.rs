@@ -15,6 +15,13 @@ use crate::registry::ResourceInfo;
 use crate::store::meta;
 use crate::store::ops::target;
 
+/// apimachinery's `IsDNS1123Label` message (`RegexError`, with its double
+/// space).
+pub(crate) const DNS_LABEL_ERROR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+/// apimachinery's `IsDNS1123Subdomain` message.
+pub(crate) const DNS_SUBDOMAIN_ERROR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+
 fn is_label_segment(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
@@ -92,13 +99,13 @@ pub(crate) fn validate_meta(info: &ResourceInfo, obj: &Value) -> Result<(), ApiE
         if !is_dns_label(name) {
             causes.push((
                 "metadata.name".into(),
-                format!("Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"),
+                format!("Invalid value: {name:?}: {DNS_LABEL_ERROR}"),
             ));
         }
     } else if !is_dns_subdomain(name) {
         causes.push((
             "metadata.name".into(),
-            format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
+            format!("Invalid value: {name:?}: {DNS_SUBDOMAIN_ERROR}"),
         ));
     }
     match meta::metadata(obj).and_then(|m| m.get("labels")) {

@@ -240,24 +240,26 @@ async fn approval_status_and_the_main_resource_each_change_their_part() {
         .await
         .unwrap();
     assert!(got.status.unwrap().certificate.is_some());
-    let again = json!({"status": {"certificate": b64(&certificate_pem())}});
-    let err = csrs
-        .patch_status("web", &pp, &Patch::Merge(again))
-        .await
-        .unwrap_err();
+    let refused = |name: &'static str, pem: String| {
+        let csrs = csrs.clone();
+        async move {
+            let body = json!({"status": {"certificate": b64(&pem)}});
+            let patch = Patch::Merge(body);
+            message(
+                csrs.patch_status(name, &PatchParams::default(), &patch)
+                    .await
+                    .unwrap_err(),
+            )
+        }
+    };
     assert_eq!(
-        message(err),
+        refused("web", certificate_pem()).await,
         "CertificateSigningRequest.certificates.k8s.io \"web\" is invalid: status.certificate: Forbidden: updates may not modify existing certificate content"
     );
     // Only CERTIFICATE blocks are certificates.
     create(&csrs, csr("other")).await;
-    let wrong = json!({"status": {"certificate": b64(&request_pem())}});
-    let err = csrs
-        .patch_status("other", &pp, &Patch::Merge(wrong))
-        .await
-        .unwrap_err();
     assert_eq!(
-        message(err),
+        refused("other", request_pem()).await,
         "CertificateSigningRequest.certificates.k8s.io \"other\" is invalid: status.certificate: Invalid value: \"<certificate data>\": only CERTIFICATE PEM blocks are allowed, found \"CERTIFICATE REQUEST\""
     );
 }

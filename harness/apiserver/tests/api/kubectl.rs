@@ -1897,15 +1897,38 @@ async fn kubectl_approves_a_certificate_signing_request() -> Result<()> {
         "certificatesigningrequest.certificates.k8s.io/web created"
     );
     let table = k.ok(&["get", "csr"]).await?;
-    let header: Vec<&str> = table.lines().next().unwrap_or("").split_whitespace().collect();
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!(
         header,
-        ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION", "CONDITION"]
+        [
+            "NAME",
+            "AGE",
+            "SIGNERNAME",
+            "REQUESTOR",
+            "REQUESTEDDURATION",
+            "CONDITION"
+        ]
     );
-    let row: Vec<&str> = table.lines().nth(1).unwrap_or("").split_whitespace().collect();
+    let row: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!(
         (row[0], row[2], row[3], row[4], row[5]),
-        ("web", "example.com/serving", "system:admin", "24h", "Pending"),
+        (
+            "web",
+            "example.com/serving",
+            "system:admin",
+            "24h",
+            "Pending"
+        ),
         "{table}"
     );
     assert_eq!(
@@ -1913,7 +1936,13 @@ async fn kubectl_approves_a_certificate_signing_request() -> Result<()> {
         "certificatesigningrequest.certificates.k8s.io/web approved"
     );
     let condition = k
-        .ok(&["get", "csr", "web", "-o", "jsonpath={.status.conditions[0].reason}"])
+        .ok(&[
+            "get",
+            "csr",
+            "web",
+            "-o",
+            "jsonpath={.status.conditions[0].reason}",
+        ])
         .await?;
     assert_eq!(condition, "KubectlApprove");
     let err = k.fails(&["certificate", "deny", "web"]).await?;
