@@ -22,6 +22,8 @@
 mod attach;
 mod cache;
 pub(crate) mod driver;
+#[cfg(feature = "embedded")]
+mod embedded;
 mod jobs;
 mod kubelet;
 mod model;
@@ -321,6 +323,15 @@ impl StatusFaker {
     pub fn read_changes_from(&self, feed: kube_harness_apiserver::ChangeFeed) -> &Self {
         *self.inner.feed.lock().expect("lock") = Some(feed);
         self
+    }
+
+    /// Plays `server`'s cluster as the env does on the embedded backend:
+    /// reads its change feed ([`StatusFaker::read_changes_from`]) and
+    /// answers `nodes/{node}/proxy` as each fake node's kubelet.
+    #[cfg(feature = "embedded")]
+    pub fn serve_on(&self, server: &kube_harness_apiserver::ApiServer) -> &Self {
+        embedded::serve_kubelets(server, self);
+        self.read_changes_from(server.change_feed())
     }
 
     /// What `node`'s kubelet answers on `GET /stats/summary`: its pods and
