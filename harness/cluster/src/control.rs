@@ -5,6 +5,8 @@
 //! - `POST /pause`: hold everything; `?kind=K` holds one kind, `?selector=S`
 //!   objects whose labels match (with or without a kind).
 //! - `POST /resume`: lift every pause; `?kind=K` lifts that kind's.
+//! - `POST /faults/<rule>?…`: one of the faker's fault rules (see
+//!   [`crate::faults`]), e.g. `/faults/crash-loop?image=nginx:*`.
 //! - `GET /nodes`: the fake nodes' names, as JSON.
 //!
 //! Kinds are the faker's (`Pod`, `Deployment`, `StatefulSet`, …).
@@ -95,6 +97,14 @@ fn answer(faker: &StatusFaker, method: &Method, uri: &hyper::Uri) -> Response<Fu
             }
             reply(StatusCode::OK, "resumed".into())
         }
+        (&Method::POST, path) if path.starts_with("/faults/") => {
+            let rule = &path["/faults/".len()..];
+            match crate::faults::apply(faker, rule, param) {
+                Ok(()) => reply(StatusCode::OK, format!("{rule} set")),
+                Err((true, why)) => reply(StatusCode::BAD_REQUEST, why),
+                Err((false, why)) => reply(StatusCode::NOT_FOUND, why),
+            }
+        }
         (&Method::GET, "/nodes") => reply(
             StatusCode::OK,
             serde_json::json!(faker.node_names()).to_string(),
@@ -105,7 +115,9 @@ fn answer(faker: &StatusFaker, method: &Method, uri: &hyper::Uri) -> Response<Fu
         ),
         (_, path) => reply(
             StatusCode::NOT_FOUND,
-            format!("no {path}: the control API serves POST /pause, POST /resume and GET /nodes"),
+            format!(
+                "no {path}: the control API serves POST /pause, POST /resume, POST /faults/<rule> and GET /nodes"
+            ),
         ),
     }
 }

@@ -5,6 +5,7 @@
 //! Jobs complete, in real time over HTTP.
 
 mod control;
+mod faults;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

@@ -109,7 +109,7 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 #[test]
-fn a_deployment_rolls_out_on_fake_nodes_and_pauses_on_request() {
+fn kubectl_and_the_control_api_drive_the_fake_cluster() {
     let Some(bin) = kubectl() else {
         eprintln!("skipping: no kubectl on PATH (set KUBECTL to use one elsewhere)");
         return;
@@ -159,6 +159,50 @@ fn a_deployment_rolls_out_on_fake_nodes_and_pauses_on_request() {
     );
     assert_eq!(cluster.control("GET", "/pause").0, 405);
     assert_eq!(cluster.control("GET", "/nope").0, 404);
+
+    // A fault rule over HTTP: pulls of this image fail from now on.
+    let (code, body) = cluster.control(
+        "POST",
+        "/faults/image-pull-failure?image=registry.example%2Fbroken%3A*",
+    );
+    assert_eq!((code, body.as_str()), (200, "image-pull-failure set"));
+    k(&[
+        "create",
+        "deployment",
+        "broken",
+        "--image=registry.example/broken:1",
+    ]);
+    let reasons = || {
+        k(&[
+            "get",
+            "pods",
+            "-l",
+            "app=broken",
+            "-o",
+            "jsonpath={..state.waiting.reason}",
+        ])
+    };
+    eventually("a failed pull", || {
+        let r = reasons();
+        r.contains("ErrImagePull") || r.contains("ImagePullBackOff")
+    });
+    assert_eq!(
+        cluster.control("POST", "/faults/crash-loop"),
+        (400, "POST /faults/crash-loop needs ?image=…".into())
+    );
+    let (code, body) = cluster.control("POST", "/faults/meteor");
+    assert_eq!(code, 404);
+    assert!(
+        body.starts_with("no fault rule \"meteor\"; the rules are image-pull-failure, crash-loop"),
+        "{body}"
+    );
+    assert_eq!(
+        cluster.control(
+            "POST",
+            "/faults/slow-readiness?selector=app%3Dweb&seconds=soon"
+        ),
+        (400, "?seconds=soon is not a whole number".into())
+    );
 
     // SIGTERM stops it cleanly.
     let pid = cluster.child.id().to_string();
