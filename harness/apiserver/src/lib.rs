@@ -12,6 +12,8 @@
 mod admission;
 mod authz;
 mod cel_rules;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod clock;
 mod crd;
 mod crd_files;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use kube_harness_apiserver::cli::{StopSignal, write_kubeconfig};
 
 /// An in-memory Kubernetes API server for tests.
 #[derive(Debug, Parser)]
@@ -40,11 +41,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // Ctrl-C or a plain `kill`: either way the temporary kubeconfig goes.
-    // Listening before anything is printed, so a supervisor that stops the
-    // server as soon as it reads the URL gets a clean exit too.
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    let stop = StopSignal::listen().context("listening for SIGTERM and Ctrl-C")?;
     if !args.bind_address.is_loopback() && args.token_file.is_none() {
         eprintln!(
             "warning: serving on {} without --token-file: anyone who reaches it can read \
@@ -95,9 +92,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let path = match &args.kubeconfig {
         Some(p) => {
-            let text =
-                kube_harness_apiserver::kubeconfig_yaml_with_token(&endpoint.url, token.as_deref());
-            write_private(p, &text)
+            write_kubeconfig(p, &endpoint.url, token.as_deref())
                 .with_context(|| format!("writing kubeconfig {}", p.display()))?;
             p.clone()
         }
@@ -105,24 +100,8 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("serving on {}", endpoint.url);
     println!("kubeconfig: {}", path.display());
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = term.recv() => {}
-    }
+    stop.wait().await;
     eprintln!("shutting down");
     drop(endpoint);
     Ok(())
-}
-
-/// Writes a file only its owner can read (it names a cluster endpoint).
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())
 }

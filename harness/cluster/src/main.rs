@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use kube_harness::faker::StatusFaker;
+use kube_harness_apiserver::cli::{StopSignal, write_kubeconfig};
 
 /// A fake Kubernetes cluster for tests: API server, nodes and controllers.
 #[derive(Debug, Parser)]
@@ -40,9 +41,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("listening for Ctrl-C")?;
+    let stop = StopSignal::listen().context("listening for SIGTERM and Ctrl-C")?;
 
     let server = kube_harness_apiserver::ApiServer::start().await?;
     if let Some(dir) = &args.crds {
@@ -58,8 +57,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let kubeconfig = match &args.kubeconfig {
         Some(p) => {
-            let text = kube_harness_apiserver::kubeconfig_yaml_with_token(&endpoint.url, None);
-            std::fs::write(p, text)
+            write_kubeconfig(p, &endpoint.url, None)
                 .with_context(|| format!("writing kubeconfig {}", p.display()))?;
             p.clone()
         }
@@ -78,10 +76,7 @@ async fn main() -> anyhow::Result<()> {
     println!("kubeconfig: {}", kubeconfig.display());
     println!("control: http://{control}");
     println!("nodes: {}", faker.node_names().join(" "));
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = term.recv() => {}
-    }
+    stop.wait().await;
     eprintln!("shutting down");
     faker.stop();
     drop(endpoint);
