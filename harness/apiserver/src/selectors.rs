@@ -238,14 +238,58 @@ pub(crate) fn label_selector_string(sel: &Value) -> String {
 }
 
 /// A parsed field selector: `path=value`, `path==value`, `path!=value`.
+/// For built-in kinds the value compared is the one the kind's
+/// `ToSelectableFields` renders, not always the JSON at that path.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct FieldSelector(Vec<(String, bool, String)>);
+pub(crate) struct FieldSelector {
+    reqs: Vec<(String, bool, String)>,
+    builtin: bool,
+}
+
+/// The value a built-in kind's `ToSelectableFields` gives `field`, where it
+/// is not simply the string at that path: Go renders an unset bool or
+/// number as `false` or `0` (pkg/registry/core/node/strategy.go
+/// `fmt.Sprint(node.Spec.Unschedulable)`; replicasets, replication
+/// controllers and jobs use `strconv.Itoa`, and a Job's `status.successful`
+/// reads `status.succeeded`), and a core Event's `source` is its
+/// component, else its reporting controller
+/// (pkg/registry/core/event/strategy.go).
+fn builtin_value(obj: &Value, field: &str) -> Option<String> {
+    let text = |path: &str| meta::as_selector_string(meta::path(obj, path));
+    let number = |path: &str| {
+        meta::path(obj, path)
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            .to_string()
+    };
+    Some(match field {
+        "spec.unschedulable" => {
+            let set = meta::path(obj, field)
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            set.to_string()
+        }
+        "status.replicas" => number(field),
+        "status.successful" => number("status.succeeded"),
+        "source" => {
+            let component = text("source.component");
+            if component.is_empty() {
+                text("reportingController")
+            } else {
+                component
+            }
+        }
+        "reportingComponent" => text("reportingController"),
+        _ => return None,
+    })
+}
 
 impl FieldSelector {
     pub(crate) fn parse(s: &str, info: &ResourceInfo) -> Result<Self, ApiError> {
         let mut reqs = Vec::new();
+        let builtin = !info.custom;
         if s.trim().is_empty() {
-            return Ok(Self(reqs));
+            return Ok(Self { reqs, builtin });
         }
         for part in s.split(',') {
             let (field, eq, value) = if let Some((f, v)) = part.split_once("!=") {
@@ -269,16 +313,20 @@ impl FieldSelector {
             }
             reqs.push((field.to_string(), eq, value.trim().to_string()));
         }
-        Ok(Self(reqs))
+        Ok(Self { reqs, builtin })
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.reqs.is_empty()
     }
 
     pub(crate) fn matches(&self, obj: &Value) -> bool {
-        self.0.iter().all(|(field, eq, want)| {
-            let got = meta::as_selector_string(meta::path(obj, field));
+        self.reqs.iter().all(|(field, eq, want)| {
+            let got = self
+                .builtin
+                .then(|| builtin_value(obj, field))
+                .flatten()
+                .unwrap_or_else(|| meta::as_selector_string(meta::path(obj, field)));
             (got == *want) == *eq
         })
     }
@@ -340,6 +388,60 @@ mod tests {
         );
         let e = FieldSelector::parse("spec.image=x", &info).unwrap_err();
         assert_eq!(e.message, "field label not supported: spec.image");
+    }
+
+    /// Unset bools and numbers select as Go renders their zero values, and
+    /// a Job's `status.successful` and an Event's `source` read other
+    /// fields (the kinds' `ToSelectableFields`).
+    #[test]
+    fn built_in_fields_select_as_their_strategies_render_them() {
+        let info = |plural: &str| {
+            crate::registry::builtin_resources()
+                .into_iter()
+                .find(|r| r.plural == plural && r.group.is_empty() == (plural != "jobs"))
+                .unwrap()
+        };
+        let sel = |plural: &str, s: &str, obj: Value| {
+            FieldSelector::parse(s, &info(plural))
+                .unwrap()
+                .matches(&obj)
+        };
+        assert!(sel(
+            "nodes",
+            "spec.unschedulable=false",
+            json!({"spec": {}})
+        ));
+        assert!(sel(
+            "nodes",
+            "spec.unschedulable==true",
+            json!({"spec": {"unschedulable": true}})
+        ));
+        assert!(!sel(
+            "nodes",
+            "spec.unschedulable=false",
+            json!({"spec": {"unschedulable": true}})
+        ));
+        assert!(sel("jobs", "status.successful=0", json!({"status": {}})));
+        assert!(sel(
+            "jobs",
+            "status.successful=2",
+            json!({"status": {"succeeded": 2}})
+        ));
+        assert!(sel(
+            "events",
+            "source=kubelet",
+            json!({"source": {"component": "kubelet"}})
+        ));
+        assert!(sel(
+            "events",
+            "source=op",
+            json!({"reportingController": "op"})
+        ));
+        assert!(sel(
+            "events",
+            "reportingComponent=op",
+            json!({"reportingController": "op"})
+        ));
     }
 
     #[test]

@@ -607,16 +607,26 @@ fn core(info: &ResourceInfo, plural: &str) -> bool {
 
 /// Gives a stored object the apiVersion of the version it was asked under
 /// (CRDs serve several versions of one storage without conversion).
+///
+/// Its first keys are `kind` and `apiVersion`, in that order, as Go's
+/// encoder writes a typed object's embedded `TypeMeta` (clients that quote
+/// a decoding error's column, as kube-client's own tests do, see the same
+/// text); the rest keep their stored order.
 pub(crate) fn as_version(info: &ResourceInfo, version: &str, obj: &Value) -> Value {
-    let want = info.api_version(version);
-    if obj.get("apiVersion").and_then(Value::as_str) == Some(want.as_str()) {
+    let Some(fields) = obj.as_object() else {
         return obj.clone();
+    };
+    let mut out = serde_json::Map::with_capacity(fields.len() + 1);
+    if let Some(kind) = fields.get("kind") {
+        out.insert("kind".into(), kind.clone());
     }
-    let mut o = obj.clone();
-    if let Some(m) = o.as_object_mut() {
-        m.insert("apiVersion".into(), want.into());
+    out.insert("apiVersion".into(), info.api_version(version).into());
+    for (k, v) in fields {
+        if k != "kind" && k != "apiVersion" {
+            out.insert(k.clone(), v.clone());
+        }
     }
-    o
+    Value::Object(out)
 }
 
 /// Renders one object as the client asked (full, Table row, metadata only).

@@ -160,3 +160,37 @@ async fn paginated_list_visits_every_item_once() {
     );
     assert_eq!(err.code, 400);
 }
+
+/// Unset fields select as the kind's `ToSelectableFields` renders them:
+/// a schedulable node (no `spec.unschedulable`) is `false`
+/// (pkg/registry/core/node/strategy.go, `fmt.Sprint`), as kube-client's
+/// cordon test and e2e's `GetReadySchedulableNodes` rely on.
+#[tokio::test]
+async fn an_unset_bool_field_selects_as_false() {
+    let (_server, client) = crate::common::server().await;
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+    for (name, spec) in [("a", json!({})), ("b", json!({"unschedulable": true}))] {
+        let node =
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": spec});
+        crate::common::create(&nodes, node).await;
+    }
+    let names = |sel: &'static str| {
+        let nodes = nodes.clone();
+        async move {
+            let lp = kube::api::ListParams::default().fields(sel);
+            let list = nodes.list(&lp).await.unwrap();
+            list.items
+                .into_iter()
+                .map(|n| n.metadata.name.unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names("spec.unschedulable=false").await, ["a"]);
+    assert_eq!(names("spec.unschedulable==true").await, ["b"]);
+    assert_eq!(names("spec.unschedulable!=true").await, ["a"]);
+
+    // One object is written as Go writes a typed object: kind first.
+    let (_, body) = crate::common::get(&client, "/api/v1/nodes/a").await;
+    let keys: Vec<&String> = body.as_object().unwrap().keys().take(3).collect();
+    assert_eq!(keys, ["kind", "apiVersion", "metadata"]);
+}
