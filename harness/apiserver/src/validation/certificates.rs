@@ -236,6 +236,22 @@ fn dns_errors(s: &str, max: usize, shape: &str) -> Vec<String> {
     out
 }
 
+/// The causes of the first dot-separated label of `value` that
+/// `dns_errors` refuses: upstream stops at the first, its later messages
+/// being indistinguishable.
+fn first_bad_label(value: &str, max: usize, shape: &str) -> Vec<String> {
+    value
+        .split('.')
+        .map(|l| (l, dns_errors(l, max, shape)))
+        .find(|(_, errs)| !errs.is_empty())
+        .map(|(l, errs)| {
+            errs.into_iter()
+                .map(|e| format!("Invalid value: {value:?}: validating label {l:?}: {e}"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `ValidateSignerName` (pkg/apis/core/validation/validation.go).
 fn signer_name_causes(name: &str, out: &mut Vec<(String, String)>) {
     let path = "spec.signerName";
@@ -253,33 +269,16 @@ fn signer_name_causes(name: &str, out: &mut Vec<(String, String)>) {
     if domain.len() > 253 {
         push("Too long: may not be more than 253 bytes".into());
     }
-    let labels: Vec<&str> = domain.split('.').collect();
-    for l in &labels {
-        let errs = dns_errors(l, 63, super::DNS_LABEL_ERROR);
-        if !errs.is_empty() {
-            for e in errs {
-                push(format!(
-                    "Invalid value: {domain:?}: validating label {l:?}: {e}"
-                ));
-            }
-            break;
-        }
+    for cause in first_bad_label(domain, 63, super::DNS_LABEL_ERROR) {
+        push(cause);
     }
-    if labels.len() < 2 {
+    if domain.split('.').count() < 2 {
         push(format!(
             "Invalid value: {domain:?}: should be a domain with at least two segments separated by dots"
         ));
     }
-    for l in rest.split('.') {
-        let errs = dns_errors(l, 253, super::DNS_SUBDOMAIN_ERROR);
-        if !errs.is_empty() {
-            for e in errs {
-                push(format!(
-                    "Invalid value: {rest:?}: validating label {l:?}: {e}"
-                ));
-            }
-            break;
-        }
+    for cause in first_bad_label(rest, 253, super::DNS_SUBDOMAIN_ERROR) {
+        push(cause);
     }
     if name.len() > 571 {
         push("Too long: may not be more than 571 bytes".into());

@@ -52,6 +52,16 @@ fn message(err: kube::Error) -> String {
     status(err).message
 }
 
+/// Creates `body`, which must be refused; the refusal's message.
+async fn refused_create(csrs: &Api<CertificateSigningRequest>, body: Value) -> String {
+    let body: CertificateSigningRequest = serde_json::from_value(body).unwrap();
+    let err = csrs
+        .create(&PostParams::default(), &body)
+        .await
+        .unwrap_err();
+    message(err)
+}
+
 #[tokio::test]
 async fn a_request_records_its_requestor_and_starts_pending() {
     let (_server, client) = server().await;
@@ -107,13 +117,9 @@ async fn bad_requests_are_refused_with_upstreams_causes() {
         "signerName": "example",
         "expirationSeconds": 300,
     });
-    let body: CertificateSigningRequest = serde_json::from_value(bad).unwrap();
-    let err = csrs
-        .create(&PostParams::default(), &body)
-        .await
-        .unwrap_err();
+    let err = refused_create(&csrs, bad).await;
     assert_eq!(
-        message(err),
+        err,
         "CertificateSigningRequest.certificates.k8s.io \"bad\" is invalid: [\
          spec.request: Invalid value: []byte{0x68, 0x69}: PEM block type must be CERTIFICATE REQUEST, \
          spec.usages: Required value, \
@@ -124,12 +130,7 @@ async fn bad_requests_are_refused_with_upstreams_causes() {
     let mut bad = csr("usages");
     bad["spec"]["usages"] = json!(["server auth", "teleport", "server auth"]);
     bad["spec"]["signerName"] = json!("Example.com/a");
-    let body: CertificateSigningRequest = serde_json::from_value(bad).unwrap();
-    let err = csrs
-        .create(&PostParams::default(), &body)
-        .await
-        .unwrap_err();
-    let msg = message(err);
+    let msg = refused_create(&csrs, bad).await;
     assert!(
         msg.contains("spec.usages[1]: Unsupported value: \"teleport\": supported values: \"any\", \"cert sign\","),
         "{msg}"
@@ -146,13 +147,9 @@ async fn bad_requests_are_refused_with_upstreams_causes() {
     // The legacy signer is refused by v1.
     let mut legacy = csr("legacy");
     legacy["spec"]["signerName"] = json!("kubernetes.io/legacy-unknown");
-    let body: CertificateSigningRequest = serde_json::from_value(legacy).unwrap();
-    let err = csrs
-        .create(&PostParams::default(), &body)
-        .await
-        .unwrap_err();
+    let err = refused_create(&csrs, legacy).await;
     assert_eq!(
-        message(err),
+        err,
         "CertificateSigningRequest.certificates.k8s.io \"legacy\" is invalid: spec.signerName: Invalid value: \"kubernetes.io/legacy-unknown\": the legacy signerName is not allowed via this API version"
     );
 }

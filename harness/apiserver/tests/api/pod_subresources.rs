@@ -162,6 +162,16 @@ async fn running_pod(pods: &Api<Pod>, name: &str, resources: Value, reported: bo
     .unwrap();
 }
 
+/// Sends a resize that must be refused; the refusal.
+async fn refused_resize(pods: &Api<Pod>, name: &str, patch: &Patch<Value>) -> kube::core::Status {
+    let pp = PatchParams::default();
+    status(
+        pods.patch_subresource("resize", name, &pp, patch)
+            .await
+            .unwrap_err(),
+    )
+}
+
 fn resize(resources: Value) -> Patch<Value> {
     Patch::Strategic(json!({"spec": {"containers": [{"name": "main", "resources": resources}]}}))
 }
@@ -198,67 +208,49 @@ async fn resize_changes_only_resources_within_the_qos_class() {
     assert_eq!(requests["memory"].0, "128Mi", "the patch merged");
     assert_eq!(resized.metadata.generation, Some(2));
 
-    let err = pods
-        .patch_subresource(
-            "resize",
-            "web",
-            &pp,
-            &resize(json!({"limits": {"memory": "200Mi"}})),
-        )
-        .await
-        .unwrap_err();
-    let s = status(err);
-    assert_eq!(s.code, 422);
+    let err = refused_resize(
+        &pods,
+        "web",
+        &resize(json!({"limits": {"memory": "200Mi"}})),
+    )
+    .await;
+    assert_eq!(err.code, 422);
     assert_eq!(
-        s.message,
+        err.message,
         "Pod \"web\" is invalid: spec.containers[0].resources.limits[memory]: Forbidden: memory limits cannot be decreased unless resizePolicy is RestartContainer"
     );
 
     // BestEffort may not become Burstable.
     running_pod(&pods, "idle", json!({}), true).await;
-    let err = pods
-        .patch_subresource(
-            "resize",
-            "idle",
-            &pp,
-            &resize(json!({"requests": {"cpu": "1"}})),
-        )
-        .await
-        .unwrap_err();
+    let err = refused_resize(&pods, "idle", &resize(json!({"requests": {"cpu": "1"}}))).await;
     assert_eq!(
-        status(err).message,
+        err.message,
         "Pod \"idle\" is invalid: spec: Invalid value: \"BestEffort\": Pod QOS Class may not change as a result of resizing"
     );
 
     // A kubelet that reports no resources cannot resize.
     running_pod(&pods, "legacy", json!({"requests": {"cpu": "100m"}}), false).await;
-    let err = pods
-        .patch_subresource(
-            "resize",
-            "legacy",
-            &pp,
-            &resize(json!({"requests": {"cpu": "200m"}})),
-        )
-        .await
-        .unwrap_err();
+    let err = refused_resize(
+        &pods,
+        "legacy",
+        &resize(json!({"requests": {"cpu": "200m"}})),
+    )
+    .await;
     assert_eq!(
-        status(err).message,
+        err.message,
         "Pod \"legacy\" is invalid: spec: Forbidden: Pod running on node without support for resize"
     );
 
     // Containers are neither added nor removed.
     let add = json!([{"op": "add", "path": "/spec/containers/-", "value": {"name": "two", "image": "x"}}]);
-    let err = pods
-        .patch_subresource(
-            "resize",
-            "web",
-            &pp,
-            &Patch::Json::<Value>(serde_json::from_value(add).unwrap()),
-        )
-        .await
-        .unwrap_err();
+    let err = refused_resize(
+        &pods,
+        "web",
+        &Patch::Json::<Value>(serde_json::from_value(add).unwrap()),
+    )
+    .await;
     assert_eq!(
-        status(err).message,
+        err.message,
         "Pod \"web\" is invalid: spec.containers: Forbidden: containers may not be added or removed on resize"
     );
 
