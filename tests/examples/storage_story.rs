@@ -63,13 +63,13 @@ async fn story() -> anyhow::Result<()> {
         &mut rows,
         "usage rising: db-0 fills at 20 MiB/s; outside the window the growth is queued",
         async {
-            w.use_gib(0, 3.5);
-            w.faker.fill_disk("data-db-0", 20 << 20);
+            w.use_gib(0, 3.5).await?;
+            w.faker().fill_disk("data-db-0", 20 << 20);
             let shape = eventually(w.shape())
                 .within(5.mins())
                 .should(field("status.pendingAction.kind", eq("Planned")))
                 .await?;
-            w.use_gib(0, 4.2);
+            w.use_gib(0, 4.2).await?;
             let pending = shape.status.pending_action.expect("pending");
             Ok(format!(
                 "queued {} to {}: {}",
@@ -95,7 +95,7 @@ async fn story() -> anyhow::Result<()> {
         "an emergency after the window closed: db-1 at 96% grows at once",
         async {
             w.jump(3 * HOUR);
-            w.use_gib(1, 5.8);
+            w.use_gib(1, 5.8).await?;
             w.grown_to("8Gi", 2).await?;
             Ok("every claim 6Gi → 8Gi at once, window closed".into())
         },
@@ -106,7 +106,7 @@ async fn story() -> anyhow::Result<()> {
         &mut rows,
         "the budget: two growths today, so a third emergency waits for tomorrow",
         async {
-            w.use_gib(1, 7.7);
+            w.use_gib(1, 7.7).await?;
             let shape = eventually(w.shape())
                 .should(field(
                     "status.pendingAction.reason",

@@ -2,6 +2,7 @@
 //! neither waits for the other, not even during a node drain with a growth
 //! in flight.
 
+use crate::storage::report::{self, Runs};
 use crate::storage::{Storage, spec};
 use crate::storage_disruption::{growth_in_flight, node_of};
 use anyhow::Result;
@@ -23,15 +24,15 @@ async fn backup(w: &Storage, name: &str) -> Result<Backup> {
 
 #[tokio::test(start_paused = true)]
 async fn backup_succeeds_without_deadlocking_storage_reconciliation() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::FAKER), async {
         let w = Storage::healthy(spec(2), Faults::default()).await?;
         // A backup that takes ten minutes; the disk fills while it runs.
-        w.faker.timings(|t| t.job_run = 10.mins());
+        w.faker().timings(|t| t.job_run = 10.mins());
         let b = backup(&w, "nightly").await?;
         eventually(w.env.get(&b))
             .should(field("status.phase", eq("Running")))
             .await?;
-        w.use_gib(0, 4.5);
+        w.use_gib(0, 4.5).await?;
         // Storage does not wait for the backup…
         w.grown_to("6Gi", 2).await?;
         let running: Backup = w.env.api().get("nightly").await?;
@@ -58,16 +59,16 @@ async fn backup_succeeds_without_deadlocking_storage_reconciliation() -> Result<
 /// all three finish.
 #[tokio::test(start_paused = true)]
 async fn concurrent_backup_node_drain_and_in_flight_growth() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::FAKER), async {
         let w = Storage::healthy(spec(3), Faults::default()).await?;
-        w.faker.timings(|t| t.job_run = 3.mins());
+        w.faker().timings(|t| t.job_run = 3.mins());
         let b = backup(&w, "p1").await?;
         eventually(w.env.get(&b))
             .should(field("status.phase", eq("Running")))
             .await?;
         growth_in_flight(&w, 3).await?;
         let node = node_of(&w, "db-2").await?;
-        w.faker.resume();
+        w.faker().resume();
         let report = drain_node(&w.env.client(), &node, 2.mins()).await?;
         println!("drained {node}: {report:?}");
         w.grown_to("6Gi", 3).await?;

@@ -3,7 +3,7 @@
 //! names its cause, so an on-call reads why, not a bare timeout after 300
 //! to 900 s.
 
-use crate::storage::{NAME, Storage, spec};
+use crate::storage::{CATCHES_NEED_THE_FAKER, NAME, Storage, on_real_cluster, spec};
 use crate::storage_disruption::{fails_over_then_grows, grows_during_roll, node_of};
 use crate::storage_policy::grows_once_while_oscillating;
 use crate::storage_sizing::grows_on_usage;
@@ -28,6 +28,9 @@ async fn fails(scenario: impl Future<Output = Result<()>>) -> String {
 /// wait, and the operator's own log line.
 #[tokio::test(start_paused = true)]
 async fn catch_disk_usage_never_collected() -> Result<()> {
+    if on_real_cluster()? {
+        skip!("{CATCHES_NEED_THE_FAKER}");
+    }
     let w = Storage::healthy(spec(3), Faults::default().filter_out_ready_instances()).await?;
     let msg = fails(grows_on_usage(&w)).await;
     let first = msg.lines().next().unwrap_or_default();
@@ -55,6 +58,9 @@ async fn catch_disk_usage_never_collected() -> Result<()> {
 /// timeline of the roll.
 #[tokio::test(start_paused = true)]
 async fn catch_growth_lost_during_rolling_upgrade() -> Result<()> {
+    if on_real_cluster()? {
+        skip!("{CATCHES_NEED_THE_FAKER}");
+    }
     let mut s = spec(3);
     s.storage.step = Some("100%".into());
     let w = Storage::healthy(s, Faults::default().skip_storage_while_upgrading()).await?;
@@ -80,6 +86,9 @@ async fn catch_growth_lost_during_rolling_upgrade() -> Result<()> {
 /// against the day's budget.
 #[tokio::test(start_paused = true)]
 async fn catch_flapping_around_the_threshold_band() -> Result<()> {
+    if on_real_cluster()? {
+        skip!("{CATCHES_NEED_THE_FAKER}");
+    }
     let mut s = spec(1);
     s.storage.step = Some("100%".into());
     s.storage.max_actions_per_day = Some(3);
@@ -99,6 +108,9 @@ async fn catch_flapping_around_the_threshold_band() -> Result<()> {
 /// fails after its bounded wait naming the pod and the budget.
 #[tokio::test(start_paused = true)]
 async fn catch_drain_blocked_by_a_disruption_budget() -> Result<()> {
+    if on_real_cluster()? {
+        skip!("{CATCHES_NEED_THE_FAKER}");
+    }
     let w = Storage::healthy(spec(3), Faults::default()).await?;
     let pdb: PodDisruptionBudget = serde_json::from_value(json!({
         "metadata": {"name": "db"},
@@ -134,6 +146,9 @@ async fn catch_drain_blocked_by_a_disruption_budget() -> Result<()> {
 /// still primary, the phase and the condition that says why.
 #[tokio::test(start_paused = true)]
 async fn catch_failover_never_completes() -> Result<()> {
+    if on_real_cluster()? {
+        skip!("{CATCHES_NEED_THE_FAKER}");
+    }
     let w = Storage::healthy(spec(3), Faults::default().never_promote()).await?;
     let msg = fails(fails_over_then_grows(&w)).await;
     assert!(

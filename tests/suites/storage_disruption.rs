@@ -3,6 +3,7 @@
 //! node drain, a rolling image upgrade. A growth in flight is held there
 //! (the faker's resizer paused) while the disruption happens.
 
+use crate::storage::report::{self, Runs};
 use crate::storage::{Storage, spec, window};
 use anyhow::Result;
 use k8s_openapi::api::core::v1::Pod;
@@ -23,8 +24,8 @@ pub(crate) async fn node_of(w: &Storage, pod: &str) -> Result<String> {
 /// Starts a growth of every claim to 6Gi and holds it in flight: the
 /// claims request 6Gi, the resizer has not expanded them.
 pub(crate) async fn growth_in_flight(w: &Storage, instances: usize) -> Result<()> {
-    w.faker.pause_kind(FakerKind::PersistentVolumeClaim);
-    w.use_gib(0, 4.5);
+    w.faker().pause_kind(FakerKind::PersistentVolumeClaim);
+    w.use_gib(0, 4.5).await?;
     eventually(w.shape())
         .should(all_of![
             field("requests", eq(vec!["6Gi"; instances])),
@@ -37,12 +38,12 @@ pub(crate) async fn growth_in_flight(w: &Storage, instances: usize) -> Result<()
 
 #[tokio::test(start_paused = true)]
 async fn resumes_growth_operation_after_operator_pod_restart() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::VIRTUAL_TIME), async {
         let mut s = spec(3);
         s.storage.maintenance_window = Some(window());
         let w = Storage::healthy(s, Faults::default()).await?;
         // A growth queued for the window survives the restart unchanged…
-        w.use_gib(0, 4.5);
+        w.use_gib(0, 4.5).await?;
         let queued = eventually(w.shape())
             .should(field("status.pendingAction.kind", eq("Planned")))
             .await?
@@ -72,11 +73,11 @@ async fn resumes_growth_operation_after_operator_pod_restart() -> Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn resumes_growth_operation_after_primary_pod_restart() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::FAKER), async {
         let w = Storage::healthy(spec(3), Faults::default()).await?;
         growth_in_flight(&w, 3).await?;
         delete_pod(&w.env, "db-0", 60.s()).await?;
-        w.faker.resume();
+        w.faker().resume();
         w.grown_to("6Gi", 3).await?;
         let shape = eventually(w.shape())
             .should(all_of![
@@ -95,7 +96,7 @@ async fn resumes_growth_operation_after_primary_pod_restart() -> Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn continues_growth_safely_after_failover() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::FAKER), async {
         let w = Storage::healthy(spec(3), Faults::default()).await?;
         fails_over_then_grows(&w).await?;
         w.finish().await
@@ -108,7 +109,7 @@ async fn continues_growth_safely_after_failover() -> Result<()> {
 pub(crate) async fn fails_over_then_grows(w: &Storage) -> Result<()> {
     let node = node_of(w, "db-0").await?;
     // The primary's node stops answering: db-0 goes not ready and stays so.
-    w.faker.node_not_ready(&node);
+    w.faker().node_not_ready(&node);
     let shape = eventually(w.shape())
         .within(2.mins())
         .every(1.s())
@@ -121,7 +122,7 @@ pub(crate) async fn fails_over_then_grows(w: &Storage) -> Result<()> {
     w.events().await?.expect("FailoverStarted").exactly(1)?;
     w.events().await?.expect("FailoverCompleted").exactly(1)?;
     // The new primary fills up: every claim grows, the old primary's too.
-    w.use_gib(1, 4.5);
+    w.use_gib(1, 4.5).await?;
     eventually(w.shape())
         .within(60.s())
         .should(all_of![
@@ -129,18 +130,18 @@ pub(crate) async fn fails_over_then_grows(w: &Storage) -> Result<()> {
             field("requests", eq(["6Gi", "6Gi", "6Gi"])),
         ])
         .await?;
-    w.faker.node_ready(&node);
+    w.faker().node_ready(&node);
     w.grown_to("6Gi", 3).await?;
     Ok(())
 }
 
 #[tokio::test(start_paused = true)]
 async fn recovers_growth_operation_after_node_drain() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::FAKER), async {
         let w = Storage::healthy(spec(3), Faults::default()).await?;
         growth_in_flight(&w, 3).await?;
         let node = node_of(&w, "db-2").await?;
-        w.faker.resume();
+        w.faker().resume();
         let report = drain_node(&w.env.client(), &node, 2.mins()).await?;
         println!("drained {node}: {report:?}");
         let shape = w.grown_to("6Gi", 3).await?;
@@ -163,7 +164,7 @@ async fn recovers_growth_operation_after_node_drain() -> Result<()> {
 /// usage crosses the buffer must not lose the growth.
 #[tokio::test(start_paused = true)]
 async fn rolling_image_upgrade_while_dynamic_sizing_active() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::FAKER), async {
         let mut s = spec(3);
         s.storage.step = Some("100%".into());
         let w = Storage::healthy(s, Faults::default()).await?;
@@ -177,12 +178,12 @@ async fn rolling_image_upgrade_while_dynamic_sizing_active() -> Result<()> {
 /// past the buffer: the growth to 10Gi happens mid-roll.
 pub(crate) async fn grows_during_roll(w: &Storage) -> Result<()> {
     // Each upgraded pod pulls its image for a minute: a slow roll.
-    w.faker.timings(|t| t.pull = 60.s());
+    w.faker().timings(|t| t.pull = 60.s());
     w.patch_spec(json!({"image": "db:v2"})).await?;
     eventually(w.shape())
         .should(field("images", not(eq(["db:v1", "db:v1", "db:v1"]))))
         .await?;
-    w.use_gib(0, 4.5);
+    w.use_gib(0, 4.5).await?;
     let shape = eventually(w.shape())
         .within(2.mins())
         .every(1.s())

@@ -2,6 +2,7 @@
 //! maintenance window, the daily budgets, a spec change mid-plan, and usage
 //! that oscillates around the threshold band.
 
+use crate::storage::report::{self, Runs};
 use crate::storage::{Storage, budgets, spec, window};
 use anyhow::Result;
 use kube_harness::prelude::*;
@@ -11,11 +12,11 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 #[tokio::test(start_paused = true)]
 async fn queues_growth_when_outside_maintenance_window() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::VIRTUAL_TIME), async {
         let mut s = spec(2);
         s.storage.maintenance_window = Some(window());
         let w = Storage::healthy(s, Faults::default()).await?;
-        w.use_gib(0, 4.5);
+        w.use_gib(0, 4.5).await?;
         eventually(w.shape())
             .should(all_of![
                 field("status.pendingAction.kind", eq("Planned")),
@@ -51,16 +52,16 @@ async fn queues_growth_when_outside_maintenance_window() -> Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn respects_max_actions_per_day_budget() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::VIRTUAL_TIME), async {
         let mut s = spec(1);
         s.storage.max_actions_per_day = Some(2);
         let w = Storage::healthy(s, Faults::default()).await?;
-        w.use_gib(0, 4.5);
+        w.use_gib(0, 4.5).await?;
         w.grown_to("6Gi", 1).await?;
         // 92% of 6Gi: at least one 20% step, rounded up to whole Gi.
-        w.use_gib(0, 5.5);
+        w.use_gib(0, 5.5).await?;
         w.grown_to("8Gi", 1).await?;
-        w.use_gib(0, 7.0);
+        w.use_gib(0, 7.0).await?;
         let waiting = eventually(w.shape())
             .should(field(
                 "status.pendingAction.reason",
@@ -89,14 +90,14 @@ async fn respects_max_actions_per_day_budget() -> Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn respects_planned_emergency_action_budget() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::VIRTUAL_TIME), async {
         let mut s = spec(1);
         s.storage.budgets = Some(budgets(1, 1));
         let w = Storage::healthy(s, Faults::default()).await?;
-        w.use_gib(0, 4.5);
+        w.use_gib(0, 4.5).await?;
         w.grown_to("6Gi", 1).await?;
         // A second planned growth waits for tomorrow's planned budget…
-        w.use_gib(0, 5.5);
+        w.use_gib(0, 5.5).await?;
         eventually(w.shape())
             .should(field(
                 "status.pendingAction.reason",
@@ -104,10 +105,10 @@ async fn respects_planned_emergency_action_budget() -> Result<()> {
             ))
             .await?;
         // …but an emergency has a budget of its own.
-        w.use_gib(0, 5.8);
+        w.use_gib(0, 5.8).await?;
         let shape = w.grown_to("8Gi", 1).await?;
         assert_eq!(shape.status.history[1].kind, ActionKind::Emergency);
-        w.use_gib(0, 7.7);
+        w.use_gib(0, 7.7).await?;
         let shape = eventually(w.shape())
             .should(field(
                 "status.pendingAction.reason",
@@ -131,11 +132,11 @@ async fn respects_planned_emergency_action_budget() -> Result<()> {
 /// while the window is closed.
 #[tokio::test(start_paused = true)]
 async fn spec_mutation_re_evaluates_plan_deterministically() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Anywhere, async {
         let mut s = spec(2);
         s.storage.maintenance_window = Some(window());
         let w = Storage::healthy(s, Faults::default()).await?;
-        w.use_gib(0, 4.5);
+        w.use_gib(0, 4.5).await?;
         let first = eventually(w.shape())
             .should(field("status.pendingAction.size", eq("6Gi")))
             .await?
@@ -176,7 +177,7 @@ async fn spec_mutation_re_evaluates_plan_deterministically() -> Result<()> {
 /// swing is 39% ↔ 41%.
 #[tokio::test(start_paused = true)]
 async fn repeated_oscillation_around_threshold_band() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::FAKER), async {
         let mut s = spec(1);
         s.storage.step = Some("100%".into());
         s.storage.max_actions_per_day = Some(3);
@@ -232,6 +233,6 @@ pub(crate) async fn grows_once_while_oscillating(w: &Storage) -> Result<()> {
 pub(crate) async fn oscillate(w: &Storage, swings: u32) {
     let gib = |g: f64| (g * crate::storage::GI as f64) as u64;
     let steps = (0..swings).map(|i| (20.s() * i, gib(if i % 2 == 0 { 4.1 } else { 3.9 })));
-    w.faker.disk_usage_sequence("data-db-0", steps);
+    w.faker().disk_usage_sequence("data-db-0", steps);
     tokio::time::sleep(20.s() * swings).await;
 }

@@ -1,6 +1,7 @@
 //! Storage suite 3 (seed 000): replicas made after a growth get the
 //! effective size, not the claim template's initial one.
 
+use crate::storage::report::{self, Runs};
 use crate::storage::{Storage, spec};
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
@@ -12,9 +13,9 @@ use storage_operator::Faults;
 /// (the StatefulSet's template still says 5Gi and may not change).
 #[tokio::test(start_paused = true)]
 async fn creates_new_replicas_at_effective_size() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::SHARED_FILESYSTEM), async {
         let w = Storage::healthy(spec(2), Faults::default()).await?;
-        w.use_gib(0, 4.5);
+        w.use_gib(0, 4.5).await?;
         w.grown_to("6Gi", 2).await?;
         w.patch_spec(json!({"instances": 3})).await?;
         let shape = eventually(w.shape())
@@ -52,9 +53,9 @@ async fn creates_new_replicas_at_effective_size() -> Result<()> {
 /// at, without counting as a growth.
 #[tokio::test(start_paused = true)]
 async fn creates_new_replica_at_effective_operational_size() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::SHARED_FILESYSTEM), async {
         let w = Storage::healthy(spec(3), Faults::default()).await?;
-        w.use_gib(0, 4.5);
+        w.use_gib(0, 4.5).await?;
         w.grown_to("6Gi", 3).await?;
         w.env
             .api::<PersistentVolumeClaim>()

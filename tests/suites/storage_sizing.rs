@@ -1,7 +1,8 @@
 //! Storage suite 1 (seed 000): admission, initial sizing, growth on usage,
 //! the limit, emergency growth and the three topologies.
 
-use crate::storage::{GI, Storage, spec, window};
+use crate::storage::report::{self, Runs};
+use crate::storage::{GI, Storage, on_real_cluster, spec, window};
 use anyhow::Result;
 use kube::api::PostParams;
 use kube_harness::prelude::*;
@@ -32,7 +33,7 @@ async fn refused(w: &Storage, spec: storage_operator::DatabaseSpec) -> Result<St
 /// `staging/src/k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go`).
 #[tokio::test(start_paused = true)]
 async fn rejects_invalid_configurations() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Anywhere, async {
     let w = Storage::start(Faults::default()).await?;
     let prefix = "Database.storage.kube-harness.dev \"bad\" is invalid: ";
 
@@ -85,6 +86,15 @@ async fn rejects_invalid_configurations() -> Result<()> {
     let msg = refused(&w, s).await?;
     assert!(msg.contains("spec.storage.step: Invalid value: \"object\": must be a percentage such as 20% or a positive quantity"), "{msg}");
 
+    // A claim's class cannot change, so the database's cannot either (a
+    // transition rule: `self == oldSelf`).
+    let mut s = spec(1);
+    s.storage.storage_class_name = Some("fast".into());
+    let db = w.env.api::<Database>().create(&PostParams::default(), &Database::new("classy", s)).await?;
+    let moved = w.env.patch(&db, json!({"spec": {"storage": {"storageClassName": "slow"}}})).await;
+    let msg = format!("{:#}", moved.expect_err("the class changed"));
+    assert!(msg.contains("spec.storage.storageClassName: Invalid value: \"string\": is immutable: a claim's class cannot change"), "{msg}");
+
     for good in ["0 4 31 2 *", "0 0 4 31 2 *", "*/15 2-4 * * 1,3,5"] {
         let mut s = spec(1);
         s.storage.maintenance_window = Some(storage_operator::MaintenanceWindow {
@@ -105,9 +115,9 @@ async fn rejects_invalid_configurations() -> Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn provisions_pvc_at_request_size() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Anywhere, async {
         let w = Storage::healthy(spec(3), Faults::default()).await?;
-        w.use_gib_all(3, 1.0);
+        w.use_gib_all(3, 1.0).await?;
         consistently(w.shape())
             .for_(60.s())
             .every(5.s())
@@ -128,7 +138,7 @@ async fn provisions_pvc_at_request_size() -> Result<()> {
 /// The seed's failure #1: usage past the buffer must grow the claims.
 #[tokio::test(start_paused = true)]
 async fn grows_storage_when_usage_exceeds_target_buffer() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::SHARED_FILESYSTEM), async {
         let w = Storage::healthy(spec(3), Faults::default()).await?;
         grows_on_usage(&w).await?;
         w.finish().await
@@ -160,13 +170,13 @@ pub(crate) async fn grows_on_usage(w: &Storage) -> Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn respects_limit_and_does_not_grow_beyond_it() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::FAKER), async {
         let mut s = spec(2);
         s.storage.limit = "8Gi".into();
         let w = Storage::healthy(s, Faults::default()).await?;
         // A disk that keeps filling: 50 MiB per second of virtual time.
-        w.use_gib(0, 4.0);
-        w.faker.fill_disk("data-db-0", 50 << 20);
+        w.use_gib(0, 4.0).await?;
+        w.faker().fill_disk("data-db-0", 50 << 20);
         eventually(w.shape())
             .within(10.mins())
             .every(1.s())
@@ -197,13 +207,13 @@ async fn respects_limit_and_does_not_grow_beyond_it() -> Result<()> {
 
 #[tokio::test(start_paused = true)]
 async fn grows_immediately_when_critical_threshold_is_reached() -> Result<()> {
-    crate::storage::report::scenario(async {
+    report::scenario(Runs::Simulated(report::SHARED_FILESYSTEM), async {
         let mut s = spec(3);
         // Closed now (02:00) and for two more hours: only an emergency may grow.
         s.storage.maintenance_window = Some(window());
         let w = Storage::healthy(s, Faults::default()).await?;
         let set_at = w.env.timeline().elapsed();
-        w.use_gib(1, 4.8);
+        w.use_gib(1, 4.8).await?;
         let shape = w.grown_to("6Gi", 3).await?;
         let growth = &shape.status.history[0];
         assert_eq!(growth.kind, ActionKind::Emergency);
@@ -232,24 +242,48 @@ async fn grows_immediately_when_critical_threshold_is_reached() -> Result<()> {
 #[case::multiple_replicas_t3(3)]
 #[tokio::test(start_paused = true)]
 async fn handles_dynamic_sizing(#[case] instances: i32) -> Result<()> {
-    crate::storage::report::scenario(async {
-        let w = Storage::healthy(spec(instances), Faults::default()).await?;
-        let last = instances - 1;
-        w.fill_and_expect_growth(last, 4.5, 5.mins()).await?;
-        let shape = w.grown_to("6Gi", instances as usize).await?;
-        let mut roles = vec!["replica"; instances as usize];
-        roles[0] = "primary";
-        assert_eq!(shape.roles, roles);
-        assert_eq!(shape.status.disks.len(), instances as usize);
-        let fullest = shape
-            .status
-            .disks
-            .iter()
-            .max_by_key(|d| d.used_bytes)
-            .unwrap();
-        assert_eq!(fullest.used_bytes, (4.5 * GI as f64) as u64);
-        assert_eq!(shape.status.history.len(), 1, "{:?}", shape.status.history);
-        w.finish().await
-    })
+    report::scenario(
+        if instances == 1 {
+            Runs::Anywhere
+        } else {
+            Runs::Simulated(report::SHARED_FILESYSTEM)
+        },
+        async {
+            let mut s = spec(instances);
+            if on_real_cluster()? {
+                // csi-hostpath's filesystem keeps its size when the claim grows,
+                // so usage stays at 90% after the growth: the limit is where a
+                // real cluster's one growth stops.
+                s.storage.limit = "6Gi".into();
+            }
+            let w = Storage::healthy(s, Faults::default()).await?;
+            let last = instances - 1;
+            w.fill_and_expect_growth(last, 4.5, 5.mins()).await?;
+            let shape = w.grown_to("6Gi", instances as usize).await?;
+            let mut roles = vec!["replica"; instances as usize];
+            roles[0] = "primary";
+            assert_eq!(shape.roles, roles);
+            assert_eq!(shape.status.disks.len(), instances as usize);
+            let fullest = shape
+                .status
+                .disks
+                .iter()
+                .max_by_key(|d| d.used_bytes)
+                .unwrap();
+            let written = (4.5 * GI as f64) as u64;
+            if w.real() {
+                // The filesystem also holds the driver's few KiB of state.
+                assert!(
+                    (written..written + (1 << 20)).contains(&fullest.used_bytes),
+                    "{} bytes used",
+                    fullest.used_bytes
+                );
+            } else {
+                assert_eq!(fullest.used_bytes, written);
+            }
+            assert_eq!(shape.status.history.len(), 1, "{:?}", shape.status.history);
+            w.finish().await
+        },
+    )
     .await
 }

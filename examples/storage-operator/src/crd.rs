@@ -146,6 +146,15 @@ pub struct StorageSpec {
     /// Separate daily budgets for planned and emergency growth.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budgets: Option<Budgets>,
+    /// The StorageClass of the volumes (absent: the cluster's default
+    /// class). Growth needs one with `allowVolumeExpansion`; a claim's
+    /// class cannot change, so neither can this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [
+        {"rule": "self == oldSelf", "message": "is immutable: a claim's class cannot change"}
+    ]))]
+    pub storage_class_name: Option<String>,
 }
 
 impl StorageSpec {
@@ -162,6 +171,7 @@ impl StorageSpec {
             maintenance_window: None,
             max_actions_per_day: None,
             budgets: None,
+            storage_class_name: None,
         }
     }
 }

@@ -76,10 +76,7 @@ pub fn statefulset(db: &Database) -> StatefulSet {
             },
             "volumeClaimTemplates": [{
                 "metadata": { "name": DATA, "labels": labels },
-                "spec": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "resources": { "requests": { "storage": db.spec.storage.size } },
-                },
+                "spec": claim_spec(db, &db.spec.storage.size),
             }],
         },
     }))
@@ -97,12 +94,22 @@ pub fn claim(db: &Database, pod: &str, size: &str) -> PersistentVolumeClaim {
             "labels": { DATABASE_LABEL: db.name_any() },
             "ownerReferences": [owner],
         },
-        "spec": {
-            "accessModes": ["ReadWriteOnce"],
-            "resources": { "requests": { "storage": size } },
-        },
+        "spec": claim_spec(db, size),
     }))
     .expect("the claim literal is well-formed")
+}
+
+/// One instance's claim spec at `size`, in the database's class (the
+/// cluster's default when it names none).
+fn claim_spec(db: &Database, size: &str) -> serde_json::Value {
+    let mut spec = json!({
+        "accessModes": ["ReadWriteOnce"],
+        "resources": { "requests": { "storage": size } },
+    });
+    if let Some(class) = &db.spec.storage.storage_class_name {
+        spec["storageClassName"] = json!(class);
+    }
+    spec
 }
 
 /// Who is primary after this reconcile.
@@ -261,5 +268,29 @@ mod tests {
             (broken.name.as_deref(), broken.failing_over),
             (Some("db-0"), true)
         );
+    }
+
+    #[test]
+    fn claims_and_the_template_use_the_database_class_or_the_default() {
+        let mut db = crate::Database::new(
+            "db",
+            crate::DatabaseSpec {
+                instances: 1,
+                image: "db:v1".into(),
+                storage: crate::StorageSpec::new("5Gi", "20Gi"),
+                failover_delay_seconds: None,
+            },
+        );
+        db.metadata.uid = Some("u".into());
+        let class = |c: &PersistentVolumeClaim| {
+            c.spec.as_ref().and_then(|s| s.storage_class_name.clone())
+        };
+        assert_eq!(class(&claim(&db, "db-0", "6Gi")), None);
+        db.spec.storage.storage_class_name = Some("csi-hostpath".into());
+        let made = claim(&db, "db-0", "6Gi");
+        assert_eq!(class(&made).as_deref(), Some("csi-hostpath"));
+        let set = statefulset(&db);
+        let templates = set.spec.unwrap().volume_claim_templates.unwrap();
+        assert_eq!(class(&templates[0]).as_deref(), Some("csi-hostpath"));
     }
 }

@@ -8,23 +8,29 @@
 //! by hours or days ([`Storage::jump`]) to open a maintenance window or
 //! start a new budget day without running that much tokio time.
 //!
-//! The storage scenarios need the faker's kubelets behind the embedded
-//! server's node proxy, so they run on the embedded backend whatever
-//! `HARNESS_CLUSTER` says.
+//! Where the faker plays the cluster (the embedded backend, or
+//! `HARNESS_CLUSTER=existing HARNESS_FAKER=all`) the scenarios run on the
+//! embedded server, whose node proxy reaches the faker's kubelets. On a real
+//! cluster (`HARNESS_CLUSTER=existing` without the faker: kind in the e2e
+//! workflow) the scenarios that make sense there run for real (see
+//! [`report::Runs`]): the database's pods run [`REAL_IMAGE`] on the class
+//! `STORAGE_SUITE_CLASS` names, usage is data written in the pod, the
+//! kubelet reports it, and the cluster's resizer grows the claims.
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
-use kube::api::{ListParams, PostParams};
-use kube_harness::env::OperatorHandle;
+use kube::api::{AttachParams, ListParams, PostParams};
+use kube_harness::env::{OperatorHandle, Settings, time_is_paused};
 use kube_harness::prelude::*;
 use serde::Serialize;
 use std::time::Duration;
 use storage_operator::crd::{DATABASE_LABEL, ROLE_LABEL};
 pub(crate) mod report;
 
-use storage_operator::instances::{claim_name, pod_name, running_image};
+use storage_operator::instances::{DATA_PATH, claim_name, pod_name, running_image};
+use storage_operator::usage;
 use storage_operator::{
     Budgets, Database, DatabaseSpec, DatabaseStatus, Faults, MaintenanceWindow, OperatorConfig,
     StorageSpec, TokioClock,
@@ -41,6 +47,23 @@ pub(crate) const START: &str = "2026-02-09T02:00:00Z";
 pub(crate) const ROUND: Duration = Duration::from_millis(500);
 /// How often the operator reads disk usage in these scenarios.
 pub(crate) const POLL: Duration = Duration::from_secs(5);
+/// What [`V1`] runs on a real cluster: a database image whose default
+/// command serves until stopped and which has a shell and `dd` to write
+/// data with.
+pub(crate) const REAL_IMAGE: &str = "docker.io/library/redis:7.4-alpine";
+/// Names the expandable StorageClass the scenarios use on a real cluster.
+pub(crate) const CLASS_VAR: &str = "STORAGE_SUITE_CLASS";
+/// The file a scenario fills on a real cluster, in the data volume.
+const FILL: &str = "fill";
+/// Why the catches skip on a real cluster.
+pub(crate) const CATCHES_NEED_THE_FAKER: &str = "a catch breaks the operator on purpose and scripts the faker's kubelets; \
+     it runs where the faker plays the cluster (the embedded backend)";
+
+/// Does this run face a real cluster with its own kubelets and controllers
+/// (`HARNESS_CLUSTER=existing` without `HARNESS_FAKER=all`)?
+pub(crate) fn on_real_cluster() -> Result<bool> {
+    Ok(!Settings::from_env()?.faker_plays_controllers())
+}
 
 /// The seed's starting point: `instances` of `db:v1` on 5Gi, limit 20Gi,
 /// keep 20% free, emergency at 95%, no window, no budgets.
@@ -72,7 +95,9 @@ pub(crate) fn budgets(planned: i32, emergency: i32) -> Budgets {
 /// One storage scenario's world.
 pub(crate) struct Storage {
     pub env: TestEnv,
-    pub faker: StatusFaker,
+    /// The faker playing kubelets and controllers; `None` on a real
+    /// cluster.
+    faker: Option<StatusFaker>,
     pub operator: OperatorHandle,
     pub clock: TokioClock,
 }
@@ -95,24 +120,38 @@ pub(crate) struct Shape {
 }
 
 impl Storage {
-    /// An operator (broken by `faults`) on an embedded env with an
-    /// expandable default StorageClass, and no database yet.
+    /// An operator (broken by `faults`) on an env with an expandable
+    /// StorageClass (made default on the embedded backend), and no database
+    /// yet.
     pub(crate) async fn start(faults: Faults) -> Result<Self> {
-        let env = TestEnv::embedded().await?;
+        let real = on_real_cluster()?;
+        let env = if real {
+            // Real sockets: paused time would fire every timeout at once.
+            if time_is_paused() {
+                tokio::time::resume();
+            }
+            TestEnv::new().await?
+        } else {
+            TestEnv::embedded().await?
+        };
         env.install_crds("../manifests/crds").await?;
-        // Claims grow only through a class that allows it; DefaultStorageClass
-        // gives it to the operator's claims.
-        let class: StorageClass = serde_json::from_value(json!({
-            "metadata": {"name": "expandable",
-                         "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-            "provisioner": "faker.csi.kube-harness.io", "allowVolumeExpansion": true,
-        }))?;
-        kube::Api::<StorageClass>::all(env.client())
-            .create(&PostParams::default(), &class)
-            .await?;
-        let faker = env.status_faker();
-        faker.timings(|t| t.round = ROUND);
-        let faker = faker.start();
+        let faker = if real {
+            None
+        } else {
+            // Claims grow only through a class that allows it;
+            // DefaultStorageClass gives it to the operator's claims.
+            let class: StorageClass = serde_json::from_value(json!({
+                "metadata": {"name": "expandable",
+                             "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+                "provisioner": "faker.csi.kube-harness.io", "allowVolumeExpansion": true,
+            }))?;
+            kube::Api::<StorageClass>::all(env.client())
+                .create(&PostParams::default(), &class)
+                .await?;
+            let faker = env.status_faker();
+            faker.timings(|t| t.round = ROUND);
+            Some(faker.start())
+        };
         let tl = env.timeline();
         tl.track::<Database>(
             Track::named(NAME)
@@ -148,6 +187,19 @@ impl Storage {
         })
     }
 
+    /// The faker; only the scenarios that run where it plays the cluster
+    /// reach for it (a real cluster skips them before).
+    pub(crate) fn faker(&self) -> &StatusFaker {
+        self.faker
+            .as_ref()
+            .expect("the faker plays the cluster only on the embedded backend")
+    }
+
+    /// Is the database on a real cluster?
+    pub(crate) fn real(&self) -> bool {
+        self.faker.is_none()
+    }
+
     /// [`Storage::start`] with a database of `spec` made Healthy.
     pub(crate) async fn healthy(spec: DatabaseSpec, faults: Faults) -> Result<Self> {
         let w = Self::start(faults).await?;
@@ -155,18 +207,52 @@ impl Storage {
         Ok(w)
     }
 
-    /// Creates the database and waits until every instance serves.
-    pub(crate) async fn create(&self, spec: DatabaseSpec) -> Result<()> {
+    /// Creates the database and waits until every instance serves. On a
+    /// real cluster its pods run [`REAL_IMAGE`] and its claims use the
+    /// class `STORAGE_SUITE_CLASS` names.
+    pub(crate) async fn create(&self, mut spec: DatabaseSpec) -> Result<()> {
         let instances = spec.instances;
+        if self.real() {
+            anyhow::ensure!(
+                spec.image == V1,
+                "no real image stands for {:?} (only {V1} runs on a real cluster, as {REAL_IMAGE})",
+                spec.image
+            );
+            spec.image = REAL_IMAGE.into();
+            spec.storage.storage_class_name = Some(self.real_class().await?);
+        }
         self.env.apply(Database::new(NAME, spec)).await?;
+        // A real cluster pulls the image first.
+        let within = if self.real() { 5.mins() } else { 60.s() };
         eventually(self.shape())
-            .within(60.s())
+            .within(within)
             .should(all_of![
                 field("status.phase", eq("Healthy")),
                 field("status.readyInstances", eq(instances)),
             ])
             .await?;
         Ok(())
+    }
+
+    /// The expandable class a real cluster's scenarios use, checked.
+    async fn real_class(&self) -> Result<String> {
+        let set = std::env::var(CLASS_VAR).ok().filter(|v| !v.is_empty());
+        let name = set.ok_or_else(|| {
+            anyhow::anyhow!(
+                "the storage scenarios on a real cluster need an expandable StorageClass: \
+                 set {CLASS_VAR} (the kind workflow sets csi-hostpath on the cluster \
+                 manifests/kind/storage.yaml makes)"
+            )
+        })?;
+        let class = kube::Api::<StorageClass>::all(self.env.client())
+            .get_opt(&name)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{CLASS_VAR}={name}: no such StorageClass"))?;
+        anyhow::ensure!(
+            class.allow_volume_expansion == Some(true),
+            "{CLASS_VAR}={name}: the class does not set allowVolumeExpansion, so no claim of it can grow"
+        );
+        Ok(name)
     }
 
     /// The whole shape, as a probe of the env: a failed wait on it names
@@ -232,16 +318,67 @@ impl Storage {
         Ok(shape)
     }
 
-    /// Instance `n`'s data volume holds `gib` GiB.
-    pub(crate) fn use_gib(&self, n: i32, gib: f64) {
-        let claim = claim_name(&pod_name(NAME, n));
-        self.faker.set_disk_usage(&claim, (gib * GI as f64) as u64);
+    /// Instance `n`'s data volume holds `gib` GiB: the faker's kubelet says
+    /// so, or, on a real cluster, that much data is written in the pod.
+    pub(crate) async fn use_gib(&self, n: i32, gib: f64) -> Result<()> {
+        let bytes = (gib * GI as f64) as u64;
+        match &self.faker {
+            Some(faker) => {
+                faker.set_disk_usage(&claim_name(&pod_name(NAME, n)), bytes);
+                Ok(())
+            }
+            None => {
+                let mib = bytes.div_ceil(1 << 20);
+                self.run_in(
+                    &pod_name(NAME, n),
+                    &format!(
+                        "rm -f {DATA_PATH}/{FILL} && dd if=/dev/zero of={DATA_PATH}/{FILL} bs=1048576 count={mib} && sync"
+                    ),
+                )
+                .await
+            }
+        }
     }
 
     /// Every one of the first `instances` volumes holds `gib` GiB.
-    pub(crate) fn use_gib_all(&self, instances: i32, gib: f64) {
+    pub(crate) async fn use_gib_all(&self, instances: i32, gib: f64) -> Result<()> {
         for n in 0..instances {
-            self.use_gib(n, gib);
+            self.use_gib(n, gib).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs `script` with `sh -c` in `pod`'s database container; an exit
+    /// other than 0 is an error with what the script printed.
+    async fn run_in(&self, pod: &str, script: &str) -> Result<()> {
+        use tokio::io::AsyncReadExt;
+        let params = AttachParams::default()
+            .container(storage_operator::crd::CONTAINER)
+            .stdout(true)
+            .stderr(true);
+        let mut process = self
+            .env
+            .api::<Pod>()
+            .exec(pod, ["sh", "-c", script], &params)
+            .await
+            .map_err(|e| anyhow::anyhow!("exec in pod {pod} (`{script}`): {e}"))?;
+        let status = process.take_status();
+        let mut said = String::new();
+        for mut out in [process.stdout(), process.stderr()].into_iter().flatten() {
+            out.read_to_string(&mut said).await?;
+        }
+        let status = match status {
+            Some(status) => status.await,
+            None => None,
+        };
+        process.join().await?;
+        match status {
+            Some(s) if s.status.as_deref() == Some("Success") => Ok(()),
+            s => anyhow::bail!(
+                "`{script}` in pod {pod} failed: {}\n{said}",
+                s.and_then(|s| s.message)
+                    .unwrap_or_else(|| "no status".into())
+            ),
         }
     }
 
@@ -302,7 +439,7 @@ impl Storage {
         let percent = storage_operator::size::bytes(&capacity)
             .map(|c| gib * GI as f64 * 100.0 / c as f64)
             .unwrap_or(0.0);
-        self.use_gib(n, gib);
+        self.use_gib(n, gib).await?;
         let crossed = self.env.timeline().elapsed();
         self.env.timeline().note(
             &format!("PersistentVolumeClaim/{claim}"),
@@ -367,8 +504,19 @@ impl Storage {
         Ok(self.env.timeline().timeline())
     }
 
-    /// Ordered teardown with its errors reported.
+    /// Ordered teardown with its errors reported. On a real cluster the
+    /// data written is removed first: the next scenario may share the
+    /// filesystem (csi-hostpath's volumes are directories of one).
     pub(crate) async fn finish(self) -> Result<()> {
+        if self.real() {
+            let pods = self.env.api::<Pod>().list(&ListParams::default()).await?;
+            for pod in pods.items.iter().filter(|p| usage::active(p, false)) {
+                let rm = format!("rm -f {DATA_PATH}/{FILL}");
+                if let Err(e) = self.run_in(&pod.name_any(), &rm).await {
+                    println!("data left behind on the shared filesystem: {e:#}");
+                }
+            }
+        }
         Ok(self.env.finish().await?)
     }
 }

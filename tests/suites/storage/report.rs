@@ -200,12 +200,37 @@ const TOPOLOGIES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Where a scenario can run.
+pub(crate) enum Runs {
+    /// Where the faker plays the cluster and on a real one.
+    Anywhere,
+    /// Only where the faker plays the cluster; on a real one the scenario
+    /// is skipped with this reason (printed, and in the report).
+    Simulated(&'static str),
+}
+
+/// Why a scenario does not run on a real cluster: it covers hours or days
+/// of the operator's clock (jumped in paused time).
+pub(crate) const VIRTUAL_TIME: &str = "covers hours or days of the operator's clock in paused time; \
+     a real cluster runs in real time";
+/// Why a scenario does not run on a real cluster: it scripts the faker.
+pub(crate) const FAKER: &str = "scripts the faker's kubelets and controllers (paused kinds, node \
+     readiness, slow pulls, Jobs, a fill rate), which a real cluster does not have";
+/// Why a scenario does not run on a real cluster: it needs each volume's
+/// own usage, or more than one growth.
+pub(crate) const SHARED_FILESYSTEM: &str = "needs each volume's own usage or more than one growth, \
+     but csi-hostpath's volumes are directories of one filesystem whose size does not follow \
+     its claims";
+
 /// One scenario's recorded outcome.
 #[derive(Serialize, Deserialize)]
 struct Outcome {
     test: String,
     title: String,
     passed: bool,
+    /// Skipped on this cluster, and why.
+    #[serde(default)]
+    skipped: Option<String>,
     notes: String,
     /// The failure's first line: what the diagnostic names.
     cause: Option<String>,
@@ -223,8 +248,10 @@ fn target_dir() -> PathBuf {
 
 /// Runs one of the seed's scenarios (named by the running test) and
 /// records its outcome in the report, a panic included (most checks are
-/// `assert!`s); returns the outcome, or resumes the panic.
-pub(crate) async fn scenario(body: impl Future<Output = Result<()>>) -> Result<()> {
+/// `assert!`s); returns the outcome, or resumes the panic. On a real
+/// cluster a scenario that `runs` only where the faker plays the cluster
+/// is skipped, saying why.
+pub(crate) async fn scenario(runs: Runs, body: impl Future<Output = Result<()>>) -> Result<()> {
     use futures::FutureExt;
     let test = std::thread::current()
         .name()
@@ -234,6 +261,28 @@ pub(crate) async fn scenario(body: impl Future<Output = Result<()>>) -> Result<(
     if row.is_some() {
         // A stale outcome must never stand in for this run's.
         let _ = std::fs::remove_file(outcome_path(&test));
+    }
+    if let Runs::Simulated(why) = runs
+        && super::on_real_cluster()?
+    {
+        let why = format!("skipped on a real cluster: it {why}");
+        kube_harness::skip::announce(&why);
+        if let Some((_, title, notes)) = row {
+            let outcome = Outcome {
+                test: test.clone(),
+                title: title.to_string(),
+                passed: false,
+                skipped: Some(why),
+                notes: notes.to_string(),
+                cause: None,
+                error: None,
+                cluster_time: "-".into(),
+            };
+            if let Err(e) = record(&outcome) {
+                println!("storage report not written: {e:#}");
+            }
+        }
+        return Ok(());
     }
     let start = tokio::time::Instant::now();
     let caught = std::panic::AssertUnwindSafe(body).catch_unwind().await;
@@ -255,6 +304,7 @@ pub(crate) async fn scenario(body: impl Future<Output = Result<()>>) -> Result<(
         test: test.clone(),
         title: title.to_string(),
         passed: error.is_none(),
+        skipped: None,
         notes: notes.to_string(),
         cause: error
             .as_deref()
@@ -319,7 +369,16 @@ fn cell(s: &str) -> String {
 }
 
 fn markdown(outcomes: &[Option<Outcome>]) -> String {
-    let ran: Vec<&Outcome> = outcomes.iter().flatten().collect();
+    let skipped: Vec<&Outcome> = outcomes
+        .iter()
+        .flatten()
+        .filter(|o| o.skipped.is_some())
+        .collect();
+    let ran: Vec<&Outcome> = outcomes
+        .iter()
+        .flatten()
+        .filter(|o| o.skipped.is_none())
+        .collect();
     let passed = ran.iter().filter(|o| o.passed).count();
     let mut md = String::new();
     let _ = writeln!(md, "# Dynamic Storage Test Results\n");
@@ -327,7 +386,14 @@ fn markdown(outcomes: &[Option<Outcome>]) -> String {
     let _ = writeln!(md, "- **Total Dynamic Storage Tests**: {}", SCENARIOS.len());
     let _ = writeln!(md, "- **Passed**: {passed}");
     let _ = writeln!(md, "- **Failed**: {}", ran.len() - passed);
-    let _ = writeln!(md, "- **Not run**: {}\n", SCENARIOS.len() - ran.len());
+    if !skipped.is_empty() {
+        let _ = writeln!(md, "- **Skipped on this cluster**: {}", skipped.len());
+    }
+    let _ = writeln!(
+        md,
+        "- **Not run**: {}\n",
+        SCENARIOS.len() - ran.len() - skipped.len()
+    );
     let _ = writeln!(md, "## Passing Tests");
     let _ = writeln!(md, "| Test | Status | Cluster time | Notes |");
     let _ = writeln!(md, "|------|--------|--------------|-------|");
@@ -358,6 +424,14 @@ fn markdown(outcomes: &[Option<Outcome>]) -> String {
             let _ = writeln!(md, "\n```\n{}\n```", o.error.as_deref().unwrap_or_default());
         }
     }
+    if !skipped.is_empty() {
+        let _ = writeln!(md, "\n## Skipped on this cluster");
+        let _ = writeln!(md, "| Test | Why |\n|------|-----|");
+        for o in &skipped {
+            let why = o.skipped.as_deref().unwrap_or_default();
+            let _ = writeln!(md, "| {} | {} |", o.title, cell(why));
+        }
+    }
     let status_of = |test: &str| {
         SCENARIOS
             .iter()
@@ -365,6 +439,7 @@ fn markdown(outcomes: &[Option<Outcome>]) -> String {
             .find(|((t, ..), _)| *t == test)
             .map(|((_, title, _), o)| {
                 let status = match o {
+                    Some(o) if o.skipped.is_some() => "SKIP",
                     Some(o) if o.passed => "PASS",
                     Some(_) => "FAIL",
                     None => "NOT RUN",
@@ -422,6 +497,7 @@ fn a_failure_gets_its_row_its_cause_and_its_section() {
         test: test.into(),
         title: title.into(),
         passed: false,
+        skipped: None,
         notes: notes.into(),
         cause: Some("growth never requested: usage of db-0/data reached 90% used".into()),
         error: Some("growth never requested: usage of db-0/data reached 90% used\n  its log says: No instances available for disk status collection".into()),
@@ -444,6 +520,40 @@ fn a_failure_gets_its_row_its_cause_and_its_section() {
     assert!(
         md.contains(
             "| T2 (instances=2) | handles dynamic sizing with single replica (T2) | NOT RUN |"
+        ),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_skipped_scenario_says_why_and_is_neither_passed_nor_failed() {
+    let mut outcomes: Vec<Option<Outcome>> = SCENARIOS.iter().map(|_| None).collect();
+    let (test, title, notes) = SCENARIOS[5];
+    outcomes[5] = Some(Outcome {
+        test: test.into(),
+        title: title.into(),
+        passed: false,
+        skipped: Some(format!("skipped on a real cluster: it {VIRTUAL_TIME}")),
+        notes: notes.into(),
+        cause: None,
+        error: None,
+        cluster_time: "-".into(),
+    });
+    let md = markdown(&outcomes);
+    assert!(
+        md.contains(
+            "- **Passed**: 0\n- **Failed**: 0\n- **Skipped on this cluster**: 1\n- **Not run**: 21"
+        ),
+        "{md}"
+    );
+    assert!(!md.contains("## Failing Tests"), "{md}");
+    assert!(
+        md.contains("| queues growth when outside maintenance window | skipped on a real cluster: it covers hours or days of the operator's clock"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| Maintenance window | queues growth when outside maintenance window | SKIP |"
         ),
         "{md}"
     );

@@ -34,6 +34,7 @@ pub(crate) struct Images {
     pub provisioner: Option<String>,
     pub registrar: Option<String>,
     pub livenessprobe: Option<String>,
+    pub resizer: Option<String>,
 }
 
 impl Catalog {
@@ -81,7 +82,11 @@ mod tests {
         );
         for images in hostpath.versions.values() {
             assert!(images.plugin.is_some() && images.provisioner.is_some());
-            assert!(images.registrar.is_some() && images.livenessprobe.is_some());
+            assert!(
+                images.registrar.is_some()
+                    && images.livenessprobe.is_some()
+                    && images.resizer.is_some()
+            );
         }
         let first = hostpath.versions.keys().next().unwrap().clone();
         assert_eq!(

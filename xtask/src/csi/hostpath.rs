@@ -80,6 +80,7 @@ fn manifest(ctx: &Ctx, catalog: &Catalog, version: &str) -> Result<String> {
                 "LIVENESS_IMAGE",
                 &need(&images.livenessprobe, "livenessprobe")?,
             ),
+            ("RESIZER_IMAGE", &need(&images.resizer, "resizer")?),
         ],
     )?;
     let path = rendered_path(&format!("csi-hostpath-{version}.yaml"));
