@@ -282,9 +282,8 @@ mod tests {
             },
         );
         db.metadata.uid = Some("u".into());
-        let class = |c: &PersistentVolumeClaim| {
-            c.spec.as_ref().and_then(|s| s.storage_class_name.clone())
-        };
+        let class =
+            |c: &PersistentVolumeClaim| c.spec.as_ref().and_then(|s| s.storage_class_name.clone());
         assert_eq!(class(&claim(&db, "db-0", "6Gi")), None);
         db.spec.storage.storage_class_name = Some("csi-hostpath".into());
         let made = claim(&db, "db-0", "6Gi");
