@@ -351,7 +351,7 @@ impl Storage {
     /// Runs `script` with `sh -c` in `pod`'s database container; an exit
     /// other than 0 is an error with what the script printed.
     async fn run_in(&self, pod: &str, script: &str) -> Result<()> {
-        use tokio::io::AsyncReadExt;
+        use tokio::io::{AsyncRead, AsyncReadExt};
         let params = AttachParams::default()
             .container(storage_operator::crd::CONTAINER)
             .stdout(true)
@@ -363,10 +363,17 @@ impl Storage {
             .await
             .map_err(|e| anyhow::anyhow!("exec in pod {pod} (`{script}`): {e}"))?;
         let status = process.take_status();
-        let mut said = String::new();
-        for mut out in [process.stdout(), process.stderr()].into_iter().flatten() {
-            out.read_to_string(&mut said).await?;
+        // Both streams at once: a script that fills one while the other is
+        // read to its end would block on it.
+        async fn drain(out: Option<impl AsyncRead + Unpin>) -> std::io::Result<String> {
+            let mut text = String::new();
+            if let Some(mut out) = out {
+                out.read_to_string(&mut text).await?;
+            }
+            Ok(text)
         }
+        let (stdout, stderr) = tokio::try_join!(drain(process.stdout()), drain(process.stderr()))?;
+        let said = stdout + &stderr;
         let status = match status {
             Some(status) => status.await,
             None => None,
@@ -509,7 +516,8 @@ impl Storage {
     /// filesystem (csi-hostpath's volumes are directories of one).
     pub(crate) async fn finish(self) -> Result<()> {
         if self.real() {
-            let pods = self.env.api::<Pod>().list(&ListParams::default()).await?;
+            let by_label = ListParams::default().labels(&format!("{DATABASE_LABEL}={NAME}"));
+            let pods = self.env.api::<Pod>().list(&by_label).await?;
             for pod in pods.items.iter().filter(|p| usage::active(p, false)) {
                 let rm = format!("rm -f {DATA_PATH}/{FILL}");
                 if let Err(e) = self.run_in(&pod.name_any(), &rm).await {
