@@ -320,7 +320,9 @@ pub(crate) fn on_commit(st: &mut State, crd: &Value) {
     if info.plural.is_empty() || info.versions.is_empty() {
         return;
     }
+    let group = info.group.clone();
     st.register(info);
+    crate::aggregator::sync_crd_group(st, &group);
 }
 
 /// Removes every instance, then stops serving the resource (ending its
@@ -341,6 +343,7 @@ pub(crate) fn on_remove(st: &mut State, crd: &Value) {
         });
     }
     st.unregister(&gr);
+    crate::aggregator::sync_crd_group(st, &gr.group);
 }
 
 /// Validates a custom object against its version's schema, pruning unknown

@@ -59,12 +59,9 @@ fn groups(shared: &Shared) -> Vec<(String, Vec<VersionResources>)> {
             }
         }
     }
-    let rank = |g: &str| {
-        crate::registry::GROUP_ORDER
-            .iter()
-            .position(|x| *x == g)
-            .unwrap_or(usize::MAX)
-    };
+    // Highest priority first, ties by name (kube-aggregator's
+    // `ByGroupPriorityMinimum`); the core group outranks all.
+    let rank = |g: &str| std::cmp::Reverse(crate::aggregator::group_priority(g));
     let mut names: Vec<String> = by_group.keys().cloned().collect();
     names.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
     names

@@ -10,6 +10,7 @@
 //! ```
 
 mod admission;
+mod aggregator;
 mod authz;
 mod cel_rules;
 #[cfg(feature = "cli")]

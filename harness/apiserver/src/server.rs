@@ -263,6 +263,7 @@ impl ApiServerBuilder {
                     .expect("the bootstrap RBAC objects are valid");
             }
         }
+        crate::aggregator::register_builtin(&mut st);
         let shared = Arc::new(Shared {
             metrics: crate::metrics::Metrics::default(),
             state: Mutex::new(st),

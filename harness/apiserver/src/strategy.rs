@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::registry::ResourceInfo;
 use crate::store::ops::{FieldValidation, Part, WriteOpts, target};
 use crate::store::{State, meta};
-use crate::validation::{certificates, pod_resize};
+use crate::validation::{apiservices, certificates, pod_resize};
 
 fn is(info: &ResourceInfo, group: &str, plural: &str) -> bool {
     info.group == group && info.plural == plural
@@ -64,6 +64,9 @@ pub(crate) fn prepare_create(
                 .unwrap_or_else(crate::authz::User::requester);
             certificates::prepare_create(obj, &user);
             invalid_if(info, obj, certificates::causes(obj, None, Part::Main))?;
+        }
+        ("apiregistration.k8s.io", "apiservices") => {
+            invalid_if(info, obj, apiservices::causes(obj, Part::Main))?
         }
         ("apps", "statefulsets") => {
             meta::set_path(
@@ -228,6 +231,9 @@ pub(crate) fn prepare_update(
         ("certificates.k8s.io", "certificatesigningrequests", part) => {
             certificates::prepare_update(old, new, part, &st.now());
             invalid_if(info, new, certificates::causes(new, Some(old), part))?;
+        }
+        ("apiregistration.k8s.io", "apiservices", part) => {
+            invalid_if(info, new, apiservices::causes(new, part))?
         }
         ("", "pods", Part::Resize) => {
             let mut spec = Vec::new();

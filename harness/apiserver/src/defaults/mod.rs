@@ -43,6 +43,12 @@ pub(crate) fn apply(group: &str, plural: &str, obj: &mut Value) {
         ("networking.k8s.io", "ingressclasses") => networking::ingress_class(obj),
         ("discovery.k8s.io", "endpointslices") => networking::endpoint_slice(obj),
         ("autoscaling", "horizontalpodautoscalers") => autoscaling::hpa(obj),
+        // apiregistration/v1/defaults.go: `SetDefaults_ServiceReference`.
+        ("apiregistration.k8s.io", "apiservices") => {
+            if let Some(service) = obj.pointer_mut("/spec/service") {
+                fill(service, "port", 443);
+            }
+        }
         ("admissionregistration.k8s.io", "validatingadmissionpolicies") => admission::policy(obj),
         ("admissionregistration.k8s.io", "validatingadmissionpolicybindings") => {
             admission::binding(obj)

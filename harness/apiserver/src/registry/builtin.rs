@@ -363,6 +363,15 @@ const DEFS: &[Def] = &[
     .generation()
     .api_extensions(),
     def(
+        "apiregistration.k8s.io",
+        "v1",
+        "APIService",
+        "apiservices",
+        false,
+    )
+    .status()
+    .api_extensions(),
+    def(
         "authentication.k8s.io",
         "v1",
         "TokenReview",
@@ -432,30 +441,6 @@ const DEFS: &[Def] = &[
         "clusterrolebindings",
         false,
     ),
-];
-
-/// The groups in the order discovery lists them: the group priorities
-/// kube-apiserver gives its aggregator (`pkg/controlplane/apiserver/aggregator.go`
-/// `APIVersionPriorities`), core first.
-pub(crate) const GROUP_ORDER: &[&str] = &[
-    "",
-    "apps",
-    "events.k8s.io",
-    "authentication.k8s.io",
-    "authorization.k8s.io",
-    "autoscaling",
-    "batch",
-    "certificates.k8s.io",
-    "networking.k8s.io",
-    "policy",
-    "rbac.authorization.k8s.io",
-    "storage.k8s.io",
-    "admissionregistration.k8s.io",
-    "apiextensions.k8s.io",
-    "scheduling.k8s.io",
-    "coordination.k8s.io",
-    "node.k8s.io",
-    "discovery.k8s.io",
 ];
 
 pub(crate) fn builtin_resources() -> Vec<ResourceInfo> {

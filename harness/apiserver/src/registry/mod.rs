@@ -3,7 +3,7 @@
 
 mod builtin;
 
-pub(crate) use builtin::{GROUP_ORDER, builtin_resources};
+pub(crate) use builtin::builtin_resources;
 
 use serde_json::Value;
 

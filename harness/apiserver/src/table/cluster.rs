@@ -5,7 +5,8 @@
 //! (`printCertificateSigningRequest`), admissionregistration
 //! (`printValidatingWebhook`, `printMutatingWebhook`,
 //! `printValidatingAdmissionPolicy`, `printValidatingAdmissionPolicyBinding`)
-//! and apiextensions (CRDs, default columns).
+//! apiextensions (CRDs, default columns) and apiregistration (kube-aggregator's
+//! APIService table).
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -158,6 +159,15 @@ pub(super) fn printer(group: &str, plural: &str) -> Option<Printer> {
                 ]
             },
         },
+        ("apiregistration.k8s.io", "apiservices") => Printer {
+            columns: &[
+                ("Name", "string", 0),
+                ("Service", "string", 0),
+                ("Available", "string", 0),
+                ("Age", "string", 0),
+            ],
+            cells: api_service,
+        },
         ("certificates.k8s.io", "certificatesigningrequests") => Printer {
             columns: &[
                 ("Name", "string", 0),
@@ -171,6 +181,42 @@ pub(super) fn printer(group: &str, plural: &str) -> Option<Printer> {
         },
         _ => return None,
     })
+}
+
+/// kube-aggregator's `ConvertToTable` (pkg/registry/apiservice/etcd/etcd.go):
+/// `Local` for a service the server answers itself, and the Available
+/// condition's status with its reason when it is not `True`.
+fn api_service(o: &Value, now: Timestamp) -> Vec<Value> {
+    let service = match o.pointer("/spec/service").filter(|s| !s.is_null()) {
+        None => "Local".to_string(),
+        Some(_) => format!(
+            "{}/{}",
+            s(o, "/spec/service/namespace"),
+            s(o, "/spec/service/name")
+        ),
+    };
+    let available = o
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Available"))
+        .map_or_else(
+            || "Unknown".to_string(),
+            |c| {
+                let status = s(c, "/status");
+                let reason = s(c, "/reason");
+                if status == "True" || reason.is_empty() {
+                    status
+                } else {
+                    format!("{status} ({reason})")
+                }
+            },
+        );
+    vec![
+        meta::name(o).into(),
+        service.into(),
+        available.into(),
+        age(o, now),
+    ]
 }
 
 /// `formatHPAMetrics`: the first two metrics as `current/target`.

@@ -2,6 +2,7 @@
 //! per field like kube-apiserver does: object metadata (names, labels) here,
 //! kinds in their own modules.
 
+pub(crate) mod apiservices;
 pub(crate) mod certificates;
 pub(crate) mod go_values;
 pub(crate) mod pod_resize;
@@ -71,14 +72,16 @@ pub(crate) fn validate_meta(info: &ResourceInfo, obj: &Value) -> Result<(), ApiE
     // RBAC names are path segments (`ValidateRBACName` is
     // `path.IsValidPathSegmentName`): `system:basic-user` is a valid name.
     // A CSR's name is not validated (`ValidateCertificateRequestName`), so
-    // only the store's path-segment rule applies.
+    // only the store's path-segment rule applies; an APIService's must also
+    // spell `version.group`, which its own checks see to.
     let path_segment_names = !info.custom
         && (info.group == "rbac.authorization.k8s.io"
             && matches!(
                 info.plural.as_str(),
                 "roles" | "clusterroles" | "rolebindings" | "clusterrolebindings"
             )
-            || info.group == "certificates.k8s.io" && info.plural == "certificatesigningrequests");
+            || info.group == "certificates.k8s.io" && info.plural == "certificatesigningrequests"
+            || info.group == "apiregistration.k8s.io" && info.plural == "apiservices");
     if path_segment_names {
         if name == "." || name == ".." {
             causes.push((

@@ -32,6 +32,7 @@ async fn discovery_lists_the_groups_in_kube_apiservers_order_with_their_names() 
     assert_eq!(
         names,
         [
+            "apiregistration.k8s.io",
             "apps",
             "events.k8s.io",
             "authentication.k8s.io",

@@ -19,17 +19,17 @@ use tokio::process::Command;
 /// Every kubectl call is bounded; the server answers in milliseconds.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-struct Kubectl {
+pub(crate) struct Kubectl {
     bin: PathBuf,
     kubeconfig: PathBuf,
     cache: tempfile::TempDir,
 }
 
 /// A server with an HTTP listener, and kubectl pointed at it.
-struct Fixture {
+pub(crate) struct Fixture {
     server: ApiServer,
     _http: kube_harness_apiserver::HttpEndpoint,
-    kubectl: Kubectl,
+    pub(crate) kubectl: Kubectl,
 }
 
 fn find_kubectl() -> Option<PathBuf> {
@@ -42,7 +42,7 @@ fn find_kubectl() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-async fn fixture(test: &str) -> Result<Option<Fixture>> {
+pub(crate) async fn fixture(test: &str) -> Result<Option<Fixture>> {
     let Some(bin) = find_kubectl() else {
         eprintln!("skipping {test}: no kubectl on PATH (set KUBECTL to use one elsewhere)");
         return Ok(None);
@@ -92,7 +92,7 @@ impl Kubectl {
     }
 
     /// Runs kubectl and requires success; returns stdout.
-    async fn ok(&self, args: &[&str]) -> Result<String> {
+    pub(crate) async fn ok(&self, args: &[&str]) -> Result<String> {
         self.ok_with(args, None).await
     }
 

@@ -2,6 +2,7 @@
 //! watchers, reflectors and controllers) against the embedded server.
 
 mod abuse;
+mod apiservices;
 mod cel;
 mod certificates;
 mod claims;

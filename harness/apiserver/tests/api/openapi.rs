@@ -222,6 +222,7 @@ fn builtin_kinds() -> Vec<Builtin> {
         storage::v1 as storage,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
+    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apiregistration;
     builtins![
         core::Pod,
         core::Service,
@@ -243,6 +244,7 @@ fn builtin_kinds() -> Vec<Builtin> {
         admission::ValidatingAdmissionPolicy,
         admission::ValidatingAdmissionPolicyBinding,
         apiextensions::CustomResourceDefinition,
+        apiregistration::APIService,
         apps::Deployment,
         apps::StatefulSet,
         apps::DaemonSet,
