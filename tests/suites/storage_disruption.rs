@@ -197,9 +197,10 @@ pub(crate) async fn grows_during_roll(w: &Storage) -> Result<()> {
         "the growth happened mid-roll: {:?}",
         shape.images
     );
+    // The rest of the roll takes minutes of pulls: a poll each 5 s.
     eventually(w.shape())
         .within(10.mins())
-        .every(1.s())
+        .every(5.s())
         .should(all_of![
             field("images", eq(["db:v2", "db:v2", "db:v2"])),
             field("capacities", eq(["10Gi", "10Gi", "10Gi"])),

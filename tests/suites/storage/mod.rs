@@ -453,8 +453,12 @@ impl Storage {
             "usage",
             &format!("{gib}Gi of {capacity} ({percent:.0}%)"),
         );
+        // A claim's request moves when the operator's next pass reads the
+        // usage; polling each virtual second sees it as soon, and a wait
+        // that fails (the catches) lists the shape 300 times, not 1200.
         let waited = eventually(self.shape())
             .within(within)
+            .every(1.s())
             .should(field(&format!("requests[{n}]"), not(eq(&request))))
             .await;
         waited.map_err(|failure| {
