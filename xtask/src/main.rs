@@ -3,12 +3,14 @@
 //! This file only dispatches; each command lives in a module of its own with
 //! an `Args` and a `run`, so a change finds its room from the file names.
 
+mod background;
 mod bench;
 mod ci_summary;
 mod cluster;
 mod csi;
 mod demo;
 mod go_types;
+mod kube_rs_tests;
 mod over_http;
 mod package_check;
 mod paths;
@@ -39,6 +41,9 @@ enum Command {
     SuitesOverHttp(over_http::Args),
     /// Merge nextest JUnit reports into a Markdown job summary.
     CiSummary(ci_summary::Args),
+    /// Run kube-rs's own cluster tests (the #[ignore]d tests of kube,
+    /// kube-client and kube-runtime) against the standalone fake cluster.
+    KubeRsTests(kube_rs_tests::Args),
     /// Package the published crates and test them from a scratch crate
     /// outside the workspace, on another Kubernetes version.
     PackageCheck(package_check::Args),
@@ -65,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         Command::Soak(args) => soak::run(args),
         Command::SuitesOverHttp(args) => over_http::run(args),
         Command::CiSummary(args) => ci_summary::run(args),
+        Command::KubeRsTests(args) => kube_rs_tests::run(args),
         Command::PackageCheck(args) => package_check::run(args),
         Command::GoTypes(args) => go_types::run(args),
         Command::Cluster(args) => cluster::run(args),

@@ -8,11 +8,11 @@
 //! way a supervisor stops it) whatever the outcome; its log is kept in
 //! `target/suites-over-http/apiserver.log`.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
+use crate::background::Background;
 use crate::paths::{self, repo_root, target_dir};
 use crate::process::{BUILD_LIMIT, Cmd, Runner};
 
@@ -26,13 +26,6 @@ pub(crate) struct Args {
 }
 
 const SERVER: &str = "kube-harness-apiserver";
-
-/// How long the server may take to write its kubeconfig (it starts in
-/// milliseconds; this is a backstop against a wedged start).
-const START_LIMIT: Duration = Duration::from_secs(60);
-
-/// How long the server may take to exit after SIGTERM.
-const STOP_LIMIT: Duration = Duration::from_secs(10);
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let runner = Runner::new(args.dry_run);
@@ -90,21 +83,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     // A kubeconfig left by an earlier run would point at a dead server.
     let _ = std::fs::remove_file(&kubeconfig);
-    let handle = duct::cmd(&exe, &server.args)
-        .stdin_null()
-        .stderr_to_stdout()
-        .stdout_path(&log)
-        .unchecked()
-        .start()
-        .with_context(|| format!("starting {}", exe.display()))?;
-    let running = Running {
-        handle,
-        log: log.clone(),
-    };
+    let running = Background::start(SERVER, &exe, &server.args, &log)?;
     running.wait_for(&kubeconfig)?;
     let tested = runner.run_within(&test, BUILD_LIMIT);
     // A server that died under the tests is the first thing to read.
-    let stopped = running.stop();
+    let stopped = running.stop("the suites ran");
     match (stopped, tested) {
         (Err(server), Err(tests)) => return Err(server.context(format!("and {tests:#}"))),
         (Err(server), Ok(())) => return Err(server),
@@ -115,92 +98,4 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         log.display()
     );
     Ok(())
-}
-
-/// The started server; stopped with SIGTERM when dropped, so an error on the
-/// way leaves no process behind.
-struct Running {
-    handle: duct::Handle,
-    log: PathBuf,
-}
-
-impl Running {
-    /// Waits until the server has written its kubeconfig (it writes it once
-    /// it listens), or says why it never did.
-    fn wait_for(&self, kubeconfig: &Path) -> anyhow::Result<()> {
-        let start = Instant::now();
-        loop {
-            if std::fs::read_to_string(kubeconfig).is_ok_and(|t| t.contains("server:")) {
-                return Ok(());
-            }
-            if self.handle.try_wait()?.is_some() {
-                bail!(
-                    "{SERVER} exited before serving; its log ({}):\n{}",
-                    self.log.display(),
-                    self.log_text()
-                );
-            }
-            if start.elapsed() > START_LIMIT {
-                bail!(
-                    "{SERVER} wrote no kubeconfig to {} within {}s; its log:\n{}",
-                    kubeconfig.display(),
-                    START_LIMIT.as_secs(),
-                    self.log_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(unreadable: {e})"))
-    }
-
-    /// SIGTERM, then a clean exit within [`STOP_LIMIT`]; killed otherwise.
-    /// (Dropped at the end: what SIGTERM did not stop is killed.)
-    fn stop(self) -> anyhow::Result<()> {
-        self.terminate()
-    }
-
-    fn terminate(&self) -> anyhow::Result<()> {
-        use nix::sys::signal::{Signal, kill};
-        use nix::unistd::Pid;
-        if self.handle.try_wait()?.is_some() {
-            bail!(
-                "{SERVER} exited while the suites ran; its log ({}):\n{}",
-                self.log.display(),
-                self.log_text()
-            );
-        }
-        for pid in self.handle.pids() {
-            let pid = i32::try_from(pid).context("a process id beyond i32")?;
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        let start = Instant::now();
-        while start.elapsed() < STOP_LIMIT {
-            if let Some(out) = self.handle.try_wait()? {
-                if !out.status.success() {
-                    bail!(
-                        "{SERVER} exited with {} on SIGTERM; its log:\n{}",
-                        out.status,
-                        self.log_text()
-                    );
-                }
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        bail!(
-            "{SERVER} did not stop within {}s of SIGTERM (killed)",
-            STOP_LIMIT.as_secs()
-        )
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.handle.try_wait(), Ok(None)) {
-            let _ = self.handle.kill();
-        }
-    }
 }

@@ -362,6 +362,49 @@ fn suites_over_http_dry_run_builds_the_server_then_runs_the_suites_against_it() 
     );
 }
 
+/// kube-rs's cluster tests: each crate copied out of the registry, all
+/// three built before the fake cluster starts, then run with `--ignored`
+/// against it, sharing the workspace's target folder.
+#[test]
+fn kube_rs_tests_dry_run_copies_builds_then_runs_against_the_fake_cluster() {
+    let f = Fakes::new();
+    let run = f.run(&["kube-rs-tests", "--dry-run"], &[]);
+    let dir = "{root}/target/kube-rs-tests";
+    let env = format!("with KUBECONFIG={dir}/kubeconfig with CARGO_TARGET_DIR={{root}}/target");
+    let mut expected = vec![
+        r#"[1] would run ["cargo","test","--workspace","--no-run","--message-format=json-render-diagnostics"] in {root}"#.to_string(),
+        r#"[2] would run ["cargo","metadata","--format-version","1","--locked"] in {root}"#.to_string(),
+    ];
+    let crates = [
+        ("kube-client", r#""--features","ws,rustls-tls","#),
+        ("kube-runtime", ""),
+        ("kube", r#""--features","derive,runtime,ws","#),
+    ];
+    for (n, (krate, _)) in crates.iter().enumerate() {
+        expected.push(format!(
+            r#"[{}] would run ["cp","-R","REGISTRY/{krate}-VERSION","{dir}/{krate}-VERSION"]  # {krate}'s sources, a workspace of their own with the workspace's Cargo.lock"#,
+            n + 3
+        ));
+    }
+    for (n, (krate, features)) in crates.iter().enumerate() {
+        expected.push(format!(
+            r#"[{}] would run ["cargo","test","--lib",{features}"--no-run"] in {dir}/{krate}-VERSION {env}"#,
+            n + 6
+        ));
+    }
+    expected.push(format!(
+        r#"[9] would run ["CLUSTER_EXECUTABLE","--nodes","2","--kubeconfig","{dir}/kubeconfig"]  # in the background until the tests end, then SIGTERM"#
+    ));
+    for (n, (krate, features)) in crates.iter().enumerate() {
+        expected.push(format!(
+            r#"[{}] would run ["cargo","test","--lib",{features}"--","--ignored","--test-threads","1"] in {dir}/{krate}-VERSION {env}  # its outcomes read from the output"#,
+            n + 10
+        ));
+    }
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_plan(&run, &expected);
+}
+
 /// The real run with a fake cargo and a fake server: the tests see the
 /// server's kubeconfig, and the server is stopped with SIGTERM when the
 /// tests fail as when they pass, so no process is left behind.
