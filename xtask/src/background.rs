@@ -8,12 +8,46 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::paths::{built_executables, repo_root};
+use crate::process::{BUILD_LIMIT, Cmd, Runner};
+
 /// How long a program may take to write its kubeconfig (they start in
 /// milliseconds; this is a backstop against a wedged start).
 const START_LIMIT: Duration = Duration::from_secs(60);
 
 /// How long a program may take to exit after SIGTERM.
 const STOP_LIMIT: Duration = Duration::from_secs(10);
+
+/// The workspace binary `name`, as `cargo test --workspace` builds it
+/// (cargo builds a package's binaries for its integration tests), found
+/// among the test build's artifacts: a `cargo build` leaves out
+/// dev-dependencies' features (tokio's test-util), so it would compile
+/// tokio and what sits on it again, about two minutes in CI right after
+/// the tests. A dry run plans the build and answers `placeholder`.
+pub(crate) fn workspace_binary(
+    runner: &Runner,
+    name: &str,
+    placeholder: &str,
+) -> anyhow::Result<PathBuf> {
+    let build = Cmd::cargo([
+        "test",
+        "--workspace",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ])
+    .dir(repo_root());
+    let messages = runner
+        .stdout_of(&build, BUILD_LIMIT)
+        .with_context(|| format!("building {name} failed (compiler errors above)"))?;
+    let Some(messages) = messages else {
+        return Ok(PathBuf::from(placeholder));
+    };
+    built_executables(&messages)
+        .into_iter()
+        .find(|b| b.name == name && !b.test)
+        .map(|b| b.executable)
+        .with_context(|| format!("cargo built no `{name}` executable"))
+}
 
 pub(crate) struct Background {
     name: String,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::background::Background;
-use crate::paths::{self, repo_root, target_dir};
+use crate::paths::{repo_root, target_dir};
 use crate::process::{BUILD_LIMIT, Cmd, RUN_LIMIT, Runner, capture_within};
 
 #[derive(clap::Args)]
@@ -143,25 +143,7 @@ fn report(outcomes: &[Outcome]) -> (String, Vec<String>) {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let runner = Runner::new(args.dry_run);
-    // The cluster binary `cargo test --workspace` already built.
-    let build = Cmd::cargo([
-        "test",
-        "--workspace",
-        "--no-run",
-        "--message-format=json-render-diagnostics",
-    ])
-    .dir(repo_root());
-    let messages = runner
-        .stdout_of(&build, BUILD_LIMIT)
-        .context("building the fake cluster failed (compiler errors above)")?;
-    let exe = match &messages {
-        Some(messages) => paths::built_executables(messages)
-            .into_iter()
-            .find(|b| b.name == CLUSTER && !b.test)
-            .map(|b| b.executable)
-            .with_context(|| format!("cargo built no `{CLUSTER}` executable"))?,
-        None => PathBuf::from("CLUSTER_EXECUTABLE"),
-    };
+    let exe = crate::background::workspace_binary(&runner, CLUSTER, "CLUSTER_EXECUTABLE")?;
     let metadata = Cmd::cargo(["metadata", "--format-version", "1", "--locked"]).dir(repo_root());
     let found = match runner.stdout_of(&metadata, BUILD_LIMIT)? {
         Some(text) => sources(&text)?,

@@ -8,12 +8,10 @@
 //! way a supervisor stops it) whatever the outcome; its log is kept in
 //! `target/suites-over-http/apiserver.log`.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 
 use crate::background::Background;
-use crate::paths::{self, repo_root, target_dir};
+use crate::paths::{repo_root, target_dir};
 use crate::process::{BUILD_LIMIT, Cmd, Runner};
 
 #[derive(clap::Args)]
@@ -29,29 +27,7 @@ const SERVER: &str = "kube-harness-apiserver";
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let runner = Runner::new(args.dry_run);
-    // The binary `cargo test --workspace` already built (cargo builds a
-    // package's binaries for its integration tests), found among the test
-    // build's artifacts: a `cargo build` leaves out dev-dependencies' features
-    // (tokio's test-util), so it would compile tokio and what sits on it
-    // again, about two minutes in CI right after the tests.
-    let build = Cmd::cargo([
-        "test",
-        "--workspace",
-        "--no-run",
-        "--message-format=json-render-diagnostics",
-    ])
-    .dir(repo_root());
-    let messages = runner
-        .stdout_of(&build, BUILD_LIMIT)
-        .context("building the API server failed (compiler errors above)")?;
-    let exe = match &messages {
-        Some(messages) => paths::built_executables(messages)
-            .into_iter()
-            .find(|b| b.name == SERVER && !b.test)
-            .map(|b| b.executable)
-            .with_context(|| format!("cargo built no `{SERVER}` executable"))?,
-        None => PathBuf::from("APISERVER_EXECUTABLE"),
-    };
+    let exe = crate::background::workspace_binary(&runner, SERVER, "APISERVER_EXECUTABLE")?;
     let dir = target_dir().join("suites-over-http");
     let kubeconfig = dir.join("kubeconfig");
     let log = dir.join("apiserver.log");
