@@ -141,6 +141,17 @@ fn report(outcomes: &[Outcome]) -> (String, Vec<String>) {
     (text, wrong)
 }
 
+/// One crate's copy: where its sources come from and go, and the two cargo
+/// commands run in it (its tests built, then run against the cluster).
+struct Copy<'a> {
+    krate: &'a str,
+    version: &'a str,
+    src: &'a Path,
+    dir: PathBuf,
+    build: Cmd,
+    test: Cmd,
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     let runner = Runner::new(args.dry_run);
     let exe = crate::background::workspace_binary(&runner, CLUSTER, "CLUSTER_EXECUTABLE")?;
@@ -174,16 +185,22 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             .get(*krate)
             .with_context(|| format!("the workspace does not lock {krate}"))?;
         let copy = dir.join(format!("{krate}-{version}"));
-        let mut test = Cmd::cargo(["test", "--lib"])
+        let mut cargo = Cmd::cargo(["test", "--lib"])
             .dir(&copy)
             .env("KUBECONFIG", kubeconfig.display().to_string())
             // The workspace's target: what both build alike is built once.
             .env("CARGO_TARGET_DIR", target_dir().display().to_string());
         if !features.is_empty() {
-            test = test.args(["--features", features]);
+            cargo = cargo.args(["--features", features]);
         }
-        test = test.args(["--", "--ignored", "--test-threads", "1"]);
-        tests.push((krate.to_string(), src.clone(), copy, test));
+        tests.push(Copy {
+            krate,
+            version: version.as_str(),
+            src: src.as_path(),
+            build: cargo.clone().args(["--no-run"]),
+            test: cargo.args(["--", "--ignored", "--test-threads", "1"]),
+            dir: copy,
+        });
     }
     let cp = |src: &Path, copy: &Path| {
         Cmd::new(
@@ -201,7 +218,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    for (krate, src, copy, _) in &tests {
+    for Copy {
+        krate,
+        version,
+        src,
+        dir: copy,
+        ..
+    } in &tests
+    {
         runner.plan_repeated(
             &cp(src, copy),
             &format!("{krate}'s sources, a workspace of their own with the workspace's Cargo.lock"),
@@ -213,27 +237,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         let manifest = copy.join("Cargo.toml");
         let mut text = std::fs::read_to_string(&manifest)
             .with_context(|| format!("reading {}", manifest.display()))?;
-        text.push_str(&standalone(
-            &krate_of(copy),
-            version_of(copy),
-            &orig_text(src),
-        ));
+        text.push_str(&standalone(krate, version, &orig_text(src)));
         std::fs::write(&manifest, text)?;
         std::fs::copy(repo_root().join("Cargo.lock"), copy.join("Cargo.lock"))
             .context("copying Cargo.lock")?;
     }
     // Compiled before the cluster starts, so it serves only the tests.
-    for (krate, _, _, test) in &tests {
-        let mut build = test.clone();
-        let split = build
-            .args
-            .iter()
-            .position(|a| a == "--")
-            .unwrap_or(build.args.len());
-        build.args.truncate(split);
-        build.args.push("--no-run".into());
+    for Copy { krate, build, .. } in &tests {
         runner
-            .run_within(&build, BUILD_LIMIT)
+            .run_within(build, BUILD_LIMIT)
             .with_context(|| format!("building {krate}'s tests"))?;
     }
     runner.plan_repeated(
@@ -241,7 +253,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         "in the background until the tests end, then SIGTERM",
     );
     if runner.dry_run() {
-        for (_, _, _, test) in &tests {
+        for Copy { test, .. } in &tests {
             runner.plan_repeated(test, "its outcomes read from the output");
         }
         return Ok(());
@@ -250,7 +262,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     running.wait_for(&kubeconfig)?;
     let mut all = Vec::new();
     let mut ran = Ok(());
-    for (krate, _, _, test) in &tests {
+    for Copy { krate, test, .. } in &tests {
         runner.plan_repeated(test, "its outcomes read from the output");
         match capture_within(test, RUN_LIMIT, None) {
             Ok(out) => {
@@ -304,23 +316,6 @@ fn standalone(krate: &str, version: &str, orig: &str) -> String {
 
 fn orig_text(src: &Path) -> String {
     std::fs::read_to_string(src.join("Cargo.toml.orig")).unwrap_or_default()
-}
-
-/// `kube-client` of `…/kube-client-5.0.0`.
-fn krate_of(copy: &Path) -> String {
-    let name = copy
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    name.rsplit_once('-').map_or(name, |(k, _)| k).to_string()
-}
-
-fn version_of(copy: &Path) -> &str {
-    let name = copy
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    name.rsplit_once('-').map_or("", |(_, v)| v)
 }
 
 fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
@@ -383,11 +378,6 @@ mod tests {
             "\n[workspace]\n\n[dev-dependencies.kube]\nversion = \"=5.0.0\"\nfeatures = [\"derive\", \"client\", \"ws\"]\n\n[patch.crates-io]\nkube-client = { path = \".\" }\n"
         );
         assert_eq!(standalone("kube", "5.0.0", ""), "\n[workspace]\n");
-        let copy = Path::new("/t/kube-rs-tests/kube-client-5.0.0");
-        assert_eq!(
-            (krate_of(copy).as_str(), version_of(copy)),
-            ("kube-client", "5.0.0")
-        );
     }
 
     #[test]
