@@ -240,12 +240,7 @@ async fn kubectl_lists_the_services_with_their_columns() -> anyhow::Result<()> {
         return Ok(());
     };
     let table = f.kubectl.ok(&["get", "apiservices"]).await?;
-    let header: Vec<&str> = table
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let header: Vec<&str> = crate::kubectl::line_cells(&table, 0);
     assert_eq!(header, ["NAME", "SERVICE", "AVAILABLE", "AGE"]);
     let row = table
         .lines()

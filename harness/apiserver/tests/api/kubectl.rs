@@ -42,6 +42,17 @@ fn find_kubectl() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The cells of line `n` of kubectl's table output (0 is the header), as
+/// whitespace separates them; none when the table is shorter.
+pub(crate) fn line_cells(table: &str, n: usize) -> Vec<&str> {
+    table
+        .lines()
+        .nth(n)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect()
+}
+
 pub(crate) async fn fixture(test: &str) -> Result<Option<Fixture>> {
     let Some(bin) = find_kubectl() else {
         eprintln!("skipping {test}: no kubectl on PATH (set KUBECTL to use one elsewhere)");
@@ -1024,24 +1035,14 @@ async fn create_subcommands_send_protobuf_for_every_kind() -> Result<()> {
     assert_eq!(secret["data"]["k"], "dg==");
     // Tables as printers.go prints them (printJob, printSecret).
     let jobs = k.ok(&["get", "jobs"]).await?;
-    let header: Vec<&str> = jobs
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let header: Vec<&str> = line_cells(&jobs, 0);
     assert_eq!(header, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]);
     assert!(
         jobs.lines().nth(1).is_some_and(|l| l.starts_with("once")),
         "{jobs}"
     );
     let secrets = k.ok(&["get", "secret", "token"]).await?;
-    let cells: Vec<&str> = secrets
-        .lines()
-        .nth(1)
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let cells: Vec<&str> = line_cells(&secrets, 1);
     assert_eq!(&cells[..3], ["token", "Opaque", "1"], "{secrets}");
     drop(f.server);
     Ok(())
@@ -1243,12 +1244,7 @@ spec:
         .kubectl
         .ok(&["get", "validatingadmissionpolicies"])
         .await?;
-    let header: Vec<&str> = policies
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let header: Vec<&str> = line_cells(&policies, 0);
     assert_eq!(
         header,
         ["NAME", "VALIDATIONS", "PARAMKIND", "AGE"],
@@ -1259,12 +1255,7 @@ spec:
         .kubectl
         .ok(&["get", "validatingadmissionpolicybindings"])
         .await?;
-    let header: Vec<&str> = bindings
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let header: Vec<&str> = line_cells(&bindings, 0);
     assert_eq!(
         header,
         ["NAME", "POLICYNAME", "PARAMREF", "AGE"],
@@ -1356,12 +1347,7 @@ webhooks:
         .kubectl
         .ok(&["get", "validatingwebhookconfigurations"])
         .await?;
-    let header: Vec<&str> = listed
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let header: Vec<&str> = line_cells(&listed, 0);
     assert_eq!(header, ["NAME", "WEBHOOKS", "AGE"], "{listed}");
     Ok(())
 }
@@ -1897,12 +1883,7 @@ async fn kubectl_approves_a_certificate_signing_request() -> Result<()> {
         "certificatesigningrequest.certificates.k8s.io/web created"
     );
     let table = k.ok(&["get", "csr"]).await?;
-    let header: Vec<&str> = table
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let header: Vec<&str> = line_cells(&table, 0);
     assert_eq!(
         header,
         [
@@ -1914,12 +1895,7 @@ async fn kubectl_approves_a_certificate_signing_request() -> Result<()> {
             "CONDITION"
         ]
     );
-    let row: Vec<&str> = table
-        .lines()
-        .nth(1)
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
+    let row: Vec<&str> = line_cells(&table, 1);
     assert_eq!(
         (row[0], row[2], row[3], row[4], row[5]),
         (
